@@ -1,0 +1,181 @@
+"""`MtcnnConfig`: every number of MTCNN crop sampling, built from `configs/mtcnn/{pnet,rnet,onet}.yaml`.
+
+The dataclasses have no defaults for method numbers (house rule: one home per default, the
+preset); `load_mtcnn_config` loads the preset for a crop size, applies overrides, builds the
+frozen dataclasses with `samplegen.config.build_dataclass` (unknown keys and wrong types are
+`ConfigError`s naming the key and its source) and then checks ranges with messages.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping
+
+from samplegen.config import Layered, build_dataclass, load_preset
+from samplegen.errors import ConfigError
+
+PRESETS: dict[int, str] = {12: "mtcnn/pnet.yaml", 24: "mtcnn/rnet.yaml", 48: "mtcnn/onet.yaml"}
+"""Crop size -> shipped preset (P-Net, R-Net, O-Net)."""
+
+
+@dataclass(frozen=True)
+class LandmarkConfig:
+    """Landmark samples from a facial-point source (reference-semantics B.5).
+
+    Attributes:
+        min_face: faces whose longer side is below this are skipped (AITTSMD: 40).
+        attempts: shifted crops per face.
+        iou_thr: a shifted crop is kept when IoU with its face is strictly greater.
+        center_sample: also try the face-centred square of side ``max(w, h)`` (the reference's GT
+            sample, made square so every crop has one convention).
+        mirror_prob: probability of adding the mirror of each kept crop.
+        rotate_prob: probability, per angle, of adding the rotated crop.
+        angles: rotation angles in degrees, OpenCV convention (positive = counter-clockwise).
+        mirror_rotated: add the mirror of every rotated sample (as the reference does).
+    """
+
+    min_face: float
+    attempts: int
+    iou_thr: float
+    center_sample: bool
+    mirror_prob: float
+    rotate_prob: float
+    angles: tuple[float, ...]
+    mirror_rotated: bool
+
+
+@dataclass(frozen=True)
+class HardConfig:
+    """Hard examples from previous-stage detections for 24/48 (B.6).
+
+    Attributes:
+        min_size: squared detections with a side below this are dropped.
+        neg_per_image: at most this many negatives per image.
+        neg_by_score: keep the highest-scoring negatives (the hardest); else a random subset.
+    """
+
+    min_size: float
+    neg_per_image: int
+    neg_by_score: bool
+
+
+@dataclass(frozen=True)
+class MtcnnConfig:
+    """All settings of MTCNN crop planning, balancing and cutting (issue 3, D.1).
+
+    Attributes:
+        size: output crop side S (12 P-Net, 24 R-Net, 48 O-Net).
+        min_face: faces whose longer side is below this seed no crops (still count as faces).
+        plus_one: discrete-pixel IoU ``(w+1)(h+1)`` of the references instead of continuous IoU.
+        match_sampled_face: classify pos/part crops against their seed face only (references)
+            instead of the best face of the image.
+        pos_iou_thr, part_iou_thr, neg_iou_thr: pos ``iou >= pos``, part ``part <= iou < pos``,
+            negative ``iou < neg``.
+        ignore_iof_thr: a negative is rejected when ``iof(crop, ignore region) > thr``.
+        pos_attempts: positive/part attempts per face.
+        size_range: crop side drawn from ``[lo * min(w, h), hi * max(w, h)]``.
+        jitter: centre jitter, uniform in ``[-j*w, j*w] x [-j*h, j*h]``.
+        neg_per_image: random negatives accepted per image.
+        neg_max_attempts: cap on random negative attempts per image.
+        neg_min_size: smallest random negative side.
+        neg_max_frac: largest random negative side, as a fraction of ``min(W, H)``.
+        neg_near_attempts: negative attempts near each face.
+        pad: keep crops that leave the image (zero padding) instead of dropping them.
+        ratio: pos : neg : part : landmark sample ratio (integers).
+        allow_duplicates: fill short classes by drawing with replacement.
+        ratio_base: with duplicates, the class whose count sets the total.
+        landmark: `LandmarkConfig`.
+        hard: `HardConfig`.
+    """
+
+    size: int
+    min_face: float
+    plus_one: bool
+    match_sampled_face: bool
+    pos_iou_thr: float
+    part_iou_thr: float
+    neg_iou_thr: float
+    ignore_iof_thr: float
+    pos_attempts: int
+    size_range: tuple[float, float]
+    jitter: float
+    neg_per_image: int
+    neg_max_attempts: int
+    neg_min_size: int
+    neg_max_frac: float
+    neg_near_attempts: int
+    pad: bool
+    ratio: tuple[int, int, int, int]
+    allow_duplicates: bool
+    ratio_base: Literal["pos", "neg", "part", "landmark"]
+    landmark: LandmarkConfig
+    hard: HardConfig
+
+
+def load_mtcnn_config(size: int, overrides: Mapping[str, Any] | None = None,
+                      source: str = "overrides") -> tuple[MtcnnConfig, Layered]:
+    """The validated config of crop size `size` (12, 24 or 48) with `overrides` on top.
+
+    Args:
+        size: crop size; selects the preset in `PRESETS`.
+        overrides: nested mapping of keys to replace (``{"landmark": {"angles": [5]}}``).
+        source: the label recorded as the source of every overridden value.
+
+    Returns:
+        ``(config, layered)``: the frozen config and the merged values with their sources.
+
+    Raises:
+        ConfigError: unknown size, unknown key, wrong type or an out-of-range value.
+    """
+    if size not in PRESETS:
+        raise ConfigError(f"no MTCNN preset for size {size} (known: {sorted(PRESETS)})")
+    layered = load_preset(PRESETS[size])
+    if overrides:
+        layered = layered.merge(overrides, source)
+    cfg = build_dataclass(MtcnnConfig, layered.values, layered.sources)
+    if cfg.size != size:
+        raise ConfigError(f"config: 'size' is {cfg.size} but the {PRESETS[size]} preset was requested for {size}")
+    validate_mtcnn_config(cfg)
+    return cfg, layered
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"config: {message}")
+
+
+def validate_mtcnn_config(cfg: MtcnnConfig) -> None:
+    """Raise `ConfigError` naming the key and value when a setting is out of range."""
+    _require(cfg.size >= 1, f"'size' must be >= 1, got {cfg.size}")
+    _require(cfg.min_face >= 0, f"'min_face' must be >= 0, got {cfg.min_face}")
+    _require(0.0 <= cfg.neg_iou_thr <= cfg.part_iou_thr <= cfg.pos_iou_thr <= 1.0,
+             "thresholds must satisfy 0 <= neg_iou_thr <= part_iou_thr <= pos_iou_thr <= 1, got "
+             f"neg_iou_thr={cfg.neg_iou_thr}, part_iou_thr={cfg.part_iou_thr}, pos_iou_thr={cfg.pos_iou_thr}")
+    _require(0.0 <= cfg.ignore_iof_thr < 1.0, f"'ignore_iof_thr' must be in [0, 1), got {cfg.ignore_iof_thr}")
+    for key in ("pos_attempts", "neg_per_image", "neg_near_attempts"):
+        _require(getattr(cfg, key) >= 0, f"'{key}' must be >= 0, got {getattr(cfg, key)}")
+    lo, hi = cfg.size_range
+    _require(0.0 < lo <= hi, f"'size_range' must satisfy 0 < lo <= hi, got {list(cfg.size_range)}")
+    _require(cfg.jitter >= 0.0, f"'jitter' must be >= 0, got {cfg.jitter}")
+    _require(cfg.neg_max_attempts >= cfg.neg_per_image,
+             f"'neg_max_attempts' ({cfg.neg_max_attempts}) must be >= 'neg_per_image' ({cfg.neg_per_image})")
+    _require(cfg.neg_min_size >= 1, f"'neg_min_size' must be >= 1, got {cfg.neg_min_size}")
+    _require(0.0 < cfg.neg_max_frac <= 1.0, f"'neg_max_frac' must be in (0, 1], got {cfg.neg_max_frac}")
+    _require(all(r >= 0 for r in cfg.ratio) and sum(cfg.ratio) > 0,
+             f"'ratio' must be 4 non-negative integers with a positive sum, got {list(cfg.ratio)}")
+    base = ("pos", "neg", "part", "landmark").index(cfg.ratio_base)
+    _require(not cfg.allow_duplicates or cfg.ratio[base] > 0,
+             f"'ratio_base' is {cfg.ratio_base} but its share in 'ratio' {list(cfg.ratio)} is 0")
+    _validate_landmark(cfg.landmark)
+    _require(cfg.hard.min_size >= 1, f"'hard.min_size' must be >= 1, got {cfg.hard.min_size}")
+    _require(cfg.hard.neg_per_image >= 0, f"'hard.neg_per_image' must be >= 0, got {cfg.hard.neg_per_image}")
+
+
+def _validate_landmark(lm: LandmarkConfig) -> None:
+    _require(lm.min_face >= 0, f"'landmark.min_face' must be >= 0, got {lm.min_face}")
+    _require(lm.attempts >= 0, f"'landmark.attempts' must be >= 0, got {lm.attempts}")
+    _require(0.0 <= lm.iou_thr < 1.0, f"'landmark.iou_thr' must be in [0, 1), got {lm.iou_thr}")
+    for key in ("mirror_prob", "rotate_prob"):
+        value = getattr(lm, key)
+        _require(0.0 <= value <= 1.0, f"'landmark.{key}' must be in [0, 1], got {value}")
+    _require(all(-90.0 < a < 90.0 and a != 0.0 for a in lm.angles),
+             f"'landmark.angles' must be non-zero degrees in (-90, 90), got {list(lm.angles)}")
