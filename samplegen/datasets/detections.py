@@ -1,0 +1,58 @@
+"""Previous-stage detections for R-Net/O-Net hard examples, as JSON lines.
+
+One JSON object per line: ``{"image": PATH, "boxes": [[x1, y1, x2, y2, score], ...]}``; a box of
+4 values is a proposal without score and gets score 1.0. Blank lines are skipped. Keys of the
+result are image keys (backslashes -> ``/``), the same as `Record.key`, so detections pair with
+the records of the annotation file. The format is plain JSON on purpose: the public MTCNN
+pipelines exchange detections as pickles, and unpickling a file can execute arbitrary code.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from samplegen.datasets.lines import duplicate_error, read_lines
+from samplegen.datasets.paths import image_key
+from samplegen.errors import InputError
+
+
+def read_detections(path: Path) -> dict[str, np.ndarray]:
+    """Image key -> float32 [N, 5] boxes ``x1 y1 x2 y2 score`` (continuous), in file order.
+
+    Raises:
+        InputError: a line that is not JSON, not an object with ``image`` (string) and ``boxes``
+            (list of 4- or 5-number lists), a non-finite value, or an image listed twice.
+    """
+    result: dict[str, np.ndarray] = {}
+    first: dict[str, int] = {}
+    for number, text in enumerate(read_lines(path), start=1):
+        if not text.strip():
+            continue
+        key, boxes = _parse_line(path, number, text)
+        if key in first:
+            raise duplicate_error(path, number, key, first[key])
+        first[key] = number
+        result[key] = boxes
+    return result
+
+
+def _parse_line(path: Path, number: int, text: str) -> tuple[str, np.ndarray]:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, number, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("image"), str) or not isinstance(obj.get("boxes"), list):
+        raise InputError(path, number, 'expected {"image": PATH, "boxes": [[x1, y1, x2, y2, score], ...]}')
+    rows = []
+    for i, box in enumerate(obj["boxes"]):
+        if not isinstance(box, list) or len(box) not in (4, 5) or not all(_is_number(v) for v in box):
+            raise InputError(path, number, f"box {i + 1} must be 4 or 5 finite numbers, got {box!r}")
+        rows.append([float(v) for v in box] + ([1.0] if len(box) == 4 else []))
+    return image_key(obj["image"]), np.array(rows, np.float32).reshape(-1, 5)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

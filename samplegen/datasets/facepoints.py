@@ -1,0 +1,71 @@
+"""CNN facial-point lists, ``trainImageList.txt`` / ``testImageList.txt`` (reference-semantics A.6).
+
+Each line is ``PATH x1 x2 y1 y2`` (note the order: left, right, top, bottom) followed by five
+``x y`` points: left eye, right eye, nose, left mouth corner, right mouth corner ("left" is
+image-left). CRLF line ends and backslash paths are accepted.
+
+Box convention: the values are used as given, ``[x1, y1, x2, y2] = [left, top, right, bottom]``,
+as continuous coordinates. The MTCNN references treat them as inclusive pixel indices (their IoU
+adds 1 to widths); samplegen does not add 1 here, which matches the dlib-derived files where the
+same face is ``x y w h`` in WIDER form and ``x, x + w, y, y + h`` here.
+
+Several lines of one image are grouped into one Record with N faces in first-seen order, so the
+number of faces (10,000 in the CUHK train list) is the number of lines, not of records. A face
+whose box has ``x2 <= x1`` or ``y2 <= y1`` is dropped (``zero_size``) together with its points.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from samplegen.datasets.lines import expect_count, float_fields, numbered_tokens
+from samplegen.datasets.paths import image_key, image_size_under
+from samplegen.record import Dataset, Record, check_record
+
+CLASS_NAMES = ("face",)
+ZERO_SIZE = "zero_size"
+_FIELDS = 1 + 4 + 10
+
+
+def read_facepoints(path: Path, images_root: Path | None) -> Dataset:
+    """Read a facial-point list into one Record per image with landmarks float32 [N, 5, 2].
+
+    Args:
+        path: the list file.
+        images_root: folder the paths are relative to (sizes from image headers), or None.
+
+    Raises:
+        InputError: a line without 15 fields, a non-numeric value, a path escaping the root.
+    """
+    faces: dict[str, list[tuple[list[float], list[float]]]] = {}
+    images: dict[str, tuple[str, int]] = {}
+    for number, tokens in numbered_tokens(path):
+        expect_count(path, number, tokens, _FIELDS, "facial-point line (path x1 x2 y1 y2 + 5 points)")
+        values = float_fields(path, number, tokens[1:], "value")
+        key = image_key(tokens[0])
+        if key not in images:
+            images[key] = (tokens[0], number)
+            faces[key] = []
+        x1, x2, y1, y2 = values[:4]
+        faces[key].append(([x1, y1, x2, y2], values[4:]))
+    records = []
+    for key, (image, number) in images.items():
+        width, height = image_size_under(images_root, image, path, number)
+        records.append(_record(key, image, width, height, faces[key]))
+    return Dataset("facepoints", str(path), records, CLASS_NAMES)
+
+
+def _record(key: str, image: str, width: int | None, height: int | None,
+            faces: list[tuple[list[float], list[float]]]) -> Record:
+    boxes = np.array([box for box, _ in faces], np.float32).reshape(-1, 4)
+    points = np.array([pts for _, pts in faces], np.float32).reshape(-1, 5, 2)
+    keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    dropped = int((~keep).sum())
+    record = Record(
+        key=key, image=image, width=width, height=height,
+        boxes=boxes[keep], labels=np.zeros(int(keep.sum()), np.int32), landmarks=points[keep],
+        dropped={ZERO_SIZE: dropped} if dropped else {},
+    )
+    check_record(record)
+    return record

@@ -1,0 +1,58 @@
+"""Image paths from annotation files: the record key, and the file under the images root.
+
+Annotation files write paths relative to an images folder (``0--Parade/0_Parade_...jpg``), with
+forward or back slashes. The record key is that path with ``\\`` turned into ``/``; the image file
+is the key joined under `images_root`. A path that would leave the root (``../x.jpg``, an
+absolute path) is refused with the annotation's FILE:LINE, so an annotation cannot make samplegen
+read arbitrary files. The check is lexical (``..`` components are resolved without touching the
+file system), so a symlink placed inside the root by the user is still followed.
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+from pathlib import Path
+
+from samplegen.datasets.image_size import image_size
+from samplegen.errors import InputError
+
+
+def image_key(written: str) -> str:
+    """The record key for a path as written: backslashes become forward slashes."""
+    return written.replace("\\", "/")
+
+
+def resolve_image(images_root: Path, written: str, source: Path, line: int | None,
+                  default_ext: str | None = None) -> Path:
+    """The image file for `written` under `images_root`.
+
+    Args:
+        images_root: folder the annotation paths are relative to.
+        written: the path as written in the annotation (either slash).
+        source, line: the annotation file and 1-based line, for the error message.
+        default_ext: appended when `written` has no extension (AITTSMD's one-line format writes
+            ``0--Parade/0_Parade_marchingband_1_849`` for a ``.jpg`` file).
+
+    Raises:
+        InputError: the path is absolute or climbs out of `images_root`.
+    """
+    key = image_key(written)
+    if default_ext and not posixpath.splitext(key)[1]:
+        key += default_ext
+    normal = posixpath.normpath(key)
+    # A drive letter ("C:/x") is absolute on Windows and a relative folder here: refuse it too.
+    if key.startswith("/") or (len(key) > 1 and key[1] == ":") or normal == ".." or normal.startswith("../"):
+        raise InputError(source, line, f"image path {written!r} escapes the images root {str(images_root)!r}")
+    return Path(os.path.normpath(images_root / normal))
+
+
+def image_size_under(images_root: Path | None, written: str, source: Path, line: int | None,
+                     default_ext: str | None = None) -> tuple[int | None, int | None]:
+    """(width, height) read from the image header, or (None, None) without a root or a file.
+
+    The escape check runs whenever a root is given, even if the file does not exist.
+    """
+    if images_root is None:
+        return None, None
+    size = image_size(resolve_image(images_root, written, source, line, default_ext))
+    return (None, None) if size is None else size
