@@ -1,0 +1,144 @@
+"""Global class balancing: choose, over the whole dataset, exactly the samples that meet the ratio.
+
+Issue 3 step 2 and D.1 ("exact ratio from a base class"). Inputs are only per-image class counts
+in a fixed image order (the engine sorts records by key), so the choice depends on the seed and
+the planned counts, never on worker count or scheduling.
+
+Samples of class ``c`` are numbered globally by *ordinal*: image 0's rows of class ``c`` in plan
+order, then image 1's, ... The result holds, per class, the sorted chosen ordinals; `kept_rows`
+turns them back into one image's plan rows.
+
+Totals (ratio ``r`` of 4 non-negative integers in `CLASS_ORDER`, available counts ``a``):
+
+* without duplicates: ``unit = min over r_c > 0 of floor(a_c / r_c)`` -- the scarcest class
+  relative to its share sets the total -- and ``target_c = r_c * unit``, drawn without replacement;
+* with duplicates: ``unit = a_b / r_b`` for the base class ``b`` (`ratio_base`, default pos), and a
+  class with fewer than ``target_c`` samples takes all of them once plus
+  ``target_c - a_c`` draws with replacement (reported as ``duplicates``). A class with
+  ``a_c == 0`` and ``target_c > 0`` cannot be filled, so the unit becomes 0.
+
+A class whose ratio share is 0 is not selected at all (e.g. landmarks when the run has no
+landmark source: the caller sets that share to 0, or the whole selection would be empty).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from samplegen.mtcnn.labels import CLASS_NAMES, CLASS_ORDER
+from samplegen.rng import rng_for
+
+BALANCE_KEY = "samplegen.mtcnn.balance"
+"""Key of the balancing generators: ``rng_for(seed, BALANCE_KEY, stream=class column)``."""
+
+
+@dataclass(frozen=True, eq=False)
+class Balance:
+    """The global selection.
+
+    Attributes:
+        offsets: int64 [I + 1, 4], ``offsets[i, c]`` = first global ordinal of image i, class c.
+        chosen: 4 sorted int64 arrays (`CLASS_ORDER` columns) of chosen global ordinals; an
+            ordinal appears more than once only when drawn with replacement.
+        available: int64 [4] planned samples per class.
+        targets: int64 [4] selected samples per class (exactly ``ratio * unit``).
+        duplicates: int64 [4] selections beyond the first of a sample.
+    """
+
+    offsets: np.ndarray
+    chosen: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    available: np.ndarray
+    targets: np.ndarray
+    duplicates: np.ndarray
+
+    def totals(self) -> dict[str, int]:
+        """Selected samples per class name, e.g. ``{"pos": 10, "neg": 30, "part": 10, "landmark": 20}``."""
+        return {CLASS_NAMES[code]: int(t) for code, t in zip(CLASS_ORDER, self.targets)}
+
+    def ordinals(self, image: int) -> list[np.ndarray]:
+        """Per class (`CLASS_ORDER`), the chosen ordinals *within* image `image` (sorted, int64)."""
+        out = []
+        for c in range(4):
+            lo, hi = self.offsets[image, c], self.offsets[image + 1, c]
+            chosen = self.chosen[c]
+            part = chosen[np.searchsorted(chosen, lo, "left"):np.searchsorted(chosen, hi, "left")]
+            out.append(part - lo)
+        return out
+
+    def rows(self, image: int, cls: np.ndarray) -> np.ndarray:
+        """int64 sorted row indices of image `image`'s plan (classes `cls` int8 [K]) that are kept."""
+        return kept_rows(cls, self.ordinals(image))
+
+
+def kept_rows(cls: np.ndarray, ordinals: list[np.ndarray]) -> np.ndarray:
+    """Plan rows for per-class within-image ordinals.
+
+    Args:
+        cls: int8 [K] the image's plan classes (the same plan whose counts were balanced).
+        ordinals: per class in `CLASS_ORDER`, int arrays of the k-th row of that class to keep.
+
+    Returns:
+        int64 [k] row indices, sorted (stable: a duplicated row appears consecutively).
+    """
+    rows = []
+    for code, ords in zip(CLASS_ORDER, ordinals):
+        members = np.flatnonzero(cls == code)
+        if ords.shape[0] and ords.max() >= members.shape[0]:
+            raise ValueError(f"class {CLASS_NAMES[code]}: ordinal {int(ords.max())} but only "
+                             f"{members.shape[0]} rows; the plan differs from the balanced counts")
+        rows.append(members[ords])
+    return np.sort(np.concatenate(rows), kind="stable").astype(np.int64)
+
+
+def class_targets(available: np.ndarray, ratio: tuple[int, ...], allow_duplicates: bool,
+                  base: int = 0) -> np.ndarray:
+    """int64 [4] samples to select per class (module docstring); `base` is a `CLASS_ORDER` column."""
+    ratio_arr = np.asarray(ratio, np.int64)
+    if ratio_arr.shape != (4,) or (ratio_arr < 0).any() or ratio_arr.sum() == 0:
+        raise ValueError(f"ratio must be 4 non-negative integers with a positive sum, got {ratio}")
+    shared = ratio_arr > 0
+    if allow_duplicates:
+        unit = available[base] // ratio_arr[base] if ratio_arr[base] > 0 else 0
+        if (available[shared] == 0).any():
+            unit = 0
+    else:
+        unit = int((available[shared] // ratio_arr[shared]).min())
+    return ratio_arr * int(unit)
+
+
+def _draw(available: int, target: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted ordinals: `target` of `available` without replacement, or all plus extra draws."""
+    if target <= available:
+        picked = rng.choice(available, size=target, replace=False)
+    else:
+        picked = np.concatenate([np.arange(available), rng.integers(0, available, size=target - available)])
+    return np.sort(picked).astype(np.int64)
+
+
+def balance(counts: np.ndarray, ratio: tuple[int, ...], seed: int, allow_duplicates: bool = False,
+            base: int = 0) -> Balance:
+    """Choose the globally balanced samples.
+
+    Args:
+        counts: int [I, 4] planned samples per image (rows in the fixed image order, columns in
+            `CLASS_ORDER`: pos, neg, part, landmark).
+        ratio: 4 non-negative integers, pos : neg : part : landmark (e.g. ``(1, 3, 1, 2)``).
+        seed: the run seed; class ``c`` draws from ``rng_for(seed, BALANCE_KEY, stream=c)``.
+        allow_duplicates: fill short classes with replacement (otherwise the scarcest sets the total).
+        base: `CLASS_ORDER` column whose count sets the total when duplicates are allowed.
+
+    Returns:
+        A `Balance`; ``targets`` are exactly proportional to `ratio`. I == 0 selects nothing.
+    """
+    counts = np.asarray(counts, np.int64).reshape(-1, 4)
+    if (counts < 0).any():
+        raise ValueError("counts must be non-negative")
+    offsets = np.zeros((counts.shape[0] + 1, 4), np.int64)
+    np.cumsum(counts, axis=0, out=offsets[1:])
+    available = offsets[-1].copy()
+    targets = class_targets(available, ratio, allow_duplicates, base)
+    chosen = tuple(_draw(int(available[c]), int(targets[c]), rng_for(seed, BALANCE_KEY, stream=c))
+                   for c in range(4))
+    duplicates = np.maximum(targets - available, 0)
+    return Balance(offsets, chosen, available, targets, duplicates)  # type: ignore[arg-type]
