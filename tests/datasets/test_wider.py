@@ -135,3 +135,32 @@ def test_real_first20_file_matches_the_full_file(shared_data: Path) -> None:
     assert [r.key for r in first20] == [r.key for r in full]
     for a, b in zip(first20, full):
         np.testing.assert_array_equal(a.boxes, b.boxes)
+
+
+def test_real_dlib_derived_forms_agree(shared_data: Path) -> None:
+    """The same human-drawn faces as WIDER, facial-point, COCO and VOC files give the same boxes.
+
+    Conversion rules: WIDER ``x y w h`` -> ``[x, y, x+w, y+h]``; facial points ``x1 x2 y1 y2`` as
+    given; COCO ``[x, y, w, h]`` like WIDER; VOC 1-based inclusive -> ``[xmin-1, ymin-1, xmax, ymax]``.
+    """
+    from samplegen.datasets.coco import read_coco
+    from samplegen.datasets.facepoints import read_facepoints
+    from samplegen.datasets.voc import read_voc
+
+    derived = shared_data / "dlib_faces" / "derived"
+    forms = {
+        "wider": [read_wider(derived / f"wider_face_{s}_bbx_gt.txt", None) for s in ("train", "val")],
+        "facepoints": [read_facepoints(derived / f"{s}ImageList.txt", None) for s in ("train", "val")],
+        "coco": [read_coco(derived / f"instances_{s}.json", None) for s in ("train", "val")],
+        "voc": [read_voc(derived / "voc", None)],
+    }
+    boxes = {name: {r.key: r.boxes for ds in parts for r in ds.records} for name, parts in forms.items()}
+    assert len(boxes["wider"]) == 9 and sum(len(b) for b in boxes["wider"].values()) == 43
+    for name in ("facepoints", "coco", "voc"):
+        assert boxes[name].keys() == boxes["wider"].keys(), name
+        for key, ref in boxes["wider"].items():
+            np.testing.assert_array_equal(boxes[name][key], ref, err_msg=f"{name} {key}")
+    # the facial-point form also carries 5 points per face, inside its box
+    for ds in forms["facepoints"]:
+        for rec in ds.records:
+            assert rec.landmarks.shape == (rec.num_boxes, 5, 2)
