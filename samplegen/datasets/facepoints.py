@@ -26,6 +26,8 @@ from samplegen.record import Dataset, Record, check_record
 CLASS_NAMES = ("face",)
 ZERO_SIZE = "zero_size"
 _FIELDS = 1 + 4 + 10
+POINTS = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
+_LABELS = ("x1", "x2", "y1", "y2", *(f"{p}_{c}" for p in POINTS for c in "xy"))
 
 
 def read_facepoints(path: Path, images_root: Path | None) -> Dataset:
@@ -42,7 +44,7 @@ def read_facepoints(path: Path, images_root: Path | None) -> Dataset:
     images: dict[str, tuple[str, int]] = {}
     for number, tokens in numbered_tokens(path):
         expect_count(path, number, tokens, _FIELDS, "facial-point line (path x1 x2 y1 y2 + 5 points)")
-        values = float_fields(path, number, tokens[1:], "value")
+        values = float_fields(path, number, tokens[1:], "value", _LABELS)
         key = image_key(tokens[0])
         if key not in images:
             images[key] = (tokens[0], number)

@@ -23,7 +23,10 @@ def read_lines(path: Path) -> list[str]:
         line = data[: exc.start].count(b"\n") + 1
         raise InputError(path, line, f"not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
     # splitlines() would also split on \x0c, \x1c, \u2028...; only real line ends count here.
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final line end does not start another line
+    return lines
 
 
 def numbered_tokens(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -60,9 +63,11 @@ def float_field(path: Path, line: int, token: str, name: str) -> float:
     return value
 
 
-def float_fields(path: Path, line: int, tokens: Sequence[str], name: str) -> list[float]:
-    """Every token as a finite float; the message names the 1-based field position."""
-    return [float_field(path, line, token, f"{name} field {i + 1}") for i, token in enumerate(tokens)]
+def float_fields(path: Path, line: int, tokens: Sequence[str], name: str,
+                 labels: Sequence[str] | None = None) -> list[float]:
+    """Every token as a finite float; the message names the field by `labels` or 1-based position."""
+    return [float_field(path, line, token, labels[i] if labels else f"{name} field {i + 1}")
+            for i, token in enumerate(tokens)]
 
 
 def int_fields(path: Path, line: int, tokens: Sequence[str], name: str) -> list[int]:

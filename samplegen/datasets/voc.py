@@ -111,7 +111,9 @@ def _parse_xml(xml: Path) -> tuple[Element, dict[int, int]]:
         parser.feed(xml.read_bytes())
         root = parser.close()
     except ParseError as exc:
-        raise InputError(xml, exc.position[0], f"invalid XML: {exc}") from None
+        # str(exc) ends with ": line L, column C"; the line is already in FILE:LINE.
+        raise InputError(xml, exc.position[0], f"invalid XML: {str(exc).split(': line ')[0]} "
+                                               f"(column {exc.position[1] + 1})") from None
     except DefusedXmlException as exc:
         raise InputError(xml, None, f"refused XML: {exc}") from None
     return root, builder.lines

@@ -1,0 +1,101 @@
+"""Every malformation is an InputError naming the file, the exact line and what is wrong.
+
+Each case reads a small hand-made file under ``tests/data/annotations/malformed`` (most are real
+lines with one thing broken) and checks ``FILE:LINE: message``; line None means a file-level
+error (JSON semantics, where parsed values have no line numbers).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from samplegen.datasets import read_dataset
+from samplegen.datasets.detections import read_detections
+from samplegen.errors import ConfigError, InputError
+
+# (id, format, input under malformed/, file expected in the error (None: the input), line, fragment)
+CASES = [
+    ("wider-truncated-eof", "wider", "wider_truncated_eof.txt", None, 8, "box line 3 is end of file"),
+    ("wider-truncated-next-path", "wider", "wider_truncated_next_path.txt", None, 4, "declares 3 faces"),
+    ("wider-count-not-numeric", "wider", "wider_count_not_numeric.txt", None, 5, "face count must be an integer"),
+    ("wider-count-negative", "wider", "wider_count_negative.txt", None, 2, "face count must be >= 0"),
+    ("wider-box-field-count", "wider", "wider_box_fields.txt", None, 4, "needs 10 fields, got 4"),
+    ("wider-box-not-numeric", "wider", "wider_box_not_numeric.txt", None, 3, "box field 3 must be a number, got '1O2'"),
+    ("wider-duplicate-image", "wider", "wider_duplicate.txt", None, 7, "first listed at line 1"),
+    ("wider-lines-not-multiple-of-4", "wider-lines", "wider_lines_fields.txt", None, 2, "multiple of 4"),
+    ("wider-lines-duplicate", "wider-lines", "wider_lines_duplicate.txt", None, 2, "duplicate image"),
+    ("coco-bad-json", "coco", "coco_bad_json.json", None, 5, "invalid JSON: Expecting ',' delimiter"),
+    ("coco-missing-image", "coco", "coco_missing_image.json", None, None, "annotation id 1039564: image_id 99 is not in images"),
+    ("coco-unknown-category", "coco", "coco_unknown_category.json", None, None, "annotation id 1039564: unknown category_id 12"),
+    ("coco-bbox-length", "coco", "coco_bbox_length.json", None, None, "annotation id 1039564: bbox must be [x, y, w, h]"),
+    ("coco-duplicate-file", "coco", "coco_duplicate_file.json", None, None, "duplicate image '000000000009.jpg'"),
+    ("voc-bad-xml", "voc", "voc_bad_xml", "voc_bad_xml/2008_001009.xml", 7, "invalid XML: mismatched tag"),
+    ("voc-object-without-bndbox", "voc", "voc_no_bndbox", "voc_no_bndbox/2008_001009.xml", 8, "object 'person' without <bndbox>"),
+    ("voc-coordinate-not-numeric", "voc", "voc_bad_coord", "voc_bad_coord/2008_001009.xml", 8, "xmax must be a number, got '22l'"),
+    ("voc-list-id-without-xml", "voc", "voc_list/ImageSets/Main/train.txt", None, 3, "no annotation file"),
+    ("yolo-row-field-count", "yolo", "yolo_fields/data.yaml", "yolo_fields/labels/train/a.txt", 2, "needs 5 fields, got 4"),
+    ("yolo-class-out-of-range", "yolo", "yolo_class/data.yaml", "yolo_class/labels/train/a.txt", 3, "class 2 out of range"),
+    ("yolo-unreadable-image", "yolo", "yolo_unreadable/data.yaml", "yolo_unreadable/images/train/a.jpg", None, "cannot read the image size"),
+    ("yolo-bad-yaml", "yolo", "yolo_bad_yaml/data.yaml", None, 4, "invalid YAML"),
+    ("facepoints-field-count", "facepoints", "facepoints_fields.txt", None, 2, "needs 15 fields, got 14"),
+    ("facepoints-not-finite", "facepoints", "facepoints_not_numeric.txt", None, 3, "left_mouth_y must be finite, got 'nan'"),
+    ("celeba-count-mismatch", "celeba", "celeba_count/list_bbox_celeba.txt", None, 1, "count line says 4 rows but the file has 3"),
+    ("celeba-landmarks-unpaired", "celeba", "celeba_landmarks/list_bbox_celeba.txt", "celeba_landmarks/list_landmarks_celeba.txt", 5, "which has no box row"),
+    ("not-utf8", "wider-lines", "not_utf8.txt", None, 3, "not UTF-8"),
+]
+
+
+@pytest.fixture()
+def malformed(tests_data: Path) -> Path:
+    return tests_data / "annotations" / "malformed"
+
+
+@pytest.mark.parametrize("fmt, name, error_file, line, fragment", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_malformed_input(malformed: Path, fmt: str, name: str, error_file: str | None, line: int | None,
+                         fragment: str) -> None:
+    with pytest.raises(InputError) as info:
+        read_dataset(fmt, malformed / name, None)
+    err = info.value
+    assert Path(err.path) == malformed / (error_file or name)
+    assert err.line == line
+    assert fragment in err.message
+    assert str(err).startswith(f"{err.path}:{line}: " if line else f"{err.path}: ")
+
+
+def test_path_escaping_the_images_root(malformed: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        read_dataset("wider", malformed / "wider_escape.txt", tmp_path)
+    assert info.value.line == 4 and "escapes the images root" in info.value.message
+    read_dataset("wider", malformed / "wider_escape.txt", None)  # no root: nothing is resolved
+
+
+def test_detections_bad_json_line(malformed: Path) -> None:
+    with pytest.raises(InputError) as info:
+        read_detections(malformed / "detections_bad_json.jsonl")
+    assert info.value.line == 2 and "invalid JSON" in info.value.message
+
+
+def test_detections_box_of_wrong_length(malformed: Path) -> None:
+    with pytest.raises(InputError) as info:
+        read_detections(malformed / "detections_box_length.jsonl")
+    assert info.value.line == 3 and "box 1 must be 4 or 5 finite numbers" in info.value.message
+
+
+def test_unknown_format_is_a_config_error(malformed: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown annotation format 'pascal'"):
+        read_dataset("pascal", malformed / "wider_duplicate.txt", None)
+
+
+def test_missing_input_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        read_dataset("coco", tmp_path / "nope.json", None)
+    assert info.value.line is None and info.value.message == "no such file"
+
+
+def test_wider_missing_count_at_end_of_file(tmp_path: Path) -> None:
+    f = tmp_path / "gt.txt"
+    f.write_text("a.jpg\n1\n1 2 3 4 0 0 0 0 0 0\nb.jpg\n")
+    with pytest.raises(InputError) as info:
+        read_dataset("wider", f, None)
+    assert info.value.line == 5 and "no face count" in info.value.message
