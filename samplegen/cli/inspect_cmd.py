@@ -1,0 +1,34 @@
+"""``samplegen inspect``: what an annotation file holds, as one JSON object."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from samplegen import embedded
+from samplegen.cli import cli
+from samplegen.cli.output import print_json
+from samplegen.datasets import READERS, read_dataset
+from samplegen.stats import dataset_stats
+
+
+def format_option(**kwargs) -> click.Option:
+    return click.option("--format", "format_name", type=click.Choice(sorted(READERS)), **kwargs)
+
+
+@cli.command("inspect")
+@click.argument("annotations", required=False, type=click.Path(path_type=Path))
+@format_option(help="Annotation format (required with ANNOTATIONS).")
+@click.option("--images", type=click.Path(file_okay=False, path_type=Path),
+              help="Image root; sizes missing from the annotation are read from image headers.")
+def inspect_command(annotations: Path | None, format_name: str | None, images: Path | None) -> None:
+    """Count images, boxes, ignored and dropped boxes, classes and box sizes.
+
+    With no ANNOTATIONS, describes the embedded sample.
+    """
+    if annotations is None:
+        annotations, format_name = embedded.WIDER, format_name or "wider"
+        images = images or embedded.ROOT
+    elif format_name is None:
+        raise click.UsageError("--format is required with ANNOTATIONS")
+    print_json(dataset_stats(read_dataset(format_name, annotations, images)))

@@ -1,0 +1,1 @@
+"""Running work: plan shards, distribute them to workers, resume, manifest and progress."""

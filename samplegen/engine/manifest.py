@@ -1,0 +1,143 @@
+"""``manifest.json``: what a run was asked to do, what it read and what it wrote.
+
+The manifest is rewritten atomically after every completed shard, so at any moment it lists
+exactly the shards that are complete on disk. Its `fingerprint` covers everything that decides
+the output bytes (command, resolved configuration, seed, layout, shard size, tool version and the
+SHA-256 of every annotation input) and nothing that does not (worker count, progress), so
+``--resume`` may continue with another ``--workers`` value but refuses a changed configuration.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from samplegen.config import canonical_json
+from samplegen.errors import ConfigError
+from samplegen.writers.base import ShardFile, write_bytes_atomic
+
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """What one shard produced: its files, sample counts by class, images and skipped images."""
+
+    index: int
+    files: tuple[ShardFile, ...]
+    counts: Mapping[str, int]
+    images: int
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    def as_json(self) -> dict:
+        return {
+            "index": self.index,
+            "files": [f.as_json() for f in self.files],
+            "counts": dict(self.counts),
+            "images": self.images,
+            "skipped": [{"image": image, "reason": reason} for image, reason in self.skipped],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ShardResult":
+        return cls(
+            index=int(data["index"]),
+            files=tuple(ShardFile(f["name"], int(f["bytes"]), f["sha256"]) for f in data["files"]),
+            counts=dict(data["counts"]),
+            images=int(data["images"]),
+            skipped=tuple((s["image"], s["reason"]) for s in data.get("skipped", [])),
+        )
+
+
+def sha256_path(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (relative names and contents, sorted)."""
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(child.relative_to(path).as_posix().encode() + b"\0")
+            digest.update(bytes.fromhex(sha256_path(child)))
+        return digest.hexdigest()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class RunDescription:
+    """The part of the manifest fixed before any shard is written."""
+
+    command: str
+    version: str
+    config: Mapping[str, Any]
+    config_sources: Mapping[str, str]
+    seed: int
+    layout: str
+    shard_size: int
+    inputs: tuple[Mapping[str, str], ...]
+    planned_shards: int
+    plan: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        decisive = {
+            "command": self.command, "version": self.version, "config": self.config,
+            "seed": self.seed, "layout": self.layout, "shard_size": self.shard_size,
+            "inputs": [i["sha256"] for i in self.inputs],
+        }
+        return hashlib.sha256(canonical_json(decisive).encode()).hexdigest()
+
+
+def describe_input(role: str, path: Path) -> dict[str, str]:
+    return {"role": role, "path": str(path), "sha256": sha256_path(path)}
+
+
+def manifest_json(run: RunDescription, shards: Mapping[int, ShardResult], complete: bool,
+                  totals: Mapping[str, Any] | None = None) -> dict:
+    return {
+        "tool": "samplegen",
+        "version": run.version,
+        "command": run.command,
+        "fingerprint": run.fingerprint,
+        "complete": complete,
+        "seed": run.seed,
+        "layout": run.layout,
+        "shard_size": run.shard_size,
+        "config": run.config,
+        "config_sources": run.config_sources,
+        "inputs": list(run.inputs),
+        "plan": run.plan,
+        "planned_shards": run.planned_shards,
+        "shards": [shards[i].as_json() for i in sorted(shards)],
+        "skipped_images": [{"image": image, "reason": reason}
+                           for i in sorted(shards) for image, reason in shards[i].skipped],
+        "totals": dict(totals or {}),
+    }
+
+
+def write_manifest(out_dir: Path, data: Mapping[str, Any]) -> None:
+    text = json.dumps(data, indent=1, sort_keys=False) + "\n"
+    write_bytes_atomic(out_dir / MANIFEST_NAME, text.encode("utf-8"))
+
+
+def read_manifest(out_dir: Path) -> dict | None:
+    path = out_dir / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: unreadable manifest ({exc}); use --overwrite to start again") from None
+
+
+def completed_shards(previous: Mapping[str, Any], out_dir: Path) -> dict[int, ShardResult]:
+    """Shards the previous manifest lists whose files are all on disk with their recorded size."""
+    done = {}
+    for entry in previous.get("shards", []):
+        result = ShardResult.from_json(entry)
+        if all((out_dir / f.name).is_file() and (out_dir / f.name).stat().st_size == f.bytes
+               for f in result.files):
+            done[result.index] = result
+    return done

@@ -1,0 +1,1 @@
+"""Writers turn samples into bytes on disk, one shard at a time, atomically."""

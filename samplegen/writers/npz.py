@@ -1,0 +1,35 @@
+"""Deterministic ``.npy``/``.npz`` bytes.
+
+`numpy.savez` stamps each zip entry with the current local time, so two identical runs differ
+in bytes. These helpers write the same array format with a fixed timestamp (1980-01-01, the zip
+epoch) and sorted-as-given member order; `numpy.load` reads them as usual.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Mapping
+
+import numpy as np
+
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """The ``.npy`` file bytes of `array` (no pickling allowed)."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def npz_bytes(arrays: Mapping[str, np.ndarray], compress: bool = False) -> bytes:
+    """The ``.npz`` bytes holding `arrays` in the given order, byte-identical across runs."""
+    buffer = io.BytesIO()
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(buffer, "w", compression=method) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+            info.compress_type = method
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, npy_bytes(np.asarray(array)))
+    return buffer.getvalue()
