@@ -39,7 +39,9 @@ def read_dataset(format: str, path: str | Path, images_root: str | Path | None =
 
     Raises:
         ConfigError: `format` is not a key of `READERS`.
-        InputError: `path` does not exist, or the reader found a malformed annotation.
+        InputError: `path` does not exist, `images_root` is given but is not a folder (ignored
+            for yolo, whose images are found through its layout), or the reader found a
+            malformed annotation.
     """
     reader = READERS.get(format)
     if reader is None:
@@ -47,7 +49,11 @@ def read_dataset(format: str, path: str | Path, images_root: str | Path | None =
     path = Path(path)
     if not path.exists():
         raise InputError(path, None, "no such file")
-    return reader(path, None if images_root is None else Path(images_root))
+    root = None if images_root is None else Path(images_root)
+    # A mistyped images folder would otherwise only show up as every image "missing" later.
+    if root is not None and reader is not read_yolo and not root.is_dir():
+        raise InputError(root, None, "images root is not a folder")
+    return reader(path, root)
 
 
 __all__ = ["READERS", "read_dataset", "read_detections", "read_celeba", "read_coco", "read_facepoints",

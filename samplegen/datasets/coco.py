@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from samplegen.datasets.paths import image_key, image_size_under
+from samplegen.datasets.lines import read_input
+from samplegen.datasets.paths import image_key, image_size_under, resolve_image
 from samplegen.errors import InputError
 from samplegen.record import Dataset, Record, check_record
 
@@ -67,6 +68,8 @@ def read_coco(path: Path, images_root: Path | None) -> Dataset:
         per_image[image_id].append((_bbox(path, ann, where), index_of[category_id], crowd == 1))
     records = []
     for image_id, (image, width, height) in images.items():
+        if images_root is not None:
+            resolve_image(images_root, image, path, None)  # refuse escapes even when the size is known
         if not width or not height:
             width, height = image_size_under(images_root, image, path, None)
         records.append(_record(image, width, height, per_image[image_id]))
@@ -76,7 +79,7 @@ def read_coco(path: Path, images_root: Path | None) -> Dataset:
 
 def _load(path: Path) -> dict:
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(read_input(path))
     except json.JSONDecodeError as exc:
         raise InputError(path, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
     except UnicodeDecodeError as exc:

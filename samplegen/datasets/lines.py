@@ -14,9 +14,17 @@ from typing import Iterator, Sequence
 from samplegen.errors import InputError
 
 
+def read_input(path: Path) -> bytes:
+    """The bytes of an input file; a folder or an unreadable file is an InputError, not an OSError."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read: {exc.strerror or exc}") from None
+
+
 def read_lines(path: Path) -> list[str]:
     """All lines of a UTF-8 text file without their line ends (index i is line i + 1)."""
-    data = path.read_bytes()
+    data = read_input(path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

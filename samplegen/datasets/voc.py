@@ -27,8 +27,8 @@ import numpy as np
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
-from samplegen.datasets.lines import duplicate_error, float_field, int_field, numbered_tokens
-from samplegen.datasets.paths import image_key, image_size_under
+from samplegen.datasets.lines import duplicate_error, float_field, int_field, numbered_tokens, read_input
+from samplegen.datasets.paths import image_key, image_size_under, resolve_image
 from samplegen.errors import InputError
 from samplegen.record import Dataset, Record, check_record
 
@@ -96,8 +96,10 @@ def _parse_file(xml: Path, images_root: Path | None) -> tuple[str, tuple[int | N
     filename = root.find("filename")
     image = filename.text.strip() if filename is not None and filename.text else f"{xml.stem}.jpg"
     size = (_size_value(xml, root, "width", lines), _size_value(xml, root, "height", lines))
+    line = lines.get(id(filename)) if filename is not None else None
+    if images_root is not None:
+        resolve_image(images_root, image, xml, line)  # refuse escapes even when the size is known
     if not size[0] or not size[1]:
-        line = lines.get(id(filename), None) if filename is not None else None
         size = image_size_under(images_root, image, xml, line)
     objects = [_object(xml, obj, lines) for obj in root.findall("object")]
     return image, size, objects
@@ -108,7 +110,7 @@ def _parse_xml(xml: Path) -> tuple[Element, dict[int, int]]:
     parser = DefusedXMLParser(target=builder)
     builder.expat = getattr(parser, "parser", None)
     try:
-        parser.feed(xml.read_bytes())
+        parser.feed(read_input(xml))
         root = parser.close()
     except ParseError as exc:
         # str(exc) ends with ": line L, column C"; the line is already in FILE:LINE.

@@ -26,7 +26,7 @@ import numpy as np
 import yaml
 
 from samplegen.datasets.image_size import image_size
-from samplegen.datasets.lines import expect_count, float_fields, int_field, numbered_tokens
+from samplegen.datasets.lines import expect_count, float_fields, int_field, numbered_tokens, read_input
 from samplegen.errors import InputError
 from samplegen.record import Dataset, Record, check_record
 
@@ -71,7 +71,7 @@ def read_yolo(path: Path, images_root: Path | None = None) -> Dataset:
 
 def _read_yaml(path: Path) -> tuple[Path, tuple[str, ...]]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_input(path).decode("utf-8"))
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
         raise InputError(path, line, f"invalid YAML: {exc.problem}") from None

@@ -6,9 +6,13 @@ error (JSON semantics, where parsed values have no line numbers).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from samplegen.datasets import read_dataset
 from samplegen.datasets.detections import read_detections
@@ -99,3 +103,82 @@ def test_wider_missing_count_at_end_of_file(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         read_dataset("wider", f, None)
     assert info.value.line == 5 and "no face count" in info.value.message
+
+
+def test_folder_given_as_a_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read"):
+        read_dataset("wider", tmp_path, None)
+
+
+def test_images_root_that_is_not_a_folder(malformed: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        read_dataset("wider", malformed / "wider_duplicate.txt", tmp_path / "typo")
+    assert info.value.path == str(tmp_path / "typo") and "not a folder" in info.value.message
+
+
+def test_coco_and_voc_refuse_escapes_even_with_a_size(tmp_path: Path, tests_data: Path) -> None:
+    coco = tmp_path / "a.json"
+    coco.write_text('{"images": [{"id": 1, "file_name": "../x.jpg", "width": 5, "height": 5}],'
+                    ' "annotations": [], "categories": []}')
+    with pytest.raises(InputError, match="escapes the images root"):
+        read_dataset("coco", coco, tmp_path)
+    (tmp_path / "voc").mkdir()
+    (tmp_path / "voc" / "a.xml").write_text(
+        "<annotation>\n<filename>/etc/x.jpg</filename>\n<size><width>5</width><height>5</height></size>\n</annotation>\n")
+    with pytest.raises(InputError) as info:
+        read_dataset("voc", tmp_path / "voc", tmp_path)
+    assert info.value.line == 2
+
+
+# Property: whatever the bytes, a text reader either returns a Dataset or raises InputError.
+_TOKENS = st.sampled_from(["a.jpg", "b\\c.jpg", "0", "1", "-1", "2", "10", "3.5", "x", "nan", "1e3", "", " ", "\t"])
+_LINES = st.lists(st.lists(_TOKENS, max_size=16).map(" ".join), max_size=12).map("\n".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_LINES, fmt=st.sampled_from(["wider", "wider-lines", "facepoints", "celeba"]))
+def test_text_readers_raise_only_input_errors(tmp_path: Path, text: str, fmt: str) -> None:
+    f = tmp_path / "list_bbox_celeba.txt"
+    f.write_text(text)
+    try:
+        ds = read_dataset(fmt, f, None)
+    except InputError as err:
+        assert err.line is None or 1 <= err.line <= text.count("\n") + 2
+        return
+    for rec in ds.records:
+        assert rec.boxes.dtype == np.float32 and rec.boxes.shape[1] == 4
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=True) | st.text(max_size=3),
+                     lambda c: st.lists(c, max_size=4) | st.dictionaries(
+                         st.sampled_from(["id", "image_id", "category_id", "bbox", "iscrowd", "file_name",
+                                          "width", "height", "name", "images", "annotations", "categories"]), c,
+                         max_size=6), max_leaves=25)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=_JSON)
+def test_coco_reader_raises_only_input_errors(tmp_path: Path, data: object) -> None:
+    f = tmp_path / "a.json"
+    f.write_text(json.dumps(data))
+    try:
+        read_dataset("coco", f, None)
+    except InputError:
+        pass
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.sampled_from(["images", "annotations", "categories"]),
+       key=st.sampled_from(["id", "image_id", "category_id", "bbox", "iscrowd", "file_name", "width", "height", "name"]),
+       value=_JSON)
+def test_coco_reader_with_one_field_replaced(tmp_path: Path, where: str, key: str, value: object) -> None:
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 4, "height": 4}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 3, "bbox": [0, 0, 2, 2]}],
+           "categories": [{"id": 3, "name": "face"}]}
+    doc[where][0][key] = value
+    f = tmp_path / "a.json"
+    f.write_text(json.dumps(doc))
+    try:
+        read_dataset("coco", f, None)
+    except InputError:
+        pass
