@@ -12,8 +12,10 @@ Rotated rows (``angle != 0``) are cut from the image rotated by ``angle`` degree
 frame. `landmarks.rotation_matrix` works in continuous coordinates (pixel ``i`` spans
 ``[i, i+1)``) while OpenCV addresses pixel centres at integers, so the warp rotates about
 ``center - 0.5``: the same rigid map. For speed, one warp serves all rows with the same
-(angle, centre), and it only computes the top-left ``max x2 x max y2`` part of the frame: OpenCV
-maps each destination pixel from its absolute coordinates, so those pixels are identical to a
+(angle, centre), and it only computes the top ``max y2`` rows of the frame, at full width.
+Restricting the *width* is not exact: OpenCV splits columns into blocks whose size depends on the
+destination width and interpolates block tails on a scalar path, which changes a few pixels by 1
+near the right edge; restricting only the height leaves every computed pixel identical to a
 full-frame warp (tests check the equality).
 """
 from __future__ import annotations
@@ -58,6 +60,7 @@ def rotate_frame(image: np.ndarray, center: np.ndarray, angle: float,
         center: float [2] in continuous pixel coordinates.
         angle: degrees, OpenCV convention (positive = counter-clockwise).
         dsize: ``(width, height)`` of the computed top-left part of the frame; None = ``(W, H)``.
+            Only ``(W, h)`` is guaranteed pixel-identical to the full frame (module docstring).
 
     Returns:
         uint8 [dsize[1], dsize[0], C], zeros where no source pixel maps.
@@ -69,15 +72,15 @@ def rotate_frame(image: np.ndarray, center: np.ndarray, angle: float,
 
 
 def _rotated_sources(image: np.ndarray, plan: CropPlan, rows: np.ndarray) -> dict:
-    """One warped frame per distinct (angle, centre) among `rows`, covering all of their crops."""
+    """One warped frame per distinct (angle, centre) among `rows`, covering all of their crops
+    (full width, rows down to the lowest crop: see the module docstring)."""
     h, w = image.shape[:2]
     frames: dict = {}
     keys = [(float(plan.angle[i]), float(plan.center[i, 0]), float(plan.center[i, 1])) for i in rows]
     for key in dict.fromkeys(keys):
         members = [i for i, k in zip(rows, keys) if k == key]
-        dw = int(min(w, max(1, plan.crop[members, 2].max())))
         dh = int(min(h, max(1, plan.crop[members, 3].max())))
-        frames[key] = rotate_frame(image, np.array(key[1:]), key[0], (dw, dh))
+        frames[key] = rotate_frame(image, np.array(key[1:]), key[0], (w, dh))
     return {i: frames[k] for i, k in zip(rows, keys)}
 
 
