@@ -182,3 +182,26 @@ def test_coco_reader_with_one_field_replaced(tmp_path: Path, where: str, key: st
         read_dataset("coco", f, None)
     except InputError:
         pass
+
+
+_TAGS = st.sampled_from(["object", "name", "bndbox", "xmin", "ymin", "xmax", "ymax", "difficult", "size",
+                         "width", "height", "filename", "part"])
+_TEXT = st.sampled_from(["", "1", "0", "-3", "2.5", "x", "nan", "face", "1e9", "../a.jpg"])
+_ELEMENT = st.recursive(st.tuples(_TAGS, _TEXT, st.just([])),
+                        lambda children: st.tuples(_TAGS, _TEXT, st.lists(children, max_size=5)), max_leaves=20)
+
+
+def _xml(node: tuple) -> str:
+    tag, text, children = node
+    return f"<{tag}>{text}{''.join(_xml(c) for c in children)}</{tag}>"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(children=st.lists(_ELEMENT, max_size=4))
+def test_voc_reader_raises_only_input_errors(tmp_path: Path, children: list) -> None:
+    (tmp_path / "ann").mkdir(exist_ok=True)
+    (tmp_path / "ann" / "a.xml").write_text(_xml(("annotation", "", children)))
+    try:
+        read_dataset("voc", tmp_path / "ann", tmp_path)
+    except InputError:
+        pass
