@@ -79,22 +79,28 @@ def read_voc(path: Path, images_root: Path | None) -> Dataset:
 def _xml_files(path: Path) -> list[Path]:
     """The XML files to read, in reading order."""
     if path.is_dir():
-        return sorted(path.glob("*.xml"))
+        files = sorted(path.glob("*.xml"))
+        if not files:
+            raise InputError(path, None, "no .xml annotation files in this folder")
+        return files
     annotations = path.parent.parent.parent / "Annotations"
-    files = []
+    first: dict[str, int] = {}
     for number, tokens in numbered_tokens(path):
+        if tokens[0] in first:
+            raise duplicate_error(path, number, tokens[0], first[tokens[0]])
+        first[tokens[0]] = number
         xml = annotations / f"{tokens[0]}.xml"
         if not xml.is_file():
             raise InputError(path, number, f"no annotation file {str(xml)!r} for id {tokens[0]!r}")
-        files.append(xml)
-    return files
+    return [annotations / f"{image_id}.xml" for image_id in first]
 
 
 def _parse_file(xml: Path, images_root: Path | None) -> tuple[str, tuple[int | None, int | None], list]:
     """(image name, (width, height), [(name, box, difficult, line)]) for one XML file."""
     root, lines = _parse_xml(xml)
     filename = root.find("filename")
-    image = filename.text.strip() if filename is not None and filename.text else f"{xml.stem}.jpg"
+    image = (filename.text or "").strip() if filename is not None else ""
+    image = image or f"{xml.stem}.jpg"
     size = (_size_value(xml, root, "width", lines), _size_value(xml, root, "height", lines))
     line = lines.get(id(filename)) if filename is not None else None
     if images_root is not None:

@@ -56,6 +56,8 @@ def read_yolo(path: Path, images_root: Path | None = None) -> Dataset:
     labels_dir = _labels_dir(path, images_dir)
     images = sorted((p for p in images_dir.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
                     key=lambda p: p.relative_to(images_dir).as_posix())
+    if not images:
+        raise InputError(path, None, f"no images in {str(images_dir)!r}")
     num_classes = len(names) if names is not None else None
     records = []
     for image in images:

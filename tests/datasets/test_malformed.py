@@ -205,3 +205,22 @@ def test_voc_reader_raises_only_input_errors(tmp_path: Path, children: list) -> 
         read_dataset("voc", tmp_path / "ann", tmp_path)
     except InputError:
         pass
+
+
+def test_voc_list_with_a_repeated_id(tmp_path: Path, tests_data: Path) -> None:
+    (tmp_path / "Annotations").mkdir()
+    (tmp_path / "ImageSets" / "Main").mkdir(parents=True)
+    xml = tests_data / "annotations" / "voc" / "Annotations" / "2008_001009.xml"
+    (tmp_path / "Annotations" / "2008_001009.xml").write_bytes(xml.read_bytes())
+    (tmp_path / "ImageSets" / "Main" / "train.txt").write_text("2008_001009\n2008_001009\n")
+    with pytest.raises(InputError) as info:
+        read_dataset("voc", tmp_path / "ImageSets" / "Main" / "train.txt", None)
+    assert info.value.line == 2 and "first listed at line 1" in info.value.message
+
+
+def test_empty_voc_and_yolo_folders(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no .xml annotation files"):
+        read_dataset("voc", tmp_path, None)
+    (tmp_path / "images").mkdir()
+    with pytest.raises(InputError, match="no images in"):
+        read_dataset("yolo", tmp_path / "images", None)
