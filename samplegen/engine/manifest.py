@@ -137,7 +137,15 @@ def completed_shards(previous: Mapping[str, Any], out_dir: Path) -> dict[int, Sh
     done = {}
     for entry in previous.get("shards", []):
         result = ShardResult.from_json(entry)
-        if all((out_dir / f.name).is_file() and (out_dir / f.name).stat().st_size == f.bytes
-               for f in result.files):
+        if all(_stored_size(out_dir / f.name) == f.bytes for f in result.files):
             done[result.index] = result
     return done
+
+
+def _stored_size(path: Path) -> int | None:
+    """Size of a file, or total size of a shard folder's files; None when absent."""
+    if path.is_file():
+        return path.stat().st_size
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return None

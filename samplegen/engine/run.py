@@ -8,6 +8,7 @@ because each shard's bytes depend only on its task, the result equals an uninter
 """
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,11 @@ def _previous_state(run: RunDescription, settings: EngineSettings) -> dict[int, 
     if settings.overwrite:
         for entry in previous.get("shards", []) + [{"files": previous.get("totals", {}).get("extra_files", [])}]:
             for f in entry.get("files", []):
-                (out / f["name"]).unlink(missing_ok=True)
+                target = out / f["name"]
+                if target.is_dir():
+                    shutil.rmtree(target)
+                else:
+                    target.unlink(missing_ok=True)
         (out / MANIFEST_NAME).unlink(missing_ok=True)
         return {}
     if not settings.resume:

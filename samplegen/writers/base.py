@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -82,10 +83,12 @@ def remove_temporaries(folder: Path) -> int:
     """Delete temporary files left by an interrupted run; returns how many were removed."""
     removed = 0
     if folder.is_dir():
-        for path in folder.rglob(f".*{TEMP_MARK}*"):
-            if path.is_file():
+        for path in sorted(folder.glob(f".*{TEMP_MARK}*")):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
                 path.unlink()
-                removed += 1
+            removed += 1
     return removed
 
 
