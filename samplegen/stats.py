@@ -46,11 +46,19 @@ def dataset_stats(dataset: Dataset) -> dict[str, Any]:
         "boxes": int(sum(r.num_boxes for r in records)),
         "ignored_boxes": int(sum(r.ignore.shape[0] for r in records)),
         "dropped_boxes": {reason: int(n) for reason, n in sorted(dropped.items())},
-        "classes": {name: int(n) for name, n in zip(dataset.class_names, per_class)},
+        "classes": _per_name(dataset.class_names, per_class),
         "box_size": _percentiles(all_sides),
         "images_with_size": sum(1 for r in records if r.width is not None and r.height is not None),
         "landmarks": int(sum(r.num_boxes for r in records if r.landmarks is not None)),
     }
+
+
+def _per_name(names: tuple[str, ...], counts: np.ndarray) -> dict[str, int]:
+    """Counts by class name; two indices with the same name (possible in COCO) are summed."""
+    out: dict[str, int] = {}
+    for name, n in zip(names, counts):
+        out[name] = out.get(name, 0) + int(n)
+    return out
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float] | None:

@@ -57,3 +57,8 @@ def test_wider_excerpt_every_line_counted_once(tests_data: Path) -> None:
 def test_landmark_count(tests_data: Path) -> None:
     stats = dataset_stats(read_celeba(tests_data / "annotations" / "celeba", None))
     assert stats["landmarks"] == 3 and stats["boxes"] == 3 and stats["dropped_boxes"] == {"zero_size": 1}
+
+
+def test_classes_with_the_same_name_are_summed() -> None:
+    records = [_record("a", [[0, 0, 1, 1], [0, 0, 2, 2]], [0, 1])]
+    assert dataset_stats(Dataset("coco", "x", records, ("face", "face")))["classes"] == {"face": 2}

@@ -15,6 +15,8 @@ folder. Labels live in the same tree with the last ``images`` component replaced
   image whose header cannot be read is an InputError. Boxes become continuous
   ``[(xc - w/2) W, (yc - h/2) H, (xc + w/2) W, (yc + h/2) H]`` without clipping (values slightly
   above 1 occur); ``w <= 0`` or ``h <= 0`` -> dropped (``zero_size``); duplicate rows are kept.
+  Segment rows (``class x1 y1 x2 y2 ...`` polygons) are refused: they are not boxes.
+* A ``train`` given as a list or an image-list ``.txt`` is not supported (InputError).
 * ``names`` may be a list or a ``{index: name}`` dict with keys 0..n-1; a class index must be
   below the number of names.
 """

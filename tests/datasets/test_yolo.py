@@ -72,3 +72,15 @@ def test_real_yolo_agrees_with_coco_json(shared_data: Path) -> None:
             distance = np.abs(other.boxes - box).max(axis=1)
             distance[other.labels != label] = np.inf
             assert distance.min() < 0.05, (rec.key, box)
+
+
+def test_nested_images_pair_with_nested_labels(tmp_path: Path, yolo: Path) -> None:
+    png = (yolo / "images" / "train" / "000000000030.png").read_bytes()
+    for sub in ("b", "a/deep"):
+        (tmp_path / "images" / sub).mkdir(parents=True)
+        (tmp_path / "labels" / sub).mkdir(parents=True)
+        (tmp_path / "images" / sub / "x.png").write_bytes(png)
+    (tmp_path / "labels" / "a" / "deep" / "x.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    ds = read_yolo(tmp_path / "images", None)
+    assert [(r.key, r.num_boxes) for r in ds.records] == [("a/deep/x.png", 1), ("b/x.png", 0)]
+    assert ds.meta["labels_dir"] == str(tmp_path / "labels")
