@@ -130,3 +130,13 @@ def test_cut_edge_cases():
     with pytest.raises(ValueError, match="pad is off"):
         cut_crops(image, rotated, 12, False)
     assert cut_crops(image, rotated, 12, True).shape == (1, 12, 12, 3)
+
+
+@pytest.mark.parametrize("pad", [False, True])
+def test_wider_boxes_on_a_synthesised_image(wider_subset, make_config, pad):
+    # Real WIDER boxes, a synthesised 1024x768 image (WIDER pixels are not available).
+    image = np.random.default_rng(0).integers(0, 256, (768, 1024, 3), dtype=np.uint8)
+    cfg = make_config(12, pad=pad)
+    for record in wider_subset[:5]:
+        plan = plan_faces(record, cfg, rng_for(0, record.key))
+        _check(image, select(plan, np.arange(0, len(plan), 5)), 12, pad=pad)
