@@ -23,10 +23,15 @@ MANIFEST_NAME = "manifest.json"
 
 @dataclass(frozen=True)
 class ShardResult:
-    """What one shard produced: its files, sample counts by class, images and skipped images."""
+    """What one shard produced: its files, samples written, per-kind counts, images, skips.
+
+    `counts` is the command's own breakdown (MTCNN: samples per class; anchors: priors per
+    label summed over the shard's images); `samples` is what a reader of the shard iterates over.
+    """
 
     index: int
     files: tuple[ShardFile, ...]
+    samples: int
     counts: Mapping[str, int]
     images: int
     skipped: tuple[tuple[str, str], ...] = ()
@@ -35,6 +40,7 @@ class ShardResult:
         return {
             "index": self.index,
             "files": [f.as_json() for f in self.files],
+            "samples": self.samples,
             "counts": dict(self.counts),
             "images": self.images,
             "skipped": [{"image": image, "reason": reason} for image, reason in self.skipped],
@@ -45,6 +51,7 @@ class ShardResult:
         return cls(
             index=int(data["index"]),
             files=tuple(ShardFile(f["name"], int(f["bytes"]), f["sha256"]) for f in data["files"]),
+            samples=int(data["samples"]),
             counts=dict(data["counts"]),
             images=int(data["images"]),
             skipped=tuple((s["image"], s["reason"]) for s in data.get("skipped", [])),

@@ -142,7 +142,7 @@ def summarize(shards: Any, extra: Sequence[ShardFile]) -> dict:
         "shards": len(shards),
         "images": sum(s.images for s in shards),
         "skipped_images": sum(len(s.skipped) for s in shards),
-        "samples": sum(counts.values()),
+        "samples": sum(s.samples for s in shards),
         "counts": dict(sorted(counts.items())),
         "bytes": sum(f.bytes for s in shards for f in s.files) + sum(f.bytes for f in extra),
         "extra_files": [f.as_json() for f in extra],

@@ -68,7 +68,7 @@ class MtcnnJob:
         source = np.repeat(np.arange(len(plans), dtype=np.int32), [len(p) for p in plans])
         files = self._write(task.index, plan, crops, source, sources)
         counts = Counter(CLASS_NAMES[int(c)] for c in plan.cls)
-        return ShardResult(task.index, tuple(files), dict(sorted(counts.items())),
+        return ShardResult(task.index, tuple(files), len(plan), dict(sorted(counts.items())),
                            len(task.items), tuple(skipped))
 
     def _cut(self, item: MtcnnItem, skipped: list) -> np.ndarray | None:

@@ -44,7 +44,7 @@ class RandomBytesJob:
                 writer.add(f"{key}_{j}", {"bin": payload.tobytes(),
                                          "json": json.dumps({"key": key, "j": j}).encode()})
                 count += 1
-        return ShardResult(task.index, tuple(writer.commit()), {"samples": count}, len(task.items),
+        return ShardResult(task.index, tuple(writer.commit()), count, {"samples": count}, len(task.items),
                            tuple(skipped))
 
     def finalize(self, out_dir: Path, shards: Sequence[ShardResult]) -> list[ShardFile]:
