@@ -1,0 +1,1 @@
+"""MTCNN crops: pure planning (propose, landmarks, hard examples), global balance and pixel cutting."""
