@@ -25,14 +25,9 @@ def cli(debug: bool) -> None:
 
 
 def _register() -> None:
-    from samplegen.cli import inspect_cmd  # noqa: F401  (commands attach themselves to `cli`)
-
-    for optional in ("mtcnn_cmd", "anchors_cmd"):
-        try:
-            __import__(f"samplegen.cli.{optional}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"samplegen.cli.{optional}":
-                raise
+    # Commands attach themselves to `cli` on import; imported here, not at the top, because
+    # they import `cli` from this module.
+    from samplegen.cli import anchors_cmd, inspect_cmd, mtcnn_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:
