@@ -74,7 +74,7 @@ def mtcnn_command(size: str, annotations: Path | None, format_name: str, images:
     overrides = {"ratio": parse_ratio(ratio), "allow_duplicates": allow_duplicates, "pad": pad}
     layered = resolve_config(PRESETS[crop_size], engine, overrides)
     engine_values, method_values = split_engine(layered)
-    cfg, _ = load_mtcnn_config(crop_size, method_values, "command line")
+    cfg, _ = load_mtcnn_config(crop_size, method_values, "command line", layered.sources)
     settings = engine_settings(engine, engine_values, Path("samplegen-out") / STAGE_NAMES[crop_size])
 
     faces = read_dataset(format_name, annotations, images).records if annotations else []

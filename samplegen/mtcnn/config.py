@@ -112,13 +112,16 @@ class MtcnnConfig:
 
 
 def load_mtcnn_config(size: int, overrides: Mapping[str, Any] | None = None,
-                      source: str = "overrides") -> tuple[MtcnnConfig, Layered]:
+                      source: str = "overrides",
+                      sources: Mapping[str, str] | None = None) -> tuple[MtcnnConfig, Layered]:
     """The validated config of crop size `size` (12, 24 or 48) with `overrides` on top.
 
     Args:
         size: crop size; selects the preset in `PRESETS`.
         overrides: nested mapping of keys to replace (``{"landmark": {"angles": [5]}}``).
         source: the label recorded as the source of every overridden value.
+        sources: per-key sources that replace `source` (a caller that merged layers itself
+            passes its own record, so errors name the file or variable a value came from).
 
     Returns:
         ``(config, layered)``: the frozen config and the merged values with their sources.
@@ -131,6 +134,7 @@ def load_mtcnn_config(size: int, overrides: Mapping[str, Any] | None = None,
     layered = load_preset(PRESETS[size])
     if overrides:
         layered = layered.merge(overrides, source)
+        layered.sources.update({k: v for k, v in (sources or {}).items() if k in layered.sources})
     cfg = build_dataclass(MtcnnConfig, layered.values, layered.sources)
     if cfg.size != size:
         raise ConfigError(f"config: 'size' is {cfg.size} but the {PRESETS[size]} preset was requested for {size}")
