@@ -28,12 +28,13 @@ def _manifest(out_dir: Path, command: str) -> dict:
     return manifest
 
 
-def read_mtcnn(out_dir: str | Path) -> Iterator[dict]:
+def read_mtcnn(out_dir: str | Path, images: bool = True) -> Iterator[dict]:
     """Samples of a ``samplegen mtcnn`` output folder (packed, wds or list layout).
 
-    Each sample: ``image`` uint8 [S, S, 3] BGR, ``cls`` int (1 pos, 0 neg, -1 part, -2 landmark),
-    ``label`` name, ``roi`` float32 [4], ``landmark`` float32 [10] (zeros where undefined), and
-    for packed/wds also ``crop``, ``angle``, ``mirror``, ``iou``, ``gt`` and ``source``.
+    Each sample: ``image`` uint8 [S, S, 3] BGR (None with ``images=False``: labels only, no
+    decoding), ``cls`` int (1 pos, 0 neg, -1 part, -2 landmark), ``label`` name, ``roi`` float32
+    [4], ``landmark`` float32 [10] (zeros where undefined), and for packed/wds also ``crop``,
+    ``angle``, ``mirror``, ``iou``, ``gt`` and ``source``.
     """
     out = Path(out_dir)
     manifest = _manifest(out, "mtcnn")
@@ -41,14 +42,14 @@ def read_mtcnn(out_dir: str | Path) -> Iterator[dict]:
     for shard in manifest["shards"]:
         names = [f["name"] for f in shard["files"]]
         if layout == "packed":
-            yield from _packed_samples(out, names)
+            yield from _packed_samples(out, names, images)
         elif layout == "wds":
-            yield from _wds_samples(out / names[0])
+            yield from (_wds_sample(members, images) for members in _tar_groups(out / names[0]))
         else:
-            yield from _list_samples(out, names[0])
+            yield from _list_samples(out, names[0], images)
 
 
-def _packed_samples(out: Path, names: list[str]) -> Iterator[dict]:
+def _packed_samples(out: Path, names: list[str], decode: bool) -> Iterator[dict]:
     images = np.load(out / names[0], mmap_mode="r")
     labels = np.load(out / names[1])
     columns = {name: labels[name] for name in MTCNN_FIELDS}
@@ -56,28 +57,23 @@ def _packed_samples(out: Path, names: list[str]) -> Iterator[dict]:
     for row in range(images.shape[0]):
         sample = {name: columns[name][row] for name in MTCNN_FIELDS}
         sample["cls"] = int(sample["cls"])
-        sample.update(image=np.array(images[row]), label=CLASS_NAMES[sample["cls"]],
+        sample.update(image=np.array(images[row]) if decode else None, label=CLASS_NAMES[sample["cls"]],
                       source=str(sources[source[row]]))
         yield sample
 
 
-def _wds_samples(path: Path) -> Iterator[dict]:
-    for members in _tar_groups(path):
-        yield _wds_sample(members)
-
-
-def _wds_sample(members: dict) -> dict:
+def _wds_sample(members: dict, decode: bool) -> dict:
     meta = json.loads(members["json"])
     encoded = members.get("png", members.get("jpg"))
     sample = {k: v for k, v in meta.items() if k not in ("roi", "landmark")}
     sample["roi"] = np.asarray(meta["roi"] or [0.0] * 4, np.float32)
     sample["landmark"] = np.asarray(meta["landmark"] or [0.0] * 10, np.float32)
-    sample["image"] = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR)
+    sample["image"] = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR) if decode else None
     sample["key"] = members["__key__"]
     return sample
 
 
-def _list_samples(out: Path, stem: str) -> Iterator[dict]:
+def _list_samples(out: Path, stem: str, decode: bool) -> Iterator[dict]:
     for list_file in sorted((out / stem).glob("*.txt"), key=lambda p: CLASS_CODES[p.name.split("_")[0]]):
         for line in list_file.read_text(encoding="utf-8").splitlines():
             path, code, *values = line.split()
@@ -85,7 +81,8 @@ def _list_samples(out: Path, stem: str) -> Iterator[dict]:
             numbers = np.asarray([float(v) for v in values], np.float32)
             roi = numbers if cls not in (NEG, LANDMARK) else np.zeros(4, np.float32)
             landmark = numbers if cls == LANDMARK else np.zeros(10, np.float32)
-            yield {"image": cv2.imread(str(out / path), cv2.IMREAD_COLOR), "cls": cls,
+            image = cv2.imread(str(out / path), cv2.IMREAD_COLOR) if decode else None
+            yield {"image": image, "cls": cls,
                    "label": CLASS_NAMES[cls], "roi": roi, "landmark": landmark, "path": path}
 
 
