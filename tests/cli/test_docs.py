@@ -1,0 +1,49 @@
+"""Every command has working --help and is documented in README.md."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import run_cli, run_inproc
+
+REPO = Path(__file__).resolve().parents[2]
+COMMANDS = ["inspect", "mtcnn", "anchors"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_exits_0(command):
+    res = run_inproc([command, "--help"])
+    assert res.code == 0
+    assert f"Usage: " in res.stdout and command in res.stdout
+    assert res.stdout.count("--") >= 2
+
+
+def test_group_help_lists_every_command():
+    res = run_cli(["--help"])
+    assert res.code == 0
+    for command in COMMANDS:
+        assert re.search(rf"^\s+{command}\s", res.stdout, re.M), command
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_in_readme(command):
+    readme = REPO / "README.md"
+    assert readme.is_file(), "README.md missing"
+    assert f"samplegen {command}" in readme.read_text(encoding="utf-8")
+
+
+def test_mtcnn_options_in_help():
+    out = run_inproc(["mtcnn", "--help"]).stdout
+    for option in ("--size", "--annotations", "--landmarks", "--detections", "--layout", "--ratio", "--dry-run",
+                   "--workers", "--seed", "--resume", "--overwrite", "--max-errors", "--out"):
+        assert option in out, option
+
+
+def test_anchors_options_in_help():
+    out = run_inproc(["anchors", "--help"]).stdout
+    for option in ("--method", "--priors", "--save", "--with-images", "--stage", "--proposals", "--compat"):
+        assert option in out, option
+    for method in ("faster_rcnn", "fpn", "ssd300", "ssd512", "retinanet", "fcos"):
+        assert method in out, method
