@@ -27,7 +27,7 @@ def cli(debug: bool) -> None:
 def _register() -> None:
     # Commands attach themselves to `cli` on import; imported here, not at the top, because
     # they import `cli` from this module.
-    from samplegen.cli import anchors_cmd, fit_anchors_cmd, inspect_cmd, mtcnn_cmd, stats_cmd  # noqa: F401
+    from samplegen.cli import anchors_cmd, fit_anchors_cmd, inspect_cmd, mtcnn_cmd, show_cmd, stats_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:
