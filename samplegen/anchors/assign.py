@@ -52,7 +52,6 @@ class _Overlaps:
     gt_argmax: np.ndarray      # int64 [G], first prior on ties
     chunk_gt_max: np.ndarray   # float32 [C, G]
     chunk_size: int
-    ignored: np.ndarray        # bool [N]: column set to -1 by an ignore region
 
 
 def chunk_size_for(num_gts: int) -> int:
@@ -73,14 +72,32 @@ def ignored_priors(priors: np.ndarray, ignore_boxes: np.ndarray, thr: float, wrt
     return iof(ignore_boxes, priors).max(axis=0) > thr
 
 
-def _overlap_block(gt_boxes: np.ndarray, priors: np.ndarray, ignored: np.ndarray) -> np.ndarray:
-    block = iou(gt_boxes, priors)
-    block[:, ignored] = -1
-    return block
+class _BoxOverlaps:
+    """IoU blocks ``O[rows, start:stop]`` computed on demand from boxes; ignored columns -1."""
+
+    def __init__(self, gt_boxes: np.ndarray, priors: np.ndarray, ignored: np.ndarray):
+        self.gt_boxes, self.priors, self.ignored = gt_boxes, priors, ignored
+        self.shape = (len(gt_boxes), len(priors))
+
+    def block(self, rows: np.ndarray | slice, start: int, stop: int) -> np.ndarray:
+        out = iou(self.gt_boxes[rows], self.priors[start:stop])
+        out[:, self.ignored[start:stop]] = -1
+        return out
 
 
-def _overlap_stats(gt_boxes: np.ndarray, priors: np.ndarray, ignored: np.ndarray, chunk: int) -> _Overlaps:
-    num_gts, num = len(gt_boxes), len(priors)
+class _MatrixOverlaps:
+    """Blocks of a given G x N overlap matrix (for `assign_wrt_overlaps`)."""
+
+    def __init__(self, overlaps: np.ndarray):
+        self.overlaps = overlaps
+        self.shape = overlaps.shape
+
+    def block(self, rows: np.ndarray | slice, start: int, stop: int) -> np.ndarray:
+        return self.overlaps[rows, start:stop]
+
+
+def _overlap_stats(source, chunk: int) -> _Overlaps:
+    num_gts, num = source.shape
     max_iou = np.empty(num, dtype=np.float32)
     argmax = np.empty(num, dtype=np.int64)
     gt_max = np.full(num_gts, -np.inf, dtype=np.float32)
@@ -89,7 +106,7 @@ def _overlap_stats(gt_boxes: np.ndarray, priors: np.ndarray, ignored: np.ndarray
     chunk_gt_max = np.empty((len(starts), num_gts), dtype=np.float32)
     for c, start in enumerate(starts):
         stop = min(start + chunk, num)
-        block = _overlap_block(gt_boxes, priors[start:stop], ignored[start:stop])
+        block = source.block(slice(None), start, stop)
         argmax[start:stop] = block.argmax(axis=0)
         max_iou[start:stop] = block[argmax[start:stop], np.arange(stop - start)]
         local_arg = block.argmax(axis=1)
@@ -98,22 +115,22 @@ def _overlap_stats(gt_boxes: np.ndarray, priors: np.ndarray, ignored: np.ndarray
         gt_max[better] = local_max[better]
         gt_argmax[better] = local_arg[better] + start
         chunk_gt_max[c] = local_max
-    return _Overlaps(max_iou, argmax, gt_max, gt_argmax, chunk_gt_max, chunk, ignored)
+    return _Overlaps(max_iou, argmax, gt_max, gt_argmax, chunk_gt_max, chunk)
 
 
-def _last_gt_at_max(gt_boxes: np.ndarray, priors: np.ndarray, stats: _Overlaps,
-                    qualified: np.ndarray) -> np.ndarray:
+def _last_gt_at_max(source, stats: _Overlaps, qualified: np.ndarray) -> np.ndarray:
     """int64 [N]: the last qualified GT i with ``O[i, j] == gt_max[i]`` for prior j, or -1.
 
     Only (chunk, GT) blocks whose chunk max reaches the GT's global max are recomputed.
     """
-    hits = np.full(len(priors), -1, dtype=np.int64)
+    num = source.shape[1]
+    hits = np.full(num, -1, dtype=np.int64)
     reach = (stats.chunk_gt_max == stats.gt_max[None, :]) & qualified[None, :]
     for c in np.flatnonzero(reach.any(axis=1)):
         rows = np.flatnonzero(reach[c])
         start = c * stats.chunk_size
-        stop = min(start + stats.chunk_size, len(priors))
-        block = _overlap_block(gt_boxes[rows], priors[start:stop], stats.ignored[start:stop])
+        stop = min(start + stats.chunk_size, num)
+        block = source.block(rows, start, stop)
         equal = block == stats.gt_max[rows][:, None]
         any_hit = equal.any(axis=0)
         last = len(rows) - 1 - equal[::-1].argmax(axis=0)
@@ -176,20 +193,34 @@ def assign_max_iou(priors: np.ndarray, gt_boxes: np.ndarray, gt_labels: np.ndarr
     if num_gts == 0 or num == 0:
         return _empty_result(num, num_gts)
     ignored = ignored_priors(priors, ignore_boxes, params.ignore_iof_thr, params.ignore_wrt_candidates)
-    stats = _overlap_stats(gt_boxes, priors, ignored, chunk or chunk_size_for(num_gts))
-    assigned = np.full(num, IGNORE, dtype=np.int64)
+    source = _BoxOverlaps(gt_boxes, priors, ignored)
+    return _max_iou_rule(source, np.asarray(gt_labels), params, chunk or chunk_size_for(num_gts))
+
+
+def assign_wrt_overlaps(overlaps: np.ndarray, gt_labels: np.ndarray, params: MaxIoUParams) -> Assignment:
+    """Steps 3-9 of `assign_max_iou` on a given float32 overlap matrix [G, N] (mmdet's
+    ``assign_wrt_overlaps``; ignored columns must already be -1). For tests and small inputs."""
+    num_gts, num = overlaps.shape
+    if num_gts == 0 or num == 0:
+        return _empty_result(num, num_gts)
+    return _max_iou_rule(_MatrixOverlaps(np.asarray(overlaps, np.float32)), np.asarray(gt_labels), params, num)
+
+
+def _max_iou_rule(source, gt_labels: np.ndarray, params: MaxIoUParams, chunk: int) -> Assignment:
+    stats = _overlap_stats(source, chunk)
+    assigned = np.full(source.shape[1], IGNORE, dtype=np.int64)
     assigned[_negative_mask(stats.max_iou, params.neg_iou_thr)] = NEGATIVE
     pos = stats.max_iou >= np.float32(params.pos_iou_thr)
     assigned[pos] = stats.argmax[pos] + 1
     if params.match_low_quality:
         qualified = stats.gt_max >= np.float32(params.min_pos_iou)
         if params.gt_max_assign_all:
-            hits = _last_gt_at_max(gt_boxes, priors, stats, qualified)
+            hits = _last_gt_at_max(source, stats, qualified)
             assigned[hits >= 0] = hits[hits >= 0] + 1
         else:
             for i in np.flatnonzero(qualified):        # sequential: a later GT overwrites
                 assigned[stats.gt_argmax[i]] = i + 1
-    return _with_labels(assigned, stats.max_iou, np.asarray(gt_labels))
+    return _with_labels(assigned, stats.max_iou, gt_labels)
 
 
 def assign_tv_matcher(priors: np.ndarray, gt_boxes: np.ndarray, gt_labels: np.ndarray,
@@ -207,15 +238,31 @@ def assign_tv_matcher(priors: np.ndarray, gt_boxes: np.ndarray, gt_labels: np.nd
     num_gts, num = len(gt_boxes), len(priors)
     if num_gts == 0 or num == 0:
         return _empty_result(num, num_gts)
-    no_ignore = np.zeros(num, dtype=bool)
-    stats = _overlap_stats(gt_boxes, priors, no_ignore, chunk or chunk_size_for(num_gts))
+    source = _BoxOverlaps(gt_boxes, priors, np.zeros(num, dtype=bool))
+    return _tv_matcher_rule(source, np.asarray(gt_labels), high, low, allow_low_quality,
+                            chunk or chunk_size_for(num_gts))
+
+
+def _tv_matcher_rule(source, gt_labels: np.ndarray, high: float, low: float, allow_low_quality: bool,
+                     chunk: int) -> Assignment:
+    stats = _overlap_stats(source, chunk)
     assigned = stats.argmax + 1
     assigned[stats.max_iou < np.float32(high)] = IGNORE
     assigned[stats.max_iou < np.float32(low)] = NEGATIVE
     if allow_low_quality:
-        hits = _last_gt_at_max(gt_boxes, priors, stats, np.ones(num_gts, dtype=bool)) >= 0
+        hits = _last_gt_at_max(source, stats, np.ones(source.shape[0], dtype=bool)) >= 0
         assigned[hits] = stats.argmax[hits] + 1
-    return _with_labels(assigned, stats.max_iou, np.asarray(gt_labels))
+    return _with_labels(assigned, stats.max_iou, gt_labels)
+
+
+def tv_match_wrt_overlaps(overlaps: np.ndarray, gt_labels: np.ndarray, high: float, low: float,
+                          allow_low_quality: bool) -> Assignment:
+    """`assign_tv_matcher` on a given float32 overlap matrix [G, N]. For tests and small inputs."""
+    num_gts, num = overlaps.shape
+    if num_gts == 0 or num == 0:
+        return _empty_result(num, num_gts)
+    return _tv_matcher_rule(_MatrixOverlaps(np.asarray(overlaps, np.float32)), np.asarray(gt_labels),
+                            high, low, allow_low_quality, num)
 
 
 def assign_tv_ssd_matcher(priors: np.ndarray, gt_boxes: np.ndarray, gt_labels: np.ndarray,
@@ -225,8 +272,8 @@ def assign_tv_ssd_matcher(priors: np.ndarray, gt_boxes: np.ndarray, gt_labels: n
     base = assign_tv_matcher(priors, gt_boxes, gt_labels, threshold, threshold, False, chunk)
     if len(gt_boxes) == 0 or len(priors) == 0:
         return base
-    no_ignore = np.zeros(len(priors), dtype=bool)
-    stats = _overlap_stats(gt_boxes, priors, no_ignore, chunk or chunk_size_for(len(gt_boxes)))
+    source = _BoxOverlaps(gt_boxes, priors, np.zeros(len(priors), dtype=bool))
+    stats = _overlap_stats(source, chunk or chunk_size_for(len(gt_boxes)))
     assigned = base.assigned_gt.astype(np.int64)
     for i, j in enumerate(stats.gt_argmax):
         assigned[j] = i + 1
