@@ -172,9 +172,10 @@ def rotate_matrix(center: tuple[float, float], angle: float) -> np.ndarray:
 
 
 def expected_crop(image: np.ndarray, crop: np.ndarray, size: int, mirror: bool, angle: float = 0.0,
-                  center: tuple[float, float] | None = None) -> np.ndarray:
+                  center: tuple[float, float] | None = None, pad: bool = False) -> np.ndarray:
     """Cut square `crop` (half-open integer box) out of `image` (rotated by `angle` about the
-    continuous point `center` first), resize with INTER_LINEAR, flip when `mirror`."""
+    continuous point `center` first; with `pad`, zeros where the square leaves the frame), resize
+    with INTER_LINEAR, flip when `mirror`."""
     x1, y1, x2, y2 = (int(v) for v in crop)
     source = image
     if angle:
@@ -183,6 +184,13 @@ def expected_crop(image: np.ndarray, crop: np.ndarray, size: int, mirror: bool, 
         m = rotate_matrix((center[0] - 0.5, center[1] - 0.5), angle)
         source = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                 borderValue=0)
+    if pad:
+        side = x2 - x1
+        h, w = source.shape[:2]
+        canvas = np.zeros((h + 2 * side, w + 2 * side, 3), np.uint8)
+        canvas[side:side + h, side:side + w] = source
+        source = canvas
+        x1, y1, x2, y2 = x1 + side, y1 + side, x2 + side, y2 + side
     patch = source[y1:y2, x1:x2]
     assert patch.shape[:2] == (y2 - y1, x2 - x1), "crop leaves the image"
     out = cv2.resize(patch, (size, size), interpolation=cv2.INTER_LINEAR)

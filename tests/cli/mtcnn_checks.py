@@ -57,7 +57,8 @@ def unmirror_roi(roi: np.ndarray) -> np.ndarray:
     return np.array([-roi[2], roi[1], -roi[0], roi[3]], np.float64)
 
 
-def check_sample(s: dict, size: int, src: Sources, thresholds=(0.65, 0.4, 0.3), pixels: bool = True) -> None:
+def check_sample(s: dict, size: int, src: Sources, thresholds=(0.65, 0.4, 0.3), pixels: bool = True,
+                 pad: bool = False) -> None:
     """Assert everything issue 3 promises about one sample (packed / wds sample with all fields)."""
     pos_thr, part_thr, neg_thr = (np.float32(t) for t in thresholds)
     cls = int(s["cls"])
@@ -74,7 +75,8 @@ def check_sample(s: dict, size: int, src: Sources, thresholds=(0.65, 0.4, 0.3), 
     assert image.shape == (size, size, 3) and image.dtype == np.uint8
     role = "landmarks" if cls == LANDMARK else "faces"
     rec = src.record(role, s["source"])
-    assert 0 <= x1 and 0 <= y1 and x2 <= rec.width and y2 <= rec.height, f"crop leaves the image: {where}"
+    inside = 0 <= x1 and 0 <= y1 and x2 <= rec.width and y2 <= rec.height
+    assert inside or pad, f"crop leaves the image: {where}"
     center = None
     if cls != LANDMARK:
         assert angle == 0.0 and not mirror, where
@@ -121,7 +123,7 @@ def check_sample(s: dict, size: int, src: Sources, thresholds=(0.65, 0.4, 0.3), 
                                    err_msg=f"landmarks do not map back: {where}")
     if pixels:
         src_img = src.pixels(role, s["source"])
-        want = expected_crop(src_img, crop, size, mirror, angle, center)
+        want = expected_crop(src_img, crop, size, mirror, angle, center, pad=not inside)
         # rotated rows too: a full-frame warpAffine about the face centre, then the same crop
         assert np.array_equal(want, image), f"pixels differ from a recomputed crop+resize: {where}"
 

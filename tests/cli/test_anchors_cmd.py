@@ -44,11 +44,12 @@ class Runs:
             self.cache[name] = (out, summary)
         return self.cache[name]
 
-    def priors(self, method: str, height: int, width: int) -> np.ndarray:
-        key = ("priors", method, height, width)
+    def priors(self, method: str, height: int, width: int, compat: str = "mmdet") -> np.ndarray:
+        key = ("priors", method, height, width, compat)
         if key not in self.cache:
-            path = self.base / f"priors-{method}-{height}x{width}.npy"
-            info = ok(run_inproc(["anchors", "--method", method, "--priors", height, width, "--save", path]))
+            path = self.base / f"priors-{method}-{height}x{width}-{compat}.npy"
+            info = ok(run_inproc(["anchors", "--method", method, "--priors", height, width, "--save", path,
+                                  "--compat", compat]))
             priors = np.load(path)
             assert info["num_priors"] == priors.shape[0] == sum(info["priors_per_level"])
             self.cache[key] = (priors, np.array(info["priors_per_level"]))
@@ -382,3 +383,113 @@ def test_ssd_neg_budget_is_a_scalar(runs, dlib_coco_args):
     s = next(iter(read_anchors(out)))
     assert s["neg_budget"].shape == ()
     assert s["neg_budget"].dtype == np.int32
+
+
+# ------------------------------------------------------------------------------------------
+# other stages and options
+
+
+def _proposals(coco_json: Path, path: Path) -> dict[str, np.ndarray]:
+    """Jittered GT boxes and random boxes per image, in original pixels (JSON lines)."""
+    data = json.loads(coco_json.read_text())
+    rng = np.random.default_rng(3)
+    written = {}
+    with open(path, "w") as f:
+        for im in data["images"]:
+            boxes = []
+            for a in data["annotations"]:
+                if a["image_id"] == im["id"] and not a.get("iscrowd"):
+                    x, y, w, h = a["bbox"]
+                    for _ in range(5):
+                        j = rng.uniform(-0.3, 0.3, 4) * [w, h, w, h]
+                        boxes.append([x + j[0], y + j[1], x + w + j[2], y + h + j[3]])
+            for _ in range(40):
+                x, y = rng.uniform(0, im["width"] - 60), rng.uniform(0, im["height"] - 60)
+                boxes.append([x, y, x + rng.uniform(10, 60), y + rng.uniform(10, 60)])
+            f.write(json.dumps({"image": im["file_name"], "boxes": boxes}) + "\n")
+            written[im["file_name"]] = np.array(boxes, np.float64).reshape(-1, 4)
+    return written
+
+
+def test_rcnn_stage_labels_proposals(runs, dlib_coco_args, dlib, tmp_path_factory):
+    """fpn --stage rcnn: rows = GTs (prepended) + proposals; MaxIoU(0.5, 0.5, 0.5, no low-quality);
+    RandomSampler(512, 0.25); targets with stds (0.1, 0.1, 0.2, 0.2)."""
+    path = tmp_path_factory.mktemp("props") / "props.jsonl"
+    props = _proposals(dlib["coco"], path)
+    out, _ = runs.get("dlib-fpn-rcnn", ["--method", "fpn", "--stage", "rcnn", "--proposals", path, *dlib_coco_args])
+    cfg = preset("fpn")
+    for s in read_anchors(out):
+        gts = s["gt_boxes"]
+        g = gts.shape[0]
+        sx, sy = s["scale_factor"]
+        ih, iw = (int(v) for v in s["img_shape"])
+        # proposals read as float32, scaled in float32 and clipped to the resized image (mmdet)
+        p = props[s["meta"]["source"]].astype(np.float32) * np.array([sx, sy, sx, sy], np.float32)
+        p[:, 0::2] = p[:, 0::2].clip(np.float32(0), np.float32(iw))
+        p[:, 1::2] = p[:, 1::2].clip(np.float32(0), np.float32(ih))
+        rows = np.concatenate([gts, p])
+        assigned = s["assigned_gt"]
+        assert assigned.shape == (rows.shape[0],) and s["priors_per_level"].tolist() == [rows.shape[0]]
+        np.testing.assert_array_equal(assigned[:g], np.arange(1, g + 1))
+        overlaps = iou_matrix(p, gts)
+        best = overlaps.max(1)
+        np.testing.assert_array_equal(s["max_iou"][g:], best)
+        np.testing.assert_array_equal(s["max_iou"][:g], np.ones(g, np.float32))
+        prop_assigned = assigned[g:]
+        assert ((prop_assigned > 0) == (best >= np.float32(cfg["rcnn_pos_iou_thr"]))).all()
+        assert (prop_assigned >= 0).all()
+        pos = np.flatnonzero(assigned > 0)
+        np.testing.assert_array_equal(s["pos_inds"], pos)
+        decoded = decode_deltas(rows[pos], s["pos_targets"], cfg["rcnn_target_stds"])
+        np.testing.assert_allclose(decoded, gts[assigned[pos] - 1], rtol=1e-4, atol=1e-3)
+        sampled = s["sampled"]
+        n_pos = min(int(512 * 0.25), pos.size)
+        assert int(sampled[pos].sum()) == n_pos
+        assert int(sampled[assigned == 0].sum()) == min(512 - n_pos, int((assigned == 0).sum()))
+        assert s["meta"]["counts"]["sampled"] == int(sampled.sum())
+
+
+def test_rcnn_stage_needs_proposals(tmp_path):
+    res = run_cli(["anchors", "--method", "faster_rcnn", "--stage", "rcnn", "--out", tmp_path / "o"])
+    assert res.code == 2 and res.stdout == "" and "--proposals" in res.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_ssd_random_negative_sampling(runs, dlib_coco_args):
+    out, _ = runs.get("dlib-ssd-random", ["--method", "ssd300", "--neg-sampling", "random", *dlib_coco_args])
+    for s in read_anchors(out):
+        assigned, sampled = s["assigned_gt"], s["sampled"]
+        pos = assigned > 0
+        budget = min(3 * int(pos.sum()), assigned.size - int(pos.sum()))
+        assert sampled[pos].all()
+        assert int(sampled[assigned == 0].sum()) == budget
+        assert not sampled[assigned < 0].any()
+        assert s["meta"]["counts"]["sampled"] == int(sampled.sum())
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_torchvision_compat_contract(runs, dlib_coco_args, method):
+    out, _ = runs.get(f"dlib-tv-{method}", ["--method", method, "--compat", "torchvision", *dlib_coco_args])
+    samples = list(read_anchors(out))
+    assert samples
+    for s in samples:
+        a = s["assigned_gt"].shape[0]
+        priors, per_level = runs.priors(method, s["meta"]["height"], s["meta"]["width"], "torchvision")
+        assert priors.shape[0] == a
+        np.testing.assert_array_equal(s["priors_per_level"], per_level)
+        pos = np.flatnonzero(s["assigned_gt"] > 0)
+        np.testing.assert_array_equal(s["pos_inds"], pos)
+        assert pos.size > 0
+        counts = {"pos": int(pos.size), "neg": int((s["assigned_gt"] == 0).sum()),
+                  "ignored": int((s["assigned_gt"] == -1).sum())}
+        if "sampled" in s:
+            counts["sampled"] = int(s["sampled"].sum())
+        assert s["meta"]["counts"] == counts
+        gts = s["gt_boxes"][s["assigned_gt"][pos] - 1]
+        if method == "fcos":
+            t4 = s["pos_targets"].astype(np.float64)
+            p = priors[pos].astype(np.float64)
+            decoded = np.stack([p[:, 0] - t4[:, 0], p[:, 1] - t4[:, 1], p[:, 0] + t4[:, 2], p[:, 1] + t4[:, 3]], 1)
+        else:
+            decoded = decode_deltas(priors[pos], s["pos_targets"], preset(method)["target_stds"])
+        np.testing.assert_allclose(decoded, gts, rtol=1e-4, atol=1e-3)

@@ -317,7 +317,8 @@ def test_resume_with_another_seed_refuses(dlib_small, dlib_args):
 def test_resume_of_a_complete_run_keeps_everything(dlib_small, dlib_args):
     out, summary = dlib_small
     before = tree_bytes(out)
-    again = ok(run_inproc(["mtcnn", "--size", 12, *dlib_args, "--shard-size", 2, "--out", out, "--workers", 1,
+    # --workers does not decide the bytes: resuming with another worker count is allowed
+    again = ok(run_inproc(["mtcnn", "--size", 12, *dlib_args, "--shard-size", 2, "--out", out, "--workers", 2,
                            "--resume"]))
     assert again["resumed_shards"] == summary["shards"]
     assert again["counts"] == summary["counts"]
@@ -485,3 +486,89 @@ def test_images_skipped_while_planning_are_counted(dlib, tmp_path):
     assert len(m["plan"]["skipped"]) == 4
     assert summary["skipped_images"] == 4
     assert len(m["skipped_images"]) == 4
+
+
+# ------------------------------------------------------------------------------------------
+# options: --pad, --allow-duplicates, configuration precedence, progress
+
+
+def test_pad_zero_pads_crops_leaving_the_image(runs, dlib_args, dlib_sources):
+    out, summary = runs.get("dlib-24-pad", ["--size", 24, *dlib_args, "--pad"])
+    samples = list(read_mtcnn(out))
+    assert_ratio(class_counts(samples), (1, 3, 1, 2))
+    leaving = 0
+    for s in samples:
+        rec = dlib_sources.record("landmarks" if s["cls"] == -2 else "faces", s["source"])
+        x1, y1, x2, y2 = s["crop"]
+        leaving += bool(x1 < 0 or y1 < 0 or x2 > rec.width or y2 > rec.height)
+        check_sample(s, 24, dlib_sources, pad=True)
+    assert leaving > 0, "no padded crop was written: the test would not see padding"
+
+
+def test_allow_duplicates_fills_short_classes(runs, dlib, tmp_path):
+    args = ["--size", 12, "--annotations", dlib["wider"], "--images", dlib["root"], "--ratio", "1:3:1:0",
+            "--allow-duplicates", "--no-progress"]
+    # pos sets the total; negatives are plentiful, part may be short -> duplicates
+    dry = ok(run_inproc(["mtcnn", *args, "--dry-run", "--workers", 1]))
+    unit = dry["available"]["pos"]
+    assert dry["selected"] == {"pos": unit, "neg": 3 * unit, "part": unit, "landmark": 0}
+    for name in ("pos", "neg", "part"):
+        assert dry["duplicates"][name] == max(0, dry["selected"][name] - dry["available"][name])
+    out, summary = runs.get("dlib-dups", args)
+    samples = list(read_mtcnn(out))
+    assert class_counts(samples) == Counter({k: v for k, v in dry["selected"].items() if v})
+    assert sum(dry["duplicates"].values()) > 0, "no class was short: the test would not see duplicates"
+
+    def multiset(items, code):
+        return Counter((s["source"], tuple(np.asarray(s["crop"]).tolist())) for s in items if s["cls"] == code)
+
+    plain = ["--size", 12, "--annotations", dlib["wider"], "--images", dlib["root"], "--no-progress"]
+    for name, code, ratio in (("pos", 1, "1:0:0:0"), ("neg", 0, "0:1:0:0"), ("part", -1, "0:0:1:0")):
+        every, _ = runs.get(f"dlib-all-{name}", [*plain, "--ratio", ratio])
+        everything = multiset(read_mtcnn(every), code)
+        assert sum(everything.values()) == dry["available"][name]
+        chosen = multiset(samples, code)
+        if dry["selected"][name] >= dry["available"][name]:
+            # a short class takes every planned sample once, plus draws with replacement
+            assert not (everything - chosen), f"{name}: a planned sample is missing"
+        else:
+            assert not (chosen - everything), f"{name}: a sample that was not planned"
+
+
+def test_configuration_precedence(dlib, tmp_path):
+    """command line > SAMPLEGEN_* environment > --config file > preset; sources in the manifest."""
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("seed: 1\nneg_per_image: 7\n")
+    base = ["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--images", dlib["root"], "--config", cfg,
+            "--workers", 1, "--no-progress"]
+    cases = [({}, [], 1, f"file:{cfg}"), ({"SAMPLEGEN_SEED": "2"}, [], 2, "environment"),
+             ({"SAMPLEGEN_SEED": "2"}, ["--seed", 3], 3, "command line")]
+    for i, (env, extra, seed, source) in enumerate(cases):
+        out = tmp_path / f"o{i}"
+        ok(run_cli([*base, *extra, "--out", out], env=env))
+        m = manifest(out)
+        assert m["seed"] == seed and m["config"]["seed"] == seed
+        assert m["config_sources"]["seed"] == source, m["config_sources"]["seed"]
+        assert m["config"]["neg_per_image"] == 7
+        assert m["config_sources"]["pos_iou_thr"].startswith("preset")
+
+
+def test_unknown_config_key_exit_2(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("landmark:\n  min_faces: 20\n")
+    res = run_cli(["mtcnn", "--config", cfg, "--out", tmp_path / "o"], cwd=tmp_path)
+    assert res.code == 2 and res.stdout == ""
+    assert len(res.stderr.splitlines()) == 1 and "min_faces" in res.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_resume_and_overwrite_exclude_each_other(tmp_path):
+    res = run_cli(["mtcnn", "--resume", "--overwrite", "--out", tmp_path / "o"])
+    assert res.code == 2 and res.stdout == "" and "Traceback" not in res.stderr
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(dlib, tmp_path):
+    res = run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--images", dlib["root"],
+                   "--out", tmp_path / "o", "--workers", 1])
+    ok(res)
+    assert res.stderr == ""
