@@ -493,3 +493,19 @@ def test_torchvision_compat_contract(runs, dlib_coco_args, method):
         else:
             decoded = decode_deltas(priors[pos], s["pos_targets"], preset(method)["target_stds"])
         np.testing.assert_allclose(decoded, gts, rtol=1e-4, atol=1e-3)
+
+
+def test_rerun_refused_and_missing_images_fail(runs, dlib_coco_args, dlib, tmp_path):
+    out, _ = runs.get("dlib-ssd300", ["--method", "ssd300", *dlib_coco_args])
+    res = run_cli(["anchors", "--method", "ssd300", *dlib_coco_args, "--out", out, "--workers", 1])
+    assert res.code == 2 and "--resume" in res.stderr and res.stdout == ""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    # without --with-images no pixel is read (sizes come from the COCO file) ...
+    ok(run_cli(["anchors", "--method", "ssd300", "--annotations", dlib["coco"], "--images", empty,
+                "--out", tmp_path / "a", "--workers", 1]))
+    # ... with it, missing images count against --max-errors
+    res = run_cli(["anchors", "--method", "ssd300", "--annotations", dlib["coco"], "--images", empty,
+                   "--with-images", "--out", tmp_path / "b", "--workers", 1])
+    assert res.code == 1 and res.stdout == "" and "missing" in res.stderr
+    assert len(res.stderr.splitlines()) == 1

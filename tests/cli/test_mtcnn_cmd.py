@@ -367,6 +367,7 @@ def _detections(dlib_sources: Sources, path: Path) -> dict[str, np.ndarray]:
                     boxes.append([*(b + d).tolist(), float(rng.uniform(0.5, 1))])
             for _ in range(150):
                 side = rng.uniform(15, min(rec.width, rec.height) / 2)
+                # more boxes than the 60-negative cap, some over the image border
                 x, y = rng.uniform(-10, rec.width - side + 10), rng.uniform(-10, rec.height - side + 10)
                 boxes.append([x, y, x + side * rng.uniform(0.8, 1.2), y + side, float(rng.uniform(0, 1))])
             f.write(json.dumps({"image": image, "boxes": boxes}) + "\n")
@@ -381,16 +382,24 @@ def _squares(det: np.ndarray) -> np.ndarray:
     return np.stack([x1, y1, x1 + side, y1 + side], 1).astype(np.float32)
 
 
-def test_detections_hard_examples(runs, dlib, dlib_sources, tmp_path_factory):
+@pytest.mark.parametrize("data", ["dlib", "wider"])
+def test_detections_hard_examples(runs, data, request, tmp_path_factory):
+    """--size 24 --detections: jittered GT boxes + random boxes; WIDER has ignore regions too."""
     from tests.cli.helpers import iou_np
 
+    sources = request.getfixturevalue(f"{data}_sources")
+    if data == "dlib":
+        d = request.getfixturevalue("dlib")
+        ann, images = d["wider"], d["root"]
+    else:
+        ann, images = request.getfixturevalue("wider_subset")
     path = tmp_path_factory.mktemp("dets") / "dets.jsonl"
-    dets = _detections(dlib_sources, path)
-    base = ["--size", 24, "--annotations", dlib["wider"], "--format", "wider", "--images", dlib["root"],
-            "--detections", path, "--no-progress"]
+    dets = _detections(sources, path)
+    base = ["--size", 24, "--annotations", ann, "--format", "wider", "--images", images,
+            "--detections", path, "--no-progress", "--shard-size", WIDER_SHARD]
     # every negative (ratio 0:1:0:0 selects all of them), then every pos/part
-    neg_out, _ = runs.get("dets-neg", [*base, "--ratio", "0:1:0:0"])
-    pp_out, _ = runs.get("dets-pospart", [*base, "--ratio", "1:0:1:0"])
+    neg_out, _ = runs.get(f"dets-neg-{data}", [*base, "--ratio", "0:1:0:0"])
+    pp_out, _ = runs.get(f"dets-pospart-{data}", [*base, "--ratio", "1:0:1:0"])
     negs = list(read_mtcnn(neg_out))
     pps = list(read_mtcnn(pp_out))
     assert negs and pps
@@ -398,15 +407,19 @@ def test_detections_hard_examples(runs, dlib, dlib_sources, tmp_path_factory):
     per_image = Counter(s["source"] for s in negs)
     assert max(per_image.values()) <= 60
     for s in negs + pps:
-        check_sample(s, 24, dlib_sources)
+        check_sample(s, 24, sources)
     # the negatives are exactly the 60 highest-scoring eligible squared detections per image
     for image, det in dets.items():
-        rec = dlib_sources.records["faces"][image]
+        rec = sources.records["faces"][image]
         sq = _squares(det)
         side = sq[:, 2] - sq[:, 0]
         inside = (sq[:, 0] >= 0) & (sq[:, 1] >= 0) & (sq[:, 2] <= rec.width) & (sq[:, 3] <= rec.height)
-        best = np.array([iou_np(b, rec.boxes).max() for b in sq], np.float32)
-        eligible = np.flatnonzero((side >= 20) & inside & (best < np.float32(0.3)))
+        best = np.array([iou_np(b, rec.boxes).max() if rec.boxes.shape[0] else 0 for b in sq], np.float32)
+        if rec.ignore.shape[0]:
+            clear = np.array([not (iou_np(b, rec.ignore) > 0).any() for b in sq])
+        else:
+            clear = np.ones(len(sq), bool)
+        eligible = np.flatnonzero((side >= 20) & inside & (best < np.float32(0.3)) & clear)
         order = eligible[np.argsort(-det[eligible, 4].astype(np.float32), kind="stable")][:60]
         want = sorted(map(tuple, sq[order].tolist()))
         got = sorted(tuple(np.asarray(s["crop"]).tolist()) for s in negs if s["source"] == image)
@@ -572,3 +585,27 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(dlib, tmp_path):
                    "--out", tmp_path / "o", "--workers", 1])
     ok(res)
     assert res.stderr == ""
+
+
+def test_malformed_detections_exit_2(dlib, tmp_path):
+    bad = tmp_path / "dets.jsonl"
+    bad.write_text('{"image": "2007_007763.jpg", "boxes": [[1, 2, 30, 40, 0.9]]}\n{"image": "x.jpg", "boxes": [[1, 2, 3]]}\n')
+    res = run_cli(["mtcnn", "--size", 24, "--annotations", dlib["wider"], "--images", dlib["root"],
+                   "--detections", bad, "--out", tmp_path / "o"])
+    assert res.code == 2 and res.stdout == ""
+    assert res.stderr.startswith(f"samplegen: {bad}:2: ") and len(res.stderr.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_resume_refused_when_the_annotation_changed(dlib, tmp_path):
+    ann = tmp_path / "faces.txt"
+    ann.write_text(dlib["wider"].read_text())
+    args = ["mtcnn", "--size", 12, "--annotations", ann, "--images", dlib["root"], "--out", tmp_path / "o",
+            "--workers", 1, "--no-progress"]
+    ok(run_inproc(args))
+    m = manifest(tmp_path / "o")
+    import hashlib
+    assert m["inputs"][0]["sha256"] == hashlib.sha256(ann.read_bytes()).hexdigest()
+    ann.write_text(ann.read_text().replace("194 90 37 37", "195 90 37 37", 1))
+    res = run_cli([*args, "--resume"])
+    assert res.code == 2 and "inputs" in res.stderr
