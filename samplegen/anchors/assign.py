@@ -1,8 +1,10 @@
 """IoU-based assigners: mmdetection's MaxIoUAssigner and torchvision's Matcher / SSDMatcher.
 
 Both work on the IoU matrix ``O = IoU(gt, priors)`` (G x N, float32, `samplegen.boxes.iou`) but
-never hold it whole: priors are processed in chunks of about `CHUNK_ELEMENTS / G` columns, so an
-FPN image (268k anchors) with 100 boxes needs tens of megabytes, not gigabytes.
+never hold it whole: priors are processed in chunks of at most `CHUNK_ELEMENTS / G` (and
+`MAX_CHUNK`) columns, so an FPN image (268k anchors) with 100 boxes needs tens of megabytes, not
+gigabytes. Within a chunk only GTs that touch the chunk's bounding box are computed; the others
+have IoU exactly +0.0, so the result is bit-identical to the full matrix.
 
 Pass 1 computes, per prior, the max IoU and its first argmax, and per GT the max over all priors
 (first argmax) together with the max inside every chunk. The low-quality step needs, per GT, every
@@ -24,6 +26,7 @@ from samplegen.boxes import iof, iou
 
 CHUNK_ELEMENTS = 1 << 20  # IoU entries per chunk: ~32 MB of float32 temporaries in boxes.iou
 MIN_CHUNK = 1024
+MAX_CHUNK = 8192          # short chunks are narrow bands, so most GTs skip them (`_touching`)
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class _Overlaps:
 
 def chunk_size_for(num_gts: int) -> int:
     """Priors per chunk so that one chunk's IoU block holds about `CHUNK_ELEMENTS` entries."""
-    return max(MIN_CHUNK, CHUNK_ELEMENTS // max(num_gts, 1))
+    return min(MAX_CHUNK, max(MIN_CHUNK, CHUNK_ELEMENTS // max(num_gts, 1)))
 
 
 def ignored_priors(priors: np.ndarray, ignore_boxes: np.ndarray, thr: float, wrt_candidates: bool) -> np.ndarray:
@@ -80,9 +83,29 @@ class _BoxOverlaps:
         self.shape = (len(gt_boxes), len(priors))
 
     def block(self, rows: np.ndarray | slice, start: int, stop: int) -> np.ndarray:
-        out = iou(self.gt_boxes[rows], self.priors[start:stop])
+        gts, priors = self.gt_boxes[rows], self.priors[start:stop]
+        out = np.zeros((len(gts), len(priors)), dtype=np.float32)
+        near = _touching(gts, priors)
+        if near.all():
+            out[:] = iou(gts, priors)
+        elif near.any():
+            out[near] = iou(gts[near], priors)
         out[:, self.ignored[start:stop]] = -1
         return out
+
+
+def _touching(gts: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    """bool [G]: GTs that may intersect a prior of the block (its bounding box).
+
+    A GT outside the block's bounding box has ``inter = 0`` with every prior of the block, so its
+    IoU row is exactly +0.0; skipping it keeps results bit-identical. Priors are row-major per
+    level, so a chunk is a horizontal band and most GTs are skipped.
+    """
+    if len(priors) == 0:
+        return np.zeros(len(gts), dtype=bool)
+    x1, y1 = priors[:, 0].min(), priors[:, 1].min()
+    x2, y2 = priors[:, 2].max(), priors[:, 3].max()
+    return (gts[:, 0] < x2) & (gts[:, 2] > x1) & (gts[:, 1] < y2) & (gts[:, 3] > y1)
 
 
 class _MatrixOverlaps:
