@@ -117,3 +117,32 @@ def test_missing_file_exit_2(tmp_path):
     res = run_cli(["inspect", "--format", "wider", tmp_path / "nope.txt"])
     assert res.code == 2 and res.stdout == ""
     assert len(res.stderr.splitlines()) == 1 and "nope.txt" in res.stderr
+
+
+def test_sizes_from_image_headers(shared_data):
+    """WIDER files carry no sizes: with --images they come from the (real) image headers."""
+    root = shared_data / "dlib_faces"
+    stats = ok(run_inproc(["inspect", "--format", "wider", root / "derived/wider_face_train_bbx_gt.txt",
+                           "--images", root]))
+    assert stats["images"] == stats["images_with_size"] == 4
+    without = ok(run_inproc(["inspect", "--format", "wider", root / "derived/wider_face_train_bbx_gt.txt"]))
+    assert without["images_with_size"] == 0
+
+
+def test_images_root_must_be_a_folder(shared_data, tmp_path):
+    res = run_cli(["inspect", "--format", "wider", shared_data / "dlib_faces/derived/wider_face_train_bbx_gt.txt",
+                   "--images", tmp_path / "nope"])
+    assert res.code == 2 and res.stdout == "" and "Traceback" not in res.stderr
+
+
+def test_version_and_console_script(tmp_path):
+    res = run_cli(["--version"])
+    assert res.code == 0 and "samplegen" in res.stdout
+    import shutil
+    import subprocess
+
+    exe = shutil.which("samplegen")
+    if exe is None:
+        pytest.skip("console script not on PATH")
+    proc = subprocess.run([exe, "inspect"], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["images"] == 2

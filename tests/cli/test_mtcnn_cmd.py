@@ -255,7 +255,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def test_kill_and_resume_gives_the_bytes_of_an_uninterrupted_run(runs, wider_args, tmp_path):
     args = ["mtcnn", "--size", 12, *wider_args, "--layout", "wds", "--workers", 2, "--shard-size", 2]
     reference = tmp_path / "reference"
-    ok(run_cli([*args, "--out", reference]))
+    ok(run_inproc([*args[:-4], "--workers", 1, "--shard-size", 2, "--out", reference]))  # bytes do not depend on workers
     planned = manifest(reference)["planned_shards"]
     assert planned >= 10
     caught = None
@@ -609,3 +609,41 @@ def test_resume_refused_when_the_annotation_changed(dlib, tmp_path):
     ann.write_text(ann.read_text().replace("194 90 37 37", "195 90 37 37", 1))
     res = run_cli([*args, "--resume"])
     assert res.code == 2 and "inputs" in res.stderr
+
+
+def test_images_skipped_while_planning_are_listed_in_the_plan(dlib, tmp_path):
+    """WIDER form with no images: the sizes are unknown, so every image is skipped (no_size) while
+    planning and listed in the manifest's plan."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "out"
+    summary = ok(run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--images", empty, "--out", out,
+                          "--workers", 1, "--no-progress", "--max-errors", 1000]))
+    skipped = manifest(out)["plan"]["skipped"]
+    assert sorted(s["image"] for s in skipped) == sorted(
+        line for line in dlib["wider"].read_text().splitlines() if line.endswith(".jpg"))
+    assert {s["reason"] for s in skipped} == {"no_size"}
+    assert summary["samples"] == 0
+
+
+def test_shard_size_changes_boundaries_not_samples(runs, dlib_args):
+    """Balancing is global and every image has its own generator: shard size 2 and 3 give the same
+    samples in the same order; another seed gives other samples."""
+    out3, s3 = runs.get("dlib-12", ["--size", 12, *dlib_args, "--shard-size", 3])
+    out2, s2 = runs.get("dlib-refuse", ["--size", 12, *dlib_args, "--shard-size", 2])
+    assert len(manifest(out3)["shards"]) != len(manifest(out2)["shards"])
+    a, b = list(read_mtcnn(out3)), list(read_mtcnn(out2))
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert np.array_equal(x["image"], y["image"]) and x["source"] == y["source"]
+        np.testing.assert_array_equal(x["crop"], y["crop"])
+    other, _ = runs.get("dlib-12-seed4", ["--size", 12, *dlib_args, "--shard-size", 3, "--seed", 4])
+    c = list(read_mtcnn(other))
+    assert [tuple(np.asarray(x["crop"]).tolist()) for x in a] != [tuple(np.asarray(x["crop"]).tolist()) for x in c]
+
+
+@pytest.mark.parametrize("ratio", ["1:3:1", "1:3:1:x", "0:0:0:0", "-1:3:1:2"])
+def test_bad_ratio_exit_2(ratio, tmp_path):
+    res = run_cli(["mtcnn", "--ratio", ratio, "--out", tmp_path / "o"])
+    assert res.code == 2 and res.stdout == "" and "Traceback" not in res.stderr
+    assert not (tmp_path / "o").exists()
