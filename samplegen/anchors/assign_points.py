@@ -1,7 +1,8 @@
 """Point assigners: mmdetection's ``FCOSHead.get_targets`` and torchvision's FCOS matching.
 
-Both compare every point with every GT box, so points are processed in chunks (about
-`CHUNK_ELEMENTS / G` points at a time); each point's result depends on its own row only. The
+Both compare every point with every GT box, so points are processed in chunks (at most
+`CHUNK_ELEMENTS / 4G` points; GTs that cannot contain a point of the chunk are skipped, exactly);
+each point's result depends on its own row only. The
 result is an `Assignment` in mmdetection's encoding (``max_iou`` is not defined for points and
 is returned as an empty array).
 """
@@ -11,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from samplegen.anchors.assign import CHUNK_ELEMENTS, MIN_CHUNK, Assignment
+from samplegen.anchors.assign import CHUNK_ELEMENTS, MAX_CHUNK, MIN_CHUNK, Assignment
 from samplegen.anchors.labels import NEGATIVE, NO_LABEL
 
 FCOS_INF = np.float32(1e8)  # mmdet fcos_head.INF; also torchvision's "1e8 - area"
@@ -68,11 +69,12 @@ def assign_fcos(points: np.ndarray, gt_boxes: np.ndarray, gt_labels: np.ndarray,
     assigned = np.full(num, NEGATIVE, dtype=np.int64)
     if num_gts and num:
         areas = (gt_boxes[:, 2] - gt_boxes[:, 0]) * (gt_boxes[:, 3] - gt_boxes[:, 1])
-        chunk = max(MIN_CHUNK, CHUNK_ELEMENTS // (4 * num_gts))
-        for start in range(0, num, chunk):
-            sl = slice(start, min(start + chunk, num))
-            assigned[sl] = _fcos_chunk(points[sl], gt_boxes, areas, regress_ranges[sl],
-                                       None if radius is None else radius[sl])
+        for sl in _chunks(num, num_gts):
+            near = _containing(gt_boxes, points[sl])
+            if near.any():
+                best = _fcos_chunk(points[sl], gt_boxes[near], areas[near], regress_ranges[sl],
+                                   None if radius is None else radius[sl])
+                assigned[sl] = np.where(best >= 0, np.flatnonzero(near)[np.maximum(best, 0)] + 1, NEGATIVE)
     return _result(assigned, np.asarray(gt_labels))
 
 
@@ -85,7 +87,23 @@ def _fcos_chunk(points: np.ndarray, gt_boxes: np.ndarray, areas: np.ndarray,
     cand = np.where(inside & in_range, areas[None, :], FCOS_INF)
     best = cand.argmin(axis=1)
     found = cand[np.arange(len(points)), best] != FCOS_INF
-    return np.where(found, best + 1, NEGATIVE)
+    return np.where(found, best, -1)
+
+
+def _chunks(num: int, num_gts: int) -> list[slice]:
+    size = min(MAX_CHUNK, max(MIN_CHUNK, CHUNK_ELEMENTS // (4 * num_gts)))
+    return [slice(start, min(start + size, num)) for start in range(0, num, size)]
+
+
+def _containing(gt_boxes: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """bool [G]: GTs that may strictly contain a point of the chunk (its bounding box).
+
+    Any other GT has ``min(l, t, r, b) <= 0`` for every point of the chunk, so it can be neither
+    inside nor (the centre region lies within the box) centre-sampled: skipping it is exact.
+    """
+    x1, y1 = points[:, 0].min(), points[:, 1].min()
+    x2, y2 = points[:, 0].max(), points[:, 1].max()
+    return (gt_boxes[:, 0] < x2) & (gt_boxes[:, 2] > x1) & (gt_boxes[:, 1] < y2) & (gt_boxes[:, 3] > y1)
 
 
 def assign_fcos_tv(anchors: np.ndarray, counts: np.ndarray, gt_boxes: np.ndarray,
@@ -109,9 +127,7 @@ def assign_fcos_tv(anchors: np.ndarray, counts: np.ndarray, gt_boxes: np.ndarray
         upper[num - counts[-1]:] = np.inf
         gt_centres = (gt_boxes[:, :2] + gt_boxes[:, 2:]) / np.float32(2)
         score = FCOS_INF - (gt_boxes[:, 2] - gt_boxes[:, 0]) * (gt_boxes[:, 3] - gt_boxes[:, 1])
-        chunk = max(MIN_CHUNK, CHUNK_ELEMENTS // (4 * num_gts))
-        for start in range(0, num, chunk):
-            sl = slice(start, min(start + chunk, num))
+        for sl in _chunks(num, num_gts):
             c = centres[sl]
             near = np.abs(c[:, None, :] - gt_centres[None]).max(axis=2) < np.float32(radius_factor) * sizes[sl, None]
             ltrb = _ltrb(c, gt_boxes)
