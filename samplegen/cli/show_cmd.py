@@ -29,7 +29,7 @@ from samplegen.mtcnn.labels import CLASS_CODES
 from samplegen.outputs import read_anchors, read_mtcnn
 from samplegen.record import Record
 from samplegen.render import draw
-from samplegen.render.anchor_panels import anchor_panels, tile_panels
+from samplegen.render.anchor_panels import anchor_panels, crop_region, gt_region, tile_panels
 from samplegen.render.sheet import SheetLayout, contact_sheet, select_sections
 from samplegen.rng import rng_for
 
@@ -173,15 +173,21 @@ def output_view(out_dir: Path, key: str | None, with_image: bool) -> AnchorView:
     meta = sample["meta"]
     canvas = sample["image"] if with_image and "image" in sample else grey_canvas(sample)
     priors, _ = priors_for(cfg, int(meta["height"]), int(meta["width"]))
-    arrays = {k: v for k, v in sample.items() if isinstance(v, np.ndarray)}
+    arrays = {k: v for k, v in sample.items() if isinstance(v, np.ndarray) and k != "image"}
     return AnchorView(sample["key"], canvas, arrays, priors, cfg)
 
 
-def render_view(view: AnchorView, panel_size: int, columns: int, dim: float) -> tuple[np.ndarray, int]:
-    """The tiled picture of `view` and its number of panels; the longer panel side is `panel_size`."""
-    canvas = draw.dim(view.canvas, dim) if dim > 0 else view.canvas
+def render_view(view: AnchorView, panel_size: int, columns: int, dim: float,
+                zoom: float | None = None) -> tuple[np.ndarray, int]:
+    """The tiled picture of `view` and its number of panels; the longer panel side is `panel_size`;
+    with `zoom`, every panel shows only the GTs' surroundings (`gt_region` with margin `zoom`)."""
+    canvas, arrays, priors = view.canvas, view.arrays, view.priors
+    if zoom is not None:
+        region = gt_region(arrays["gt_boxes"], canvas.shape[:2], zoom)
+        canvas, arrays, priors = crop_region(canvas, arrays, priors, region)
+    canvas = draw.dim(canvas, dim) if dim > 0 else canvas
     scale = panel_size / max(canvas.shape[:2])
-    panels = anchor_panels(canvas, view.arrays, view.priors, view.cfg.strides, scale)
+    panels = anchor_panels(canvas, arrays, priors, view.cfg.strides, scale)
     return tile_panels(panels, columns), len(panels)
 
 
@@ -217,10 +223,12 @@ def _method_cfg(method: str, seed: int | None, config_file: Path | None,
 @click.option("--columns", type=click.IntRange(min=1), default=3, show_default=True, help="Panels per row.")
 @click.option("--dim", type=click.FloatRange(0, 1), default=0.4, show_default=True,
               help="Fade the image towards dark grey so the drawings stand out.")
+@click.option("--zoom", type=click.FloatRange(min=0), metavar="MARGIN",
+              help="Show only the GT boxes' surroundings: their union grown by MARGIN x its size per side.")
 def show_anchors(method: str | None, annotations: Path | None, format_name: str, images: Path | None,
                  from_dir: Path | None, key: str | None, picture: Path, seed: int | None,
                  compat: str | None, neg_sampling: str | None, config_file: Path | None,
-                 no_image: bool, panel_size: int, columns: int, dim: float) -> None:
+                 no_image: bool, panel_size: int, columns: int, dim: float, zoom: float | None) -> None:
     """One image's priors as the method labels them, one panel per pyramid level.
 
     GT boxes thick, positive priors in their GT's colour, ignored priors grey, sampled negatives
@@ -245,7 +253,7 @@ def show_anchors(method: str | None, annotations: Path | None, format_name: str,
         cfg, seed = _method_cfg(method, seed, config_file, overrides)
         view = direct_view(cfg, seed, annotations, format_name, images, key, not no_image)
         method_name = method
-    image, num_panels = render_view(view, panel_size, columns, dim)
+    image, num_panels = render_view(view, panel_size, columns, dim, zoom)
     write_png(picture, image)
     print_json({"command": "show anchors", "out": str(picture), "method": method_name, "image": view.key,
                 "panels": num_panels, "width": image.shape[1], "height": image.shape[0],

@@ -11,8 +11,10 @@ A box-prior level panel, drawn in this order (later on top):
 1. sampled negatives (``sampled & assigned_gt == NEGATIVE``, only where a sampler ran): faint
    dots at their centres (`draw.NEGATIVE_COLOUR` blended at `NEGATIVE_ALPHA`);
 2. ignored priors (``assigned_gt == IGNORE``): thin `draw.IGNORED_GREY` outlines;
-3. positive priors (``assigned_gt == k + 1``): thin outlines in GT k's colour (`draw.gt_colour`);
-4. the GT boxes: thick outlines (`GT_THICKNESS`) in their colours.
+3. the GT boxes: thick outlines (`GT_THICKNESS`) in their colours (`draw.gt_colour`);
+4. positive priors (``assigned_gt == k + 1``): GT k's colour blended at `POSITIVE_TINT` over
+   the prior's area (the positive region shows even where a prior nearly coincides with its GT),
+   then a thin outline in GT k's colour, on top of everything.
 
 FCOS level panels show the positive points as discs in their GT's colour (the positive region)
 over the GT boxes; one more panel is the centerness heat map: each positive point's centerness
@@ -32,6 +34,8 @@ from samplegen.render import draw
 
 GT_THICKNESS = 3
 NEGATIVE_ALPHA = 0.6
+POSITIVE_TINT = 0.2
+NEGATIVE_RADIUS = 2
 TITLE_HEIGHT = 22
 PANEL_GAP = 6
 
@@ -86,12 +90,29 @@ def box_level_panel(canvas: np.ndarray, arrays: Mapping[str, np.ndarray], priors
     if "sampled" in arrays:
         negatives = np.asarray(arrays["sampled"])[level] & (assigned == NEGATIVE)
         centres = (boxes[negatives, :2] + boxes[negatives, 2:]) / 2
-        dots = draw.draw_points(out, centres, draw.NEGATIVE_COLOUR, 1)
+        dots = draw.draw_points(out, centres, draw.NEGATIVE_COLOUR, NEGATIVE_RADIUS)
         out = draw.blend(out, dots, np.any(dots != out, axis=2), NEGATIVE_ALPHA)
     out = draw.draw_boxes(out, boxes[assigned == IGNORE], draw.IGNORED_GREY, 1)
     positive = assigned >= FIRST_POSITIVE
-    out = draw.draw_boxes(out, boxes[positive], gt_colours(assigned[positive]), 1)
-    return draw_gts(out, arrays["gt_boxes"], scale)
+    colours = gt_colours(assigned[positive])
+    out = draw_gts(out, arrays["gt_boxes"], scale)
+    out = tint_boxes(out, boxes[positive], colours, POSITIVE_TINT)
+    return draw.draw_boxes(out, boxes[positive], colours, 1)
+
+
+def tint_boxes(canvas: np.ndarray, boxes: np.ndarray, colours: list[draw.Colour], alpha: float) -> np.ndarray:
+    """`canvas` with the pixels of each box float [N, 4] blended with its colour at `alpha`
+    (boxes in order: a later box tints over an earlier one)."""
+    out = canvas
+    h, w = canvas.shape[:2]
+    for (x1, y1, x2, y2), colour in zip(draw.box_pixels(boxes), colours):
+        x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, w - 1), min(y2, h - 1)
+        if x2 < x1 or y2 < y1:
+            continue
+        mask = np.zeros((h, w), bool)
+        mask[y1:y2 + 1, x1:x2 + 1] = True
+        out = draw.blend(out, draw.blank(h, w, colour), mask, alpha)
+    return out
 
 
 def point_level_panel(canvas: np.ndarray, arrays: Mapping[str, np.ndarray], points: np.ndarray,
@@ -100,12 +121,12 @@ def point_level_panel(canvas: np.ndarray, arrays: Mapping[str, np.ndarray], poin
 
     Args:
         points: float32 [A, 2] all points (network pixels); `level` selects this level's rows.
-        stride: the level's stride (disc radius ``max(1, stride * scale / 4)``).
+        stride: the level's stride (disc radius ``max(2, round(stride * scale / 4))``).
     """
     assigned = np.asarray(arrays["assigned_gt"])[level]
     positive = assigned >= FIRST_POSITIVE
     out = draw_gts(canvas, arrays["gt_boxes"], scale)
-    radius = max(1, int(round(stride * scale / 4)))
+    radius = max(2, int(round(stride * scale / 4)))
     pts = np.asarray(points, np.float64)[level][positive] * scale
     return draw.draw_points(out, pts, gt_colours(assigned[positive]), radius)
 
@@ -143,10 +164,10 @@ def centerness_map(shape: tuple[int, int], arrays: Mapping[str, np.ndarray], poi
 
 
 def level_counts(assigned: np.ndarray, sampled: np.ndarray | None) -> str:
-    """Short title counts of one level: ``3 pos, 40 ign, 120 neg sampled``."""
-    text = f"{int((assigned >= FIRST_POSITIVE).sum())} pos, {int((assigned == IGNORE).sum())} ign"
+    """Short title counts of one level: ``3 pos 40 ign 120 neg`` (neg: sampled negatives, when sampled)."""
+    text = f"{int((assigned >= FIRST_POSITIVE).sum())} pos {int((assigned == IGNORE).sum())} ign"
     if sampled is not None:
-        text += f", {int((sampled & (assigned == NEGATIVE)).sum())} neg sampled"
+        text += f" {int((sampled & (assigned == NEGATIVE)).sum())} neg"
     return text
 
 
@@ -174,18 +195,46 @@ def anchor_panels(canvas: np.ndarray, arrays: Mapping[str, np.ndarray], priors: 
     points = np.asarray(priors).shape[1] == 2
     sampled = np.asarray(arrays["sampled"]) if "sampled" in arrays else None
     panels = []
-    for n, (level, stride) in enumerate(zip(level_slices(counts), strides)):
+    for level, stride in zip(level_slices(counts), strides):
         if points:
             image = point_level_panel(base, arrays, priors, level, stride, scale)
         else:
             image = box_level_panel(base, arrays, priors, level, scale)
-        title = f"level {n} / stride {stride}: " + level_counts(assigned[level], None if sampled is None
+        title = f"stride {stride}: " + level_counts(assigned[level], None if sampled is None
                                                                  else sampled[level])
         panels.append(Panel(title, image))
     if points:
         heat = centerness_map(base.shape[:2], arrays, priors, strides, scale)
-        panels.append(Panel(f"centerness of {len(arrays['pos_inds'])} positive points", heat))
+        panels.append(Panel(f"centerness, {len(arrays['pos_inds'])} positive points", heat))
     return panels
+
+
+def gt_region(gt_boxes: np.ndarray, shape: tuple[int, int], margin: float) -> tuple[int, int, int, int]:
+    """Integer region ``x1 y1 x2 y2`` (half-open) around the union of `gt_boxes` float [G, 4]:
+    the union grown by ``margin`` times its longer side on every side, clipped to `shape` (h, w).
+    No GT: the whole image."""
+    h, w = shape
+    boxes = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
+    if len(boxes) == 0:
+        return 0, 0, w, h
+    x1, y1 = boxes[:, 0].min(), boxes[:, 1].min()
+    x2, y2 = boxes[:, 2].max(), boxes[:, 3].max()
+    grow = margin * max(x2 - x1, y2 - y1, 1.0)
+    return (max(0, int(np.floor(x1 - grow))), max(0, int(np.floor(y1 - grow))),
+            min(w, int(np.ceil(x2 + grow))), min(h, int(np.ceil(y2 + grow))))
+
+
+def crop_region(canvas: np.ndarray, arrays: Mapping[str, np.ndarray], priors: np.ndarray,
+                region: tuple[int, int, int, int]) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """(canvas, arrays, priors) seen through `region` ``x1 y1 x2 y2``: the canvas cropped, and
+    ``gt_boxes`` and the priors (boxes [A, 4] or points [A, 2]) moved by ``-(x1, y1)``."""
+    x1, y1, x2, y2 = region
+    shift = np.array([x1, y1], np.float32)
+    moved = dict(arrays)
+    moved["gt_boxes"] = np.asarray(arrays["gt_boxes"], np.float32) - np.tile(shift, 2)
+    priors = np.asarray(priors, np.float32)
+    moved_priors = priors - (np.tile(shift, 2) if priors.shape[1] == 4 else shift)
+    return canvas[y1:y2, x1:x2].copy(), moved, moved_priors
 
 
 def tile_panels(panels: Sequence[Panel], columns: int) -> np.ndarray:
