@@ -34,6 +34,7 @@ from samplegen.render.sheet import SheetLayout, contact_sheet, select_sections
 from samplegen.rng import rng_for
 
 TARGET_TILE = 96  # default tile side: crops enlarged by the integer factor closest to this
+MARGIN_DIVISOR = 6  # each crop sits in a background band of tile / 6 px (boxes leaving the crop)
 
 
 @cli.group("show")
@@ -80,11 +81,11 @@ def show_mtcnn(out_dir: Path, picture: Path, per_class: int, scale: int | None, 
     first = next((s.samples[0] for s in sections if s.samples), None)
     side = int(first["image"].shape[0]) if first is not None else TARGET_TILE
     tile = side * (scale or max(1, round(TARGET_TILE / side)))
-    layout = SheetLayout(tile=tile, columns=columns)
+    layout = SheetLayout(tile=tile, columns=columns, margin=tile // MARGIN_DIVISOR)
     sheet = contact_sheet(sections, layout, nearest=not linear)
     write_png(picture, sheet)
     print_json({"command": "show mtcnn", "out": str(picture), "width": sheet.shape[1],
-                "height": sheet.shape[0], "tile": tile,
+                "height": sheet.shape[0], "tile": tile, "margin": layout.margin,
                 "tiles": {s.name: len(s.samples) for s in sections},
                 "totals": {s.name: s.total for s in sections}})
 

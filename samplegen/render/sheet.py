@@ -6,9 +6,10 @@ float32 [10] and, for packed / wds outputs, ``iou``, ``mirror`` and ``angle``.
 
 What a tile shows (tile side T pixels):
 
-* the crop enlarged to T x T;
+* the crop enlarged to T x T, inside a background margin;
 * the regression box, i.e. the face mapped back through ``roi`` (`samplegen.mtcnn.labels`:
-  face = crop + roi * side), in tile pixels ``(roi + [0, 0, 1, 1]) * T``; drawn for `POS` and
+  face = crop + roi * side), in crop pixels ``(roi + [0, 0, 1, 1]) * T`` (plus the margin
+  offset in the cell); drawn for `POS` and
   `PART` rows, and for `LANDMARK` rows whose ``roi`` is defined (not all zeros: rotated landmark
   samples have none);
 * the five landmarks of `LANDMARK` rows at ``landmark.reshape(5, 2) * T``;
@@ -42,6 +43,8 @@ class SheetLayout:
         caption: height of the caption strip under each tile.
         gap: space between cells and around the sheet.
         title: height of a section's title bar.
+        margin: background band around each crop, where the parts of regression boxes that
+            leave the crop (part faces, crops inside a large face) stay visible.
     """
 
     tile: int
@@ -49,17 +52,23 @@ class SheetLayout:
     caption: int = 14
     gap: int = 4
     title: int = 24
+    margin: int = 0
+
+    @property
+    def cell(self) -> int:
+        """Side of a cell: the crop and its margin (the caption strip is below it)."""
+        return self.tile + 2 * self.margin
 
     @property
     def width(self) -> int:
-        return self.columns * (self.tile + self.gap) + self.gap
+        return self.columns * (self.cell + self.gap) + self.gap
 
     def rows(self, count: int) -> int:
         return -(-count // self.columns)
 
     def section_height(self, count: int) -> int:
         """Height of a section of `count` tiles (title bar, gap, then its rows)."""
-        return self.title + self.gap + self.rows(count) * (self.tile + self.caption + self.gap)
+        return self.title + self.gap + self.rows(count) * (self.cell + self.caption + self.gap)
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,13 +86,14 @@ def sheet_shape(layout: SheetLayout, counts: Sequence[int]) -> tuple[int, int]:
 
 
 def tile_origins(layout: SheetLayout, counts: Sequence[int]) -> list[np.ndarray]:
-    """Per section, int64 [n, 2] (y, x) of the top-left pixel of each of its `counts[i]` tiles."""
+    """Per section, int64 [n, 2] (y, x) of the top-left pixel of the crop of each of its
+    `counts[i]` tiles (the cell starts `layout.margin` pixels above and left of it)."""
     origins, top = [], 0
     for count in counts:
         n = np.arange(count)
         rows, cols = np.divmod(n, layout.columns)
-        y = top + layout.title + layout.gap + rows * (layout.tile + layout.caption + layout.gap)
-        x = layout.gap + cols * (layout.tile + layout.gap)
+        y = top + layout.title + layout.gap + rows * (layout.cell + layout.caption + layout.gap) + layout.margin
+        x = layout.gap + cols * (layout.cell + layout.gap) + layout.margin
         origins.append(np.stack([y, x], axis=1).astype(np.int64).reshape(-1, 2))
         top += layout.section_height(count)
     return origins
@@ -111,8 +121,10 @@ def caption(sample: Mapping) -> str:
     return " ".join(parts)
 
 
-def draw_tile(sample: Mapping, tile: int, caption_height: int, nearest: bool = True) -> np.ndarray:
-    """uint8 [tile + caption_height, tile, 3]: the enlarged crop with its targets, then its caption.
+def draw_tile(sample: Mapping, tile: int, caption_height: int, nearest: bool = True,
+              margin: int = 0) -> np.ndarray:
+    """uint8 [C + caption_height, C, 3], C = tile + 2 margin: the enlarged crop at (margin,
+    margin) with its targets (offset by margin, clipped to the cell), then its caption.
 
     Args:
         sample: a `read_mtcnn` sample (``image``, ``cls``, ``roi``, ``landmark``, optional ``iou``,
@@ -120,18 +132,21 @@ def draw_tile(sample: Mapping, tile: int, caption_height: int, nearest: bool = T
         tile: side of the enlarged crop.
         caption_height: height of the caption strip (0 for none).
         nearest: nearest-neighbour enlarging (crisp source pixels) or bilinear.
+        margin: background band around the crop.
     """
     cls = int(sample["cls"])
-    image = draw.enlarge(np.asarray(sample["image"], np.uint8), tile, nearest)
+    image = draw.blank(tile + 2 * margin, tile + 2 * margin)
+    image[margin:margin + tile, margin:margin + tile] = draw.enlarge(np.asarray(sample["image"], np.uint8),
+                                                                     tile, nearest)
     if has_box(cls, sample["roi"]):
         thickness = 1 if tile < 64 else 2
-        image = draw.draw_boxes(image, regression_box(sample["roi"], tile), draw.BOX_COLOUR, thickness)
+        image = draw.draw_boxes(image, regression_box(sample["roi"], tile) + margin, draw.BOX_COLOUR, thickness)
     if cls == LANDMARK:
-        points = np.asarray(sample["landmark"], np.float64).reshape(5, 2) * tile
+        points = np.asarray(sample["landmark"], np.float64).reshape(5, 2) * tile + margin
         image = draw.draw_points(image, points, draw.LANDMARK_COLOUR, max(1, tile // 40))
     if caption_height <= 0:
         return image
-    strip = draw.blank(caption_height, tile)
+    strip = draw.blank(caption_height, image.shape[1])
     strip = draw.put_text(strip, caption(sample), (2, caption_height - 4), min(0.4, tile / 160))
     return np.concatenate([image, strip], axis=0)
 
@@ -164,7 +179,7 @@ def contact_sheet(sections: Sequence[SheetSection], layout: SheetLayout, nearest
     """uint8 [H, W, 3] BGR: each section's title ("pos: 32 of 1200") and its tiles.
 
     (H, W) is `sheet_shape(layout, [len(s.samples) for s in sections])`; tile n of section i
-    starts at `tile_origins(...)[i][n]`. Empty cells and gaps are `draw.BACKGROUND`.
+    has its crop at `tile_origins(...)[i][n]`. Margins, empty cells and gaps are `draw.BACKGROUND`.
     """
     counts = [len(s.samples) for s in sections]
     height, width = sheet_shape(layout, counts)
@@ -173,8 +188,8 @@ def contact_sheet(sections: Sequence[SheetSection], layout: SheetLayout, nearest
     for section, origins in zip(sections, tile_origins(layout, counts)):
         text = f"{section.name}: {len(section.samples)} of {section.total}"
         sheet[top:top + layout.title] = draw.title_bar(width, layout.title, text)
-        for sample, (y, x) in zip(section.samples, origins):
-            cell = draw_tile(sample, layout.tile, layout.caption, nearest)
+        for sample, (y, x) in zip(section.samples, origins - layout.margin):
+            cell = draw_tile(sample, layout.tile, layout.caption, nearest, layout.margin)
             sheet[y:y + cell.shape[0], x:x + cell.shape[1]] = cell
         top += layout.section_height(len(section.samples))
     return sheet

@@ -115,3 +115,27 @@ def test_sheet_layout_tiles_in_their_slots(per_class, columns):
     if counts[1] == 1 and columns > 1:
         y, x = tile_origins(layout, counts)[1][0]
         assert is_colour(sheet[y + 18, x + 36 + 3 + 18], draw.BACKGROUND)
+
+
+def test_margin_shows_the_part_of_the_box_outside_the_crop():
+    # crop inside a larger face: roi (-0.25, -0.25, 0.25, 0.25) -> face [-24, -24, 120, 120] in
+    # crop pixels, [0, 0, 144, 144] in a cell with a 24 px margin: the whole outline is visible.
+    tile = draw_tile(sample(PART, 100, (-0.25, -0.25, 0.25, 0.25)), T, 0, margin=24)
+    assert tile.shape == (144, 144, 3)
+    for y, x in ((0, 70), (143, 70), (70, 0), (70, 143)):
+        assert is_colour(tile[y, x], draw.BOX_COLOUR), (y, x)
+    assert is_colour(tile[24 + 48, 24 + 48], (100, 100, 100))  # crop centre
+    assert is_colour(tile[10, 70], draw.BACKGROUND)  # the margin between outline and crop
+    assert np.all(tile[24:120, 24:120] == 100)  # the crop itself is untouched
+
+
+def test_layout_with_margin_places_crops_inside_cells():
+    layout = SheetLayout(tile=36, columns=2, caption=10, gap=3, title=16, margin=6)
+    sections = select_sections(make_samples(), 3)
+    counts = [len(s.samples) for s in sections]
+    sheet = contact_sheet(sections, layout)
+    assert sheet.shape[1] == 2 * (48 + 3) + 3
+    for section, origins in zip(sections, tile_origins(layout, counts)):
+        for s, (y, x) in zip(section.samples, origins):
+            assert int(sheet[y + 18, x + 18, 0]) == int(s["image"][0, 0, 0])
+            assert is_colour(sheet[y - 3, x + 18], draw.BACKGROUND)  # the margin above the crop

@@ -44,9 +44,9 @@ def test_show_mtcnn_sheet_matches_the_layout(mtcnn_outputs, tmp_path, layout):
     names = ["pos", "part", "neg", "landmark"]
     assert summary["totals"] == {n: counts[n] for n in names}
     assert summary["tiles"] == {n: min(5, counts[n]) for n in names}
-    assert summary["tile"] == 96  # 24 px crops enlarged 4x
+    assert summary["tile"] == 96 and summary["margin"] == 16  # 24 px crops enlarged 4x, 96 / 6
     sheet = cv2.imread(str(png))
-    layout_ = SheetLayout(tile=96, columns=4)
+    layout_ = SheetLayout(tile=96, columns=4, margin=16)
     assert sheet.shape[:2] == sheet_shape(layout_, [min(5, counts[n]) for n in names])
     # every tile slot shows its crop: the first pos crop, enlarged 4x, is at the first pos slot
     first_pos = next(s for s in read_mtcnn(out) if s["label"] == "pos")
@@ -59,7 +59,7 @@ def test_show_mtcnn_sheet_matches_the_layout(mtcnn_outputs, tmp_path, layout):
 def test_show_mtcnn_scale_and_refusal(mtcnn_outputs, tmp_path):
     summary = ok(run_inproc(["show", "mtcnn", mtcnn_outputs["packed"], "--out", tmp_path / "s.png",
                              "--per-class", "1", "--scale", "2"]))
-    assert summary["tile"] == 48 and cv2.imread(str(tmp_path / "s.png")).shape[1] == 16 * 52 + 4
+    assert summary["tile"] == 48 and cv2.imread(str(tmp_path / "s.png")).shape[1] == 16 * (48 + 16 + 4) + 4
     res = run_cli(["show", "mtcnn", tmp_path, "--out", tmp_path / "x.png"])
     assert res.code == 2 and "no samplegen mtcnn output" in res.stderr
 
