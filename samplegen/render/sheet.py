@@ -26,7 +26,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from samplegen.mtcnn.labels import CLASS_NAMES, LANDMARK, NEG, PART, POS  # noqa: F401 (NEG in SHEET_ORDER)
+from samplegen.mtcnn.labels import CLASS_NAMES, LANDMARK, NEG, PART, POS
 from samplegen.render import draw
 
 SHEET_ORDER: tuple[int, int, int, int] = (POS, PART, NEG, LANDMARK)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from samplegen import embedded
 from samplegen.anchors.config import load_method_config
 from samplegen.anchors.labels import IGNORE, NEGATIVE
 from samplegen.anchors.methods import label_image, priors_for
