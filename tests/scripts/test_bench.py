@@ -75,7 +75,7 @@ def test_classic_baseline_writes_one_file_per_crop(small_set, tmp_path):
 
 def test_bench_runs_end_to_end(small_set, shared_data, tmp_path):
     _, cache = small_set
-    cmd = [sys.executable, str(SCRIPTS / "bench.py"), "--images", str(N), "--workers", "2",
+    cmd = [sys.executable, str(SCRIPTS / "bench.py"), "--images", str(N), "--workers", "2", "--repeat", "1",
            "--anchor-images", "3", "--data", str(shared_data), "--cache", str(cache),
            "--oracle", str(tmp_path / "no-such-python")]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
@@ -91,7 +91,7 @@ def test_bench_runs_end_to_end(small_set, shared_data, tmp_path):
 
 def test_memory_check_runs(small_set, shared_data):
     _, cache = small_set
-    cmd = [sys.executable, str(SCRIPTS / "bench.py"), "--memory-check", "--memory-sizes", "4", str(N),
+    cmd = [sys.executable, str(SCRIPTS / "bench.py"), "--memory-check", "--repeat", "1", "--memory-sizes", "4", str(N),
            "--data", str(shared_data), "--cache", str(cache)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
     assert proc.returncode == 0, proc.stderr
