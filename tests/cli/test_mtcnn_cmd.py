@@ -647,3 +647,33 @@ def test_bad_ratio_exit_2(ratio, tmp_path):
     res = run_cli(["mtcnn", "--ratio", ratio, "--out", tmp_path / "o"])
     assert res.code == 2 and res.stdout == "" and "Traceback" not in res.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("data", ["dlib", "wider"])
+def test_sampling_geometry_follows_the_rules(runs, data, request):
+    """Issue 3 sampling rules on the written samples: negatives have side in [S, min(W, H) / 2];
+    pos/part crops come from faces >= min_face (20 px), side in [0.8 min(w, h), 1.25 max(w, h)] and
+    centre within +-0.2 w / h (+ half a pixel of rounding) of the matched face."""
+    if data == "dlib":
+        out, _ = runs.get("dlib-12", ["--size", 12, *request.getfixturevalue("dlib_args"), "--shard-size", 3])
+    else:
+        out, _ = wider_run(runs, request.getfixturevalue("wider_args"))
+    sources = request.getfixturevalue(f"{data}_sources")
+    seen = Counter()
+    for s in read_mtcnn(out):
+        if s["cls"] == -2:
+            continue
+        rec = sources.record("faces", s["source"])
+        c = np.asarray(s["crop"], np.float64)
+        side = c[2] - c[0]
+        seen[s["cls"]] += 1
+        if s["cls"] == 0:
+            assert 12 <= side <= np.floor(0.5 * min(rec.width, rec.height)), s["crop"]
+            continue
+        f = rec.boxes[int(s["gt"])].astype(np.float64)
+        w, h = f[2] - f[0], f[3] - f[1]
+        assert max(w, h) >= 20
+        assert np.ceil(0.8 * min(w, h) - 1e-9) <= side <= np.floor(1.25 * max(w, h) + 1e-9)
+        assert abs((c[0] + c[2]) / 2 - (f[0] + f[2]) / 2) <= 0.2 * w + 0.5
+        assert abs((c[1] + c[3]) / 2 - (f[1] + f[3]) / 2) <= 0.2 * h + 0.5
+    assert seen[0] and seen[1] and seen[-1]
