@@ -24,8 +24,8 @@ torchvision for ``compat: torchvision``):
 * targets: ``DeltaXYWHBBoxCoder`` / ``FCOSHead.centerness_target`` (torchvision ``BoxCoder``);
 * SSD's 3:1 budget: ``SSDHead.loss_by_feat_single``'s rule ``min(3 P, #background)`` [R].
 
-Cases: every COCO128 image (its non-crowd boxes; crowd boxes as ignore regions), seeded random
-images, and adversarial ones (empty GT, a GT clipped to zero area far from every prior, exact
+Cases: every COCO128 image (its non-crowd boxes; crowd boxes as ignore regions), dlib's 9 face
+photos (``dlib_faces/derived/instances_*.json``), seeded random images, and adversarial ones (empty GT, a GT clipped to zero area far from every prior, exact
 IoU ties, boxes on the border, tiny and huge boxes, duplicates, 100 boxes, ignore regions).
 Arrays are stored whole for small cases ("detail") and as SHA-256 of their bytes plus compact
 summaries for the rest, to keep the files small.
@@ -73,8 +73,9 @@ def sha(arr: np.ndarray, dtype: str) -> str:
 
 # ----------------------------------------------------------------------------- cases
 
-def coco_cases(data: Path) -> list[dict]:
-    ann = json.loads((data / "coco128/annotations/instances_train2017.json").read_text())
+def coco_cases(data: Path, relative: str = "coco128/annotations/instances_train2017.json",
+               prefix: str = "coco128/") -> list[dict]:
+    ann = json.loads((data / relative).read_text())
     images = sorted(ann["images"], key=lambda im: im["file_name"])
     per_image: dict[int, list] = {}
     for a in sorted(ann["annotations"], key=lambda a: a["id"]):
@@ -85,7 +86,7 @@ def coco_cases(data: Path) -> list[dict]:
         xyxy = lambda a: [a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
         gts = [a for a in anns if not a.get("iscrowd")]
         crowd = [a for a in anns if a.get("iscrowd")]
-        cases.append(dict(name="coco128/" + im["file_name"], width=im["width"], height=im["height"],
+        cases.append(dict(name=prefix + im["file_name"], width=im["width"], height=im["height"],
                           gt=np.array([xyxy(a) for a in gts], np.float32).reshape(-1, 4),
                           labels=np.array([a["category_id"] for a in gts], np.int32),
                           ignore=np.array([xyxy(a) for a in crowd], np.float32).reshape(-1, 4)))
@@ -465,6 +466,8 @@ def main() -> None:
     oracle = Oracle(Path(args.oracle))
     coco = coco_cases(Path(args.data))
     synthetic = synthetic_cases()
+    for split in ("train", "val"):        # dlib's 9 face photos, as its derived COCO files
+        synthetic += coco_cases(Path(args.data), f"dlib_faces/derived/instances_{split}.json", f"dlib_faces/{split}/")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for variant, (method, ov) in VARIANTS.items():
