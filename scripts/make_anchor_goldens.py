@@ -18,7 +18,7 @@ torchvision for ``compat: torchvision``):
   ResNet-50 FPN forward pass on the padded shape (SSD: the configs' fixed maps);
 * priors: ``AnchorGenerator`` / ``SSDAnchorGenerator`` / ``MlvlPointGenerator`` (torchvision
   ``AnchorGenerator`` / ``DefaultBoxGenerator``);
-* assignment: ``MaxIoUAssigner`` (+ ``anchor_inside_flags``), ``FCOSHead.get_targets``
+* assignment: ``MaxIoUAssigner`` (+ ``anchor_inside_flags``), ``ATSSAssigner``, ``FCOSHead.get_targets``
   (torchvision ``Matcher`` / ``SSDMatcher`` / ``FCOS.compute_loss`` matching);
 * sampling counts: ``RandomSampler`` (torchvision ``BalancedPositiveNegativeSampler``);
 * targets: ``DeltaXYWHBBoxCoder`` / ``FCOSHead.centerness_target`` (torchvision ``BoxCoder``);
@@ -64,6 +64,7 @@ VARIANTS = {             # golden file -> (method, overrides)
     "retinanet_tv": ("retinanet", {"compat": "torchvision"}),
     "ssd300_tv": ("ssd300", {"compat": "torchvision"}),
     "fcos_tv": ("fcos", {"compat": "torchvision"}),
+    "atss": ("atss", {}),
 }
 
 
@@ -202,7 +203,9 @@ class Oracle:
         labels = case["labels"]
         out = dict(img_shape=np.array(img, np.int32), pad_shape=np.array(pad, np.int32),
                    scale_factor=np.array(sf, np.float64), gt_boxes=gt.astype(np.float32))
-        if cfg["method"] == "fcos":
+        if cfg["method"] == "atss":
+            out.update(self.atss(cfg, maps, pad, gt, labels, ignore))
+        elif cfg["method"] == "fcos":
             out.update(self.fcos_tv(cfg, maps, pad, gt, labels) if tv else self.fcos(cfg, maps, gt, labels))
         elif cfg.get("stage") == "rcnn":
             out.update(self.rcnn(cfg, parts[2], gt, labels, ignore))
@@ -243,7 +246,7 @@ class Oracle:
             gen = SSDAnchorGenerator(**kw)
         elif cfg["method"] == "fcos":
             gen = MlvlPointGenerator(cfg["strides"], offset=cfg["point_offset"])
-        elif cfg["scales"] is not None:
+        elif cfg.get("scales") is not None:
             gen = AnchorGenerator(strides=cfg["strides"], ratios=cfg["ratios"], scales=cfg["scales"])
         else:
             gen = AnchorGenerator(strides=cfg["strides"], ratios=cfg["ratios"],
@@ -374,6 +377,50 @@ class Oracle:
                     num_sampled_pos=len(sr.pos_inds), num_sampled_neg=len(sr.neg_inds),
                     pos_targets=self.encode(coder, rows[pos], gt[assigned[pos] - 1]))
 
+    def atss(self, cfg: dict, maps, pad, gt, labels, ignore) -> dict:
+        """ATSSAssigner on AnchorGenerator priors; max_iou from mmdet's bbox_overlaps."""
+        torch = self.torch
+        from mmengine.structures import InstanceData
+        from mmdet.models.task_modules.assigners import ATSSAssigner
+        from mmdet.models.task_modules.coders import DeltaXYWHBBoxCoder
+        from mmdet.structures.bbox import bbox_overlaps
+        priors, gen = self.priors(cfg, maps, pad)
+        counts = [int(np.prod(m)) * n for m, n in zip(maps, gen.num_base_priors)]
+        tgt, lab = torch.from_numpy(gt), torch.from_numpy(labels.astype(np.int64))
+        def run():
+            return ATSSAssigner(topk=cfg["topk"], ignore_iof_thr=cfg["ignore_iof_thr"]).assign(
+                InstanceData(priors=priors), counts, InstanceData(bboxes=tgt, labels=lab),
+                InstanceData(bboxes=torch.from_numpy(ignore)))
+
+        # torch.sqrt on this CPU build (AVX512 / MKL) is off by 1 ulp in ~17 % of values, so
+        # near-equal centre distances order differently on other machines. The expected values
+        # use mmdet's ATSSAssigner with an IEEE (correctly rounded) sqrt; `torch_sqrt_differs`
+        # records whether stock torch gave a different assignment for the case.
+        from mmdet.models.task_modules.assigners import atss_assigner
+        stock = run().gt_inds.numpy()
+        original = atss_assigner.bbox_center_distance
+        atss_assigner.bbox_center_distance = _ieee_center_distance
+        try:
+            res = run()
+        finally:
+            atss_assigner.bbox_center_distance = original
+        assigned = res.gt_inds.numpy()
+        tie = 0
+        if len(gt):
+            dist, start = _ieee_center_distance(tgt, priors).numpy(), 0
+            for n in counts:                 # equal k-th and (k+1)-th distance: torch.topk's pick
+                if n > cfg["topk"]:          # among them is implementation-defined
+                    part = np.sort(dist[start:start + n], axis=0)
+                    tie |= int((part[cfg["topk"] - 1] == part[cfg["topk"]]).any())
+                start += n
+        max_iou = (bbox_overlaps(priors, tgt).max(dim=1).values.numpy() if len(gt)
+                   else np.zeros(len(priors), np.float32))
+        pos = np.flatnonzero(assigned > 0)
+        coder = DeltaXYWHBBoxCoder(target_means=cfg["target_means"], target_stds=cfg["target_stds"])
+        return dict(priors=priors.numpy(), priors_per_level=np.array(counts, np.int32), assigned_gt=assigned,
+                    max_iou=max_iou, labels=res.labels.numpy(), torch_sqrt_differs=int(not np.array_equal(stock, assigned)), topk_boundary_tie=tie,
+                    pos_targets=self.encode(coder, priors.numpy()[pos], gt[assigned[pos] - 1]))
+
     def fcos(self, cfg: dict, maps, gt, labels) -> dict:
         torch = self.torch
         from mmengine.structures import InstanceData
@@ -433,6 +480,15 @@ class Oracle:
         ctr = np.sqrt(lr.min(1) / lr.max(1) * (tb.min(1) / tb.max(1))) if len(pos) else np.zeros(0, np.float32)
         return dict(priors=points, priors_per_level=np.array(counts, np.int32), assigned_gt=assigned,
                     labels=lbl, pos_targets=ltrb.astype(np.float32), centerness=ctr.astype(np.float32))
+
+
+def _ieee_center_distance(bboxes, priors):
+    """mmdet's bbox_center_distance with the final sqrt correctly rounded (float64 -> float32)."""
+    import torch
+    bbox_points = torch.stack(((bboxes[:, 0] + bboxes[:, 2]) / 2.0, (bboxes[:, 1] + bboxes[:, 3]) / 2.0), dim=1)
+    priors_points = torch.stack(((priors[:, 0] + priors[:, 2]) / 2.0, (priors[:, 1] + priors[:, 3]) / 2.0), dim=1)
+    squared = (priors_points[:, None, :] - bbox_points[None, :, :]).pow(2).sum(-1)
+    return squared.double().sqrt().float()
 
 
 def _thr(value):
@@ -532,7 +588,7 @@ def pack(case: dict, props, ref: dict, detail: bool) -> dict[str, np.ndarray]:
     t = ref["pos_targets"].astype(np.float64)
     d[p + "targets_abs_sum"] = np.array(np.abs(t[np.isfinite(t)]).sum())   # a zero-area GT gives -inf
     d[p + "targets_nonfinite"] = np.array(int((~np.isfinite(t)).sum()))
-    for key in ("num_sampled_pos", "num_sampled_neg", "neg_budget", "gt_level"):
+    for key in ("num_sampled_pos", "num_sampled_neg", "neg_budget", "gt_level", "torch_sqrt_differs", "topk_boundary_tie"):
         if key in ref:
             d[p + key] = np.asarray(ref[key])
     nz = np.flatnonzero(ref["assigned_gt"] != 0)

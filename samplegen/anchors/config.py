@@ -5,12 +5,13 @@ a preset in ``configs/anchors/<name>.yaml``; the dataclasses below have no defau
 presets are flat: keys are the dataclass field names (and the CLI option names). `METHODS` is the
 only place a method name is turned into a preset and a dataclass.
 
-Three families:
+Four families:
 
 * `GridAnchorConfig` - anchors on a stride grid with MaxIoU assignment: ``faster_rcnn`` (C4,
   single level), ``fpn`` (P2-P6), ``retinanet`` (P3-P7, no sampler);
 * `SsdConfig` - SSD default boxes on fixed maps of a warped square input: ``ssd300``, ``ssd512``;
-* `FcosConfig` - points with FCOS range / centre-sampling targets: ``fcos``.
+* `FcosConfig` - points with FCOS range / centre-sampling targets: ``fcos``;
+* `AtssConfig` - one anchor per location with ATSS's adaptive threshold: ``atss``.
 
 Small parameter bundles (`MaxIoUParams`, `SamplerParams`, `CoderParams`) are what the pure core
 functions take; `*_params` functions cut them out of a method config.
@@ -158,7 +159,29 @@ class FcosConfig:
     tv_sizes: tuple[float, ...]
 
 
-MethodConfig = GridAnchorConfig | SsdConfig | FcosConfig
+@dataclass(frozen=True)
+class AtssConfig:
+    """atss: one anchor per location, adaptive IoU threshold per GT (C.9); mmdet only."""
+
+    method: str
+    compat: Literal["mmdet"]
+    resize_scale: tuple[int, int]
+    pad_size_divisor: int
+    clip_object_border: bool
+    strides: tuple[int, ...]
+    ratios: tuple[float, ...]
+    octave_base_scale: float
+    scales_per_octave: int
+    center_offset: float
+    allowed_border: float
+    topk: int
+    center_inside_eps: float
+    ignore_iof_thr: float
+    target_means: Quad
+    target_stds: Quad
+
+
+MethodConfig = GridAnchorConfig | SsdConfig | FcosConfig | AtssConfig
 
 
 @dataclass(frozen=True)
@@ -177,6 +200,7 @@ METHODS: dict[str, MethodSpec] = {
     "ssd": MethodSpec("anchors/ssd300.yaml", SsdConfig),
     "ssd512": MethodSpec("anchors/ssd512.yaml", SsdConfig),
     "fcos": MethodSpec("anchors/fcos.yaml", FcosConfig),
+    "atss": MethodSpec("anchors/atss.yaml", AtssConfig),
 }
 
 
@@ -211,6 +235,8 @@ def validate(cfg: MethodConfig, sources: Mapping[str, str] | None = None) -> Non
         _validate_grid(cfg, sources)
     elif isinstance(cfg, SsdConfig):
         _validate_ssd(cfg, sources)
+    elif isinstance(cfg, AtssConfig):
+        _validate_atss(cfg, sources)
     else:
         _validate_fcos(cfg, sources)
 
@@ -308,6 +334,14 @@ def _validate_fcos(cfg: FcosConfig, sources: Mapping[str, str]) -> None:
             _fail("regress_ranges", f"each range needs low < high, got ({lo}, {hi})", sources)
     if cfg.center_sample_radius <= 0:
         _fail("center_sample_radius", f"must be positive, got {cfg.center_sample_radius}", sources)
+
+
+def _validate_atss(cfg: AtssConfig, sources: Mapping[str, str]) -> None:
+    if cfg.method != "atss":
+        _fail("method", f"'{cfg.method}' is not ATSS", sources)
+    if cfg.topk <= 0:
+        _fail("topk", f"must be positive, got {cfg.topk}", sources)
+    _check_coder("", cfg.target_stds, sources)
 
 
 def rpn_assigner(cfg: GridAnchorConfig | SsdConfig) -> MaxIoUParams:

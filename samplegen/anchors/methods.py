@@ -9,7 +9,7 @@ Output keys (A priors, P positives, G boxes, L levels):
 
 * ``assigned_gt`` int32 [A]: NEGATIVE 0, IGNORE -1, k + 1 = positive on GT k (`labels.py`);
 * ``labels`` int32 [A]: the matched GT's class for positives, NO_LABEL -1 otherwise;
-* ``max_iou`` float32 [A]: IoU methods only (faster_rcnn, fpn, retinanet, ssd);
+* ``max_iou`` float32 [A]: IoU methods only (faster_rcnn, fpn, retinanet, ssd, atss);
 * ``sampled`` bool [A]: where a sampler runs (RPN / R-CNN random sampler, SSD ``neg_sampling:
   random``);
 * ``pos_inds`` int32 [P] (ascending), ``pos_targets`` float32 [P, 4] (deltas, or l/t/r/b for FCOS),
@@ -28,9 +28,10 @@ from samplegen.anchors import geometry as geo
 from samplegen.anchors import priors as pri
 from samplegen.anchors.assign import (Assignment, assign_max_iou, assign_tv_matcher,
                                       assign_tv_ssd_matcher)
+from samplegen.anchors.assign_atss import assign_atss
 from samplegen.anchors.assign_points import assign_fcos, assign_fcos_tv, per_point
 from samplegen.anchors.coders import centerness, encode_delta_xywh, encode_distance
-from samplegen.anchors.config import (FcosConfig, GridAnchorConfig, MethodConfig, SsdConfig,
+from samplegen.anchors.config import (AtssConfig, FcosConfig, GridAnchorConfig, MethodConfig, SsdConfig,
                                       coder_params, rcnn_assigner, rcnn_sampler, rpn_assigner,
                                       rpn_sampler)
 from samplegen.anchors.labels import FIRST_POSITIVE, IGNORE, NEGATIVE, NO_LABEL
@@ -59,6 +60,10 @@ def ssd_min_max_sizes(cfg: SsdConfig) -> tuple[list[float], list[float]]:
 def geometry_priors(cfg: MethodConfig, g: geo.InputGeometry) -> tuple[np.ndarray, np.ndarray]:
     """Priors float32 [A, 4] (points [A, 2] for fcos) and int32 [L] counts for geometry `g`."""
     tv = cfg.compat == "torchvision"
+    if isinstance(cfg, AtssConfig):
+        return pri.mmdet_anchors(g.featmap_sizes, cfg.strides, cfg.ratios,
+                                 pri.octave_scales(cfg.octave_base_scale, cfg.scales_per_octave), None,
+                                 cfg.center_offset)
     if isinstance(cfg, GridAnchorConfig):
         if tv:
             return pri.tv_anchors(g.featmap_sizes, g.pad_shape, cfg.tv_sizes, cfg.ratios)
@@ -127,6 +132,8 @@ def label_image(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.nd
             out = _label_grid(gts, labels, ignores, g, cfg, rng)
     elif isinstance(cfg, SsdConfig):
         out = _label_ssd(gts, labels, ignores, g, cfg, rng)
+    elif isinstance(cfg, AtssConfig):
+        out = _label_atss(gts, labels, ignores, g, cfg)
     else:
         out = _label_fcos(gts, labels, g, cfg)
     out.update(_geometry_arrays(g, gts, labels))
@@ -253,6 +260,22 @@ def _label_ssd(gts: np.ndarray, labels: np.ndarray, ignores: np.ndarray, g: geo.
     if cfg.neg_sampling == "random":
         negs = random_choice(np.flatnonzero(a.assigned_gt == NEGATIVE), budget, rng)
         out["sampled"] = Sample(out["pos_inds"].astype(np.int64), negs).mask(len(boxes))
+    out["priors_per_level"] = counts
+    return out
+
+
+def _label_atss(gts: np.ndarray, labels: np.ndarray, ignores: np.ndarray, g: geo.InputGeometry,
+                cfg: AtssConfig) -> Arrays:
+    """ATSS: one anchor per location, adaptive threshold (C.9); every positive and negative used."""
+    anchors, counts = geometry_priors(cfg, g)
+    inside = inside_flags(anchors, g.pad_shape, cfg.allowed_border)
+    if inside.all():
+        a = assign_atss(anchors, counts, gts, labels, ignores, cfg.topk, cfg.ignore_iof_thr, cfg.center_inside_eps)
+    else:
+        inner_counts = np.array([part.sum() for part in np.split(inside, np.cumsum(counts)[:-1])], np.int32)
+        a = _assign_inside(anchors, inside, lambda p: assign_atss(p, inner_counts, gts, labels, ignores, cfg.topk,
+                                                                    cfg.ignore_iof_thr, cfg.center_inside_eps))
+    out = _targets(anchors, gts, a, cfg, "rpn")
     out["priors_per_level"] = counts
     return out
 
