@@ -147,9 +147,6 @@ def test_folder_of_another_command_is_a_config_error(layouts):
         list(read_anchors(layouts["packed"]))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: README.md and issue 3 document samplegen.read_mtcnn(out_dir) / "
-                   "samplegen.read_anchors(out_dir), but samplegen/__init__.py does not export them "
-                   "(only samplegen.outputs.read_mtcnn exists)")
 def test_readers_exported_at_top_level():
     code = "import samplegen; samplegen.read_mtcnn; samplegen.read_anchors"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -96,9 +96,9 @@ def mtcnn_command(size: str, annotations: Path | None, format_name: str, images:
         config_sources=layered.sources, seed=engine_values["seed"],
         layout=layout if layout == "packed" else f"{layout}:{image_format}",
         shard_size=engine_values["shard_size"], inputs=inputs, planned_shards=len(tasks),
-        plan={**planned.counts(), "skipped": [{"image": i, "reason": r} for i, r in planned.skipped]})
+        plan=planned.counts(), skipped=tuple(planned.skipped))
     job = MtcnnJob(str(settings.out_dir), prefix, layout, crop_size, cfg.pad, image_format,
                    str(images) if images else None, str(landmark_images) if landmark_images else None)
-    outcome = execute(job, tasks, run, settings, pre_skipped=len(planned.skipped))
+    outcome = execute(job, tasks, run, settings)
     print_json({**outcome.summary(), "out": str(settings.out_dir), "size": crop_size,
                 "layout": layout, "selected": planned.balance.totals()})

@@ -86,6 +86,7 @@ class RunDescription:
     inputs: tuple[Mapping[str, str], ...]
     planned_shards: int
     plan: Mapping[str, Any] = field(default_factory=dict)
+    skipped: tuple[tuple[str, str], ...] = ()  # (image, reason) skipped while planning
 
     @property
     def fingerprint(self) -> str:
@@ -118,10 +119,14 @@ def manifest_json(run: RunDescription, shards: Mapping[int, ShardResult], comple
         "plan": run.plan,
         "planned_shards": run.planned_shards,
         "shards": [shards[i].as_json() for i in sorted(shards)],
-        "skipped_images": [{"image": image, "reason": reason}
-                           for i in sorted(shards) for image, reason in shards[i].skipped],
+        "skipped_images": [{"image": image, "reason": reason} for image, reason in all_skipped(run, shards)],
         "totals": dict(totals or {}),
     }
+
+
+def all_skipped(run: RunDescription, shards: Mapping[int, ShardResult]) -> list[tuple[str, str]]:
+    """Images skipped while planning, then those skipped in shards, in shard order."""
+    return list(run.skipped) + [item for i in sorted(shards) for item in shards[i].skipped]
 
 
 def write_manifest(out_dir: Path, data: Mapping[str, Any]) -> None:

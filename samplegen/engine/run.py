@@ -16,7 +16,7 @@ from typing import Any, Protocol, Sequence
 
 from samplegen.engine.distribute import distribute
 from samplegen.engine.manifest import (
-    MANIFEST_NAME, RunDescription, ShardResult, completed_shards, manifest_json, read_manifest,
+    MANIFEST_NAME, RunDescription, ShardResult, all_skipped, completed_shards, manifest_json, read_manifest,
     write_manifest)
 from samplegen.engine.plan import ShardTask
 from samplegen.engine.progress import progress_bar
@@ -98,11 +98,12 @@ class RunOutcome:
 
 
 def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
-            settings: EngineSettings, pre_skipped: int = 0) -> RunOutcome:
+            settings: EngineSettings) -> RunOutcome:
     """Run the pending tasks of `job`; returns the final manifest (also written to disk).
 
-    `pre_skipped` counts images already skipped while planning (they count against
-    ``max_errors`` like images skipped in workers).
+    Images skipped while planning (``run.skipped``) count against ``max_errors`` like images
+    skipped in workers; the check runs before the first shard too, so a run whose every image
+    was skipped while planning fails instead of succeeding with nothing.
     """
     out = settings.out_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -110,8 +111,8 @@ def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
     remove_temporaries(out)
     resumed = len(shards)
     pending = [task for task in tasks if task.index not in shards]
-    skipped = pre_skipped + sum(len(s.skipped) for s in shards.values())
     write_manifest(out, manifest_json(run, shards, complete=False))
+    check_errors(run, shards, settings)
     bar = progress_bar(sum(len(t.items) for t in tasks), run.command, settings.progress)
     bar.update(sum(s.images for s in shards.values()))
     try:
@@ -119,17 +120,23 @@ def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
             shards[result.index] = result
             write_manifest(out, manifest_json(run, shards, complete=False))
             bar.update(result.images)
-            skipped += len(result.skipped)
-            if skipped > settings.max_errors:
-                reasons = Counter(reason for s in shards.values() for _, reason in s.skipped)
-                raise RunError(f"{skipped} images could not be used ({dict(reasons)}), more than "
-                               f"--max-errors {settings.max_errors}; see {out / MANIFEST_NAME}")
+            check_errors(run, shards, settings)
     finally:
         bar.close()
     extra = job.finalize(out, [shards[i] for i in sorted(shards)])
-    final = manifest_json(run, shards, complete=True, totals=summarize(shards.values(), extra))
+    final = manifest_json(run, shards, complete=True,
+                          totals=summarize(shards.values(), extra) | {"skipped_images": len(all_skipped(run, shards))})
     write_manifest(out, final)
     return RunOutcome(final, resumed)
+
+
+def check_errors(run: RunDescription, shards: dict[int, ShardResult], settings: EngineSettings) -> None:
+    """RunError when more images were skipped (planning + shards so far) than ``max_errors``."""
+    skipped = all_skipped(run, shards)
+    if len(skipped) > settings.max_errors:
+        reasons = dict(sorted(Counter(reason for _, reason in skipped).items()))
+        raise RunError(f"{len(skipped)} images could not be used ({reasons}), more than "
+                       f"--max-errors {settings.max_errors}; see {settings.out_dir / MANIFEST_NAME}")
 
 
 def summarize(shards: Any, extra: Sequence[ShardFile]) -> dict:

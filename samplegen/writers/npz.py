@@ -18,7 +18,8 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 def npy_bytes(array: np.ndarray) -> bytes:
     """The ``.npy`` file bytes of `array` (no pickling allowed)."""
     buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    # np.ascontiguousarray would turn a 0-d array (a scalar such as neg_budget) into shape (1,).
+    np.lib.format.write_array(buffer, np.asarray(array, order="C"), allow_pickle=False)
     return buffer.getvalue()
 
 

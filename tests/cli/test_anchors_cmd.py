@@ -375,9 +375,6 @@ def test_fpn_priors_count_follows_the_padded_input(runs):
     assert per_level.tolist() == want
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: samplegen.writers.npz.npy_bytes passes arrays through "
-                   "np.ascontiguousarray, which turns 0-d arrays into shape (1,): SSD's neg_budget is "
-                   "documented as int32 [] (samplegen/anchors/methods.py) but is stored as [1]")
 def test_ssd_neg_budget_is_a_scalar(runs, dlib_coco_args):
     out, _ = runs.get("dlib-ssd300", ["--method", "ssd300", *dlib_coco_args])
     s = next(iter(read_anchors(out)))

@@ -473,9 +473,6 @@ def test_missing_images_tolerated_are_listed(dlib, tmp_path):
     assert summary["skipped_images"] == len(images) and summary["samples"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: images whose size must come from the (missing) image file are "
-                   "skipped at planning (reason no_size) but never checked against --max-errors when no shard "
-                   "runs: samplegen.engine.run.execute only tests max_errors inside the shard loop")
 def test_missing_images_without_sizes_fail_over_max_errors(dlib, tmp_path):
     """WIDER form: sizes come from image headers, so with an empty images folder every image is
     skipped while planning; with --max-errors 0 the run must fail (exit 1), not report success."""
@@ -486,9 +483,6 @@ def test_missing_images_without_sizes_fail_over_max_errors(dlib, tmp_path):
     assert res.code == 1, f"exit {res.code}: {res.stdout[:300]}"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: images skipped while planning (no_size) are listed only under "
-                   "manifest plan.skipped; the manifest's skipped_images, totals.skipped_images and the stdout "
-                   "summary's skipped_images say 0")
 def test_images_skipped_while_planning_are_counted(dlib, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -496,8 +490,8 @@ def test_images_skipped_while_planning_are_counted(dlib, tmp_path):
     summary = ok(run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--format", "wider",
                           "--images", empty, "--out", out, "--workers", 1, "--no-progress", "--max-errors", 100]))
     m = manifest(out)
-    assert len(m["plan"]["skipped"]) == 4
-    assert summary["skipped_images"] == 4
+    assert [s["reason"] for s in m["skipped_images"]] == ["no_size"] * 4
+    assert summary["skipped_images"] == 4 and m["totals"]["skipped_images"] == 4
     assert len(m["skipped_images"]) == 4
 
 
@@ -619,7 +613,7 @@ def test_images_skipped_while_planning_are_listed_in_the_plan(dlib, tmp_path):
     out = tmp_path / "out"
     summary = ok(run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--images", empty, "--out", out,
                           "--workers", 1, "--no-progress", "--max-errors", 1000]))
-    skipped = manifest(out)["plan"]["skipped"]
+    skipped = manifest(out)["skipped_images"]
     assert sorted(s["image"] for s in skipped) == sorted(
         line for line in dlib["wider"].read_text().splitlines() if line.endswith(".jpg"))
     assert {s["reason"] for s in skipped} == {"no_size"}
