@@ -11,6 +11,7 @@ import multiprocessing
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
+PRELOAD = ["numpy", "cv2", "samplegen.jobs.mtcnn_job", "samplegen.jobs.mtcnn_plan", "samplegen.jobs.anchors_job"]
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -39,6 +40,10 @@ def run_multiprocessing(fn: Callable[[T], R], tasks: Sequence[T], workers: int) 
     """
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # Import the heavy modules once in the fork server: each worker then starts from a fork
+        # of it instead of importing numpy, OpenCV and samplegen again (~0.1 s a worker).
+        context.set_forkserver_preload(PRELOAD)
     queue = iter(tasks)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
         running = {pool.submit(fn, task) for task in itertools.islice(queue, 2 * workers)}

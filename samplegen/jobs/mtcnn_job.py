@@ -63,10 +63,8 @@ class MtcnnJob:
             plans.append(item.plan)
             images.append(pixels)
         plan = concat_plans(plans) if plans else empty_plan()
-        crops = (np.concatenate(images) if images
-                 else np.zeros((0, self.size, self.size, 3), np.uint8))
         source = np.repeat(np.arange(len(plans), dtype=np.int32), [len(p) for p in plans])
-        files = self._write(task.index, plan, crops, source, sources)
+        files = self._write(task.index, plan, images, source, sources)
         counts = Counter(CLASS_NAMES[int(c)] for c in plan.cls)
         return ShardResult(task.index, tuple(files), len(plan), dict(sorted(counts.items())),
                            len(task.items), tuple(skipped))
@@ -81,14 +79,18 @@ class MtcnnJob:
             return None
         return cut_crops(pixels, item.plan, self.size, self.pad)
 
-    def _write(self, index: int, plan: CropPlan, crops: np.ndarray, source: np.ndarray,
+    def _write(self, index: int, plan: CropPlan, batches: list[np.ndarray], source: np.ndarray,
                sources: list[str]) -> list[ShardFile]:
+        """Write the shard; `batches` are the images' crops (uint8 [K_i, S, S, 3]) in plan order."""
         root = Path(self.out_dir)
         columns = {name: getattr(plan, name) for name in PLAN_COLUMNS} | {"source": source}
         if self.layout == "packed":
-            writer = PackedShardWriter(root, shard_name(self.prefix, index, ""), crops.shape[1:])
-            writer.add_batch(crops, columns)
-            return writer.commit(extra={"sources": np.array(sources, dtype=str)})
+            writer = PackedShardWriter(root, shard_name(self.prefix, index, ""), (self.size, self.size, 3))
+            for batch, rows in zip(batches, np.split(np.arange(len(plan)), np.cumsum([len(b) for b in batches])[:-1])):
+                writer.add_batch(batch, {name: values[rows] for name, values in columns.items()})
+            return writer.commit(extra={"sources": np.array(sources, dtype=str)},
+                                 empty_columns={name: values[:0] for name, values in columns.items()})
+        crops = np.concatenate(batches) if batches else np.zeros((0, self.size, self.size, 3), np.uint8)
         ext, params = IMAGE_FORMATS[self.image_format]
         if self.layout == "wds":
             tar = TarShardWriter(root, shard_name(self.prefix, index, ".tar"))

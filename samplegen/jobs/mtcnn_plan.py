@@ -4,7 +4,8 @@
    core (`plan_faces`, `plan_hard` with detections, `plan_landmarks` for the landmark source).
 2. `balance` chooses, over the whole dataset in sorted key order, exactly the samples that meet
    the ratio; each image keeps the chosen rows of its plan.
-Planning is spread over the workers in chunks of images; the result depends only on the seed and
+Planning is spread over the workers in chunks of images when there are enough of them to pay for
+starting a pool (~2,000 images plan per second per core); the result depends only on the seed and
 the inputs, never on worker count or scheduling.
 """
 from __future__ import annotations
@@ -27,7 +28,8 @@ from samplegen.rng import rng_for
 
 FACES = "faces"
 LANDMARKS = "landmarks"
-NO_SIZE = "no_size"  # skip reason: the image size is unknown (image missing, no size in the file)
+NO_SIZE = "no_size"
+PARALLEL_PLAN_MIN_IMAGES = 2000  # below this, one process plans faster than a pool starts  # skip reason: the image size is unknown (image missing, no size in the file)
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,7 +114,9 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
             dets = tuple(_detections_for(record, detections) if role == FACES else None for record in records)
             chunks.append(PlanChunk(role, tuple(records), dets, cfg, seed))
     plans_by_key: dict[str, CropPlan] = {}
-    for chunk, plans in zip(chunks, _ordered(distribute(_indexed_plan_chunk, list(enumerate(chunks)), workers))):
+    pool_workers = workers if len(entries) >= PARALLEL_PLAN_MIN_IMAGES else 1
+    indexed = list(enumerate(chunks))
+    for chunk, plans in zip(chunks, _ordered(distribute(_indexed_plan_chunk, indexed, pool_workers))):
         for record, plan in zip(chunk.records, plans):
             plans_by_key[item_key(chunk.role, record)] = plan
     plans = [plans_by_key[key] for key, _, _ in entries]

@@ -27,7 +27,9 @@ def npz_bytes(arrays: Mapping[str, np.ndarray], compress: bool = False) -> bytes
     """The ``.npz`` bytes holding `arrays` in the given order, byte-identical across runs."""
     buffer = io.BytesIO()
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    with zipfile.ZipFile(buffer, "w", compression=method) as archive:
+    # Level 1: label arrays are mostly runs of zeros, so the fastest deflate level already
+    # gets nearly all of the gain (level 6 cost ~18% of an FPN labelling run).
+    with zipfile.ZipFile(buffer, "w", compression=method, compresslevel=1 if compress else None) as archive:
         for name, array in arrays.items():
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
             info.compress_type = method

@@ -6,13 +6,14 @@ whole. The labels file holds one array per field, row-aligned with the images.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
 from samplegen.writers.base import HashingFile, ShardFile
-from samplegen.writers.npz import npy_bytes, npz_bytes
+from samplegen.writers.npz import npz_bytes
 
 IMAGES_SUFFIX = ".images.npy"
 LABELS_SUFFIX = ".labels.npz"
@@ -49,18 +50,31 @@ class PackedShardWriter:
 
     def commit(self, extra: Mapping[str, np.ndarray] | None = None,
                empty_columns: Mapping[str, np.ndarray] | None = None) -> list[ShardFile]:
-        """Write both files atomically; `empty_columns` gives dtype/shape templates for 0 rows."""
-        images = (np.concatenate(self._images) if self._images
-                  else np.zeros((0, *self.image_shape), np.uint8))
+        """Write both files atomically; `empty_columns` gives dtype/shape templates for 0 rows.
+
+        The images are streamed batch by batch after the ``.npy`` header, never concatenated:
+        a crowded shard of 48x48 crops would otherwise sit in memory several times over.
+        """
+        images = HashingFile(self.root / f"{self.stem}{IMAGES_SUFFIX}")
+        try:
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
+                      "shape": (self.samples, *self.image_shape)}
+            buffer = io.BytesIO()
+            np.lib.format.write_array_header_1_0(buffer, header)
+            images.write(buffer.getvalue())
+            for batch in self._images:
+                images.write(memoryview(np.ascontiguousarray(batch, np.uint8)).cast("B"))
+            files = [images.commit(self.root)]
+        except BaseException:
+            images.abort()
+            raise
         columns = {name: np.concatenate(parts) for name, parts in self._columns.items()}
         for name, template in (empty_columns or {}).items():
             columns.setdefault(name, template)
         columns.update(extra or {})
-        files = []
-        for suffix, data in ((IMAGES_SUFFIX, npy_bytes(images)), (LABELS_SUFFIX, npz_bytes(columns))):
-            target = HashingFile(self.root / f"{self.stem}{suffix}")
-            target.write(data)
-            files.append(target.commit(self.root))
+        labels = HashingFile(self.root / f"{self.stem}{LABELS_SUFFIX}")
+        labels.write(npz_bytes(columns))
+        files.append(labels.commit(self.root))
         return files
 
     def abort(self) -> None:
