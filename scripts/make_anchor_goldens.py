@@ -54,6 +54,7 @@ VARIANTS = {             # golden file -> (method, overrides)
     "fpn_ignore": ("fpn", {"ignore_iof_thr": 0.5}),
     "fpn_border0": ("fpn", {"allowed_border": 0}),
     "retinanet": ("retinanet", {}),
+    "retinanet_keep_outside": ("retinanet", {"drop_outside_gt": False}),   # the mmdet #8289 flood
     "ssd300": ("ssd300", {}),
     "ssd300_coco": ("ssd300", {"sizes": "coco"}),
     "ssd512": ("ssd512", {}),
@@ -188,6 +189,8 @@ class Oracle:
         """Expected arrays of one case under preset values `cfg`."""
         tv = cfg["compat"] == "torchvision"
         ssd = cfg["method"].startswith("ssd")
+        if cfg["drop_outside_gt"]:           # mmdet CocoDataset.parse_data_info's skip rule
+            case = dict(case, **_inside_image(case))
         boxes = [case["gt"], case["ignore"]] + ([props] if props is not None else [])
         if ssd:
             size = (cfg["input_size"], cfg["input_size"])
@@ -480,6 +483,17 @@ class Oracle:
         ctr = np.sqrt(lr.min(1) / lr.max(1) * (tb.min(1) / tb.max(1))) if len(pos) else np.zeros(0, np.float32)
         return dict(priors=points, priors_per_level=np.array(counts, np.int32), assigned_gt=assigned,
                     labels=lbl, pos_targets=ltrb.astype(np.float32), centerness=ctr.astype(np.float32))
+
+
+def _inside_image(case: dict) -> dict:
+    """gt / labels without the boxes mmdet's CocoDataset skips (``inter_w * inter_h == 0``)."""
+    keep = []
+    for x1, y1, x2, y2 in case["gt"].tolist():
+        inter_w = max(0, min(x2, case["width"]) - max(x1, 0))
+        inter_h = max(0, min(y2, case["height"]) - max(y1, 0))
+        keep.append(inter_w * inter_h != 0)
+    keep = np.array(keep, bool)
+    return dict(gt=case["gt"][keep], labels=case["labels"][keep])
 
 
 def _ieee_center_distance(bboxes, priors):

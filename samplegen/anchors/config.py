@@ -69,6 +69,7 @@ class GridAnchorConfig:
     resize_scale: tuple[int, int]
     pad_size_divisor: int
     clip_object_border: bool
+    drop_outside_gt: bool
     strides: tuple[int, ...]
     ratios: tuple[float, ...]
     scales: tuple[float, ...] | None
@@ -127,6 +128,7 @@ class SsdConfig:
     tv_scales: tuple[float, ...]
     tv_clip: bool
     clip_object_border: bool
+    drop_outside_gt: bool
     allowed_border: float
     pos_iou_thr: float
     neg_iou_thr: float | tuple[float, float]
@@ -150,6 +152,7 @@ class FcosConfig:
     resize_scale: tuple[int, int]
     pad_size_divisor: int
     clip_object_border: bool
+    drop_outside_gt: bool
     strides: tuple[int, ...]
     point_offset: float
     regress_ranges: tuple[tuple[float, float], ...]
@@ -168,6 +171,7 @@ class AtssConfig:
     resize_scale: tuple[int, int]
     pad_size_divisor: int
     clip_object_border: bool
+    drop_outside_gt: bool
     strides: tuple[int, ...]
     ratios: tuple[float, ...]
     octave_base_scale: float

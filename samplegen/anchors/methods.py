@@ -100,7 +100,9 @@ def label_image(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.nd
 
     Args:
         gt_boxes: float32 [G, 4] x1 y1 x2 y2 in original image pixels (crowd / difficult boxes
-            excluded); gt_labels: int [G] class ids.
+            excluded); gt_labels: int [G] class ids. With ``drop_outside_gt`` boxes that do not
+            overlap the image are left out (`overlaps_image`); the output ``gt_boxes`` /
+            ``gt_labels`` and the 1-based indices refer to the kept boxes.
         ignore_boxes: float32 [M, 4] crowd / difficult boxes, original pixels; they act as
             ignore regions only when ``ignore_iof_thr > 0`` (otherwise they are left out, as in
             mmdetection's configs).
@@ -117,10 +119,14 @@ def label_image(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.nd
     """
     g = input_geometry(cfg, width, height)
     clip = cfg.clip_object_border
-    gts = geo.scale_boxes(_boxes(gt_boxes, "gt_boxes"), g, clip)
+    original = _boxes(gt_boxes, "gt_boxes")
     labels = np.asarray(gt_labels, dtype=np.int32).reshape(-1)
-    if len(labels) != len(gts):
-        raise ValueError(f"gt_labels has {len(labels)} entries for {len(gts)} boxes")
+    if len(labels) != len(original):
+        raise ValueError(f"gt_labels has {len(labels)} entries for {len(original)} boxes")
+    if cfg.drop_outside_gt:
+        keep = overlaps_image(original, width, height)
+        original, labels = original[keep], labels[keep]
+    gts = geo.scale_boxes(original, g, clip)
     ignores = geo.scale_boxes(_boxes(ignore_boxes, "ignore_boxes"), g, clip)
     if isinstance(cfg, GridAnchorConfig):
         if cfg.stage == "rcnn":
@@ -140,6 +146,19 @@ def label_image(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.nd
     if isinstance(cfg, GridAnchorConfig) and cfg.gt_level:
         out["gt_level"] = roi_levels(gts, cfg.roi_canonical_scale, cfg.roi_canonical_level, cfg.roi_levels)
     return out
+
+
+def overlaps_image(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """bool [G]: boxes with a non-empty intersection with the image (original pixels).
+
+    mmdet ``CocoDataset.parse_data_info`` skips a box when ``max(0, min(x2, W) - max(x1, 0)) *
+    max(0, min(y2, H) - max(y1, 0)) == 0``; kept, it would clip to zero area and tie with every
+    prior at IoU 0 (mmdet #8289). Applied when ``drop_outside_gt`` is set.
+    """
+    b = boxes.astype(np.float64)
+    inter_w = np.maximum(0.0, np.minimum(b[:, 2], width) - np.maximum(b[:, 0], 0.0))
+    inter_h = np.maximum(0.0, np.minimum(b[:, 3], height) - np.maximum(b[:, 1], 0.0))
+    return inter_w * inter_h > 0
 
 
 def _boxes(boxes: np.ndarray | None, name: str) -> np.ndarray:

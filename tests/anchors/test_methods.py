@@ -120,3 +120,13 @@ def test_bad_box_shapes_are_rejected():
         _label("fpn", gts=np.zeros((2, 3), np.float32), labels=np.zeros(2, np.int32))
     with pytest.raises(ValueError, match="gt_labels"):
         _label("fpn", labels=np.zeros(2, np.int32))
+
+
+def test_boxes_outside_the_image_are_dropped_like_mmdets_coco_dataset():
+    gts = np.vstack([GTS, [[700, 10, 800, 50]]]).astype(np.float32)     # right of the 640 px image
+    labels = np.append(LABELS, 9).astype(np.int32)
+    out = _label("retinanet", gts=gts, labels=labels)
+    assert out["gt_boxes"].shape == (3, 4) and 9 not in out["gt_labels"]
+    kept = _label("retinanet", {"drop_outside_gt": False}, gts=gts, labels=labels)
+    assert kept["gt_boxes"].shape == (4, 4)
+    assert (kept["assigned_gt"] == 4).sum() > 100_000        # zero-area GT ties with every prior (#8289)
