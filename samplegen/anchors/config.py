@@ -209,8 +209,12 @@ METHODS: dict[str, MethodSpec] = {
 
 
 def load_method_config(method: str, overrides: Mapping[str, Any] | None = None,
-                       source: str = "overrides") -> tuple[MethodConfig, Layered]:
+                       source: str = "overrides",
+                       sources: Mapping[str, str] | None = None) -> tuple[MethodConfig, Layered]:
     """The validated config of `method` (preset < `overrides`) and the layered values/sources.
+
+    `sources` (per key) replace `source` for the overridden keys they name: a caller that merged
+    the layers itself passes its record, so errors name the file or variable a value came from.
 
     Raises:
         ConfigError: unknown method, unknown key, wrong type or inconsistent values (the message
@@ -222,6 +226,7 @@ def load_method_config(method: str, overrides: Mapping[str, Any] | None = None,
     layered = load_preset(spec.preset)
     if overrides:
         layered = layered.merge(overrides, source)
+        layered.sources.update({k: v for k, v in (sources or {}).items() if k in layered.sources})
     cfg = build_dataclass(spec.config_cls, layered.values, layered.sources)
     validate(cfg, layered.sources)
     return cfg, layered

@@ -61,7 +61,7 @@ def anchors_command(method: str, annotations: Path | None, format_name: str, ima
     overrides = {"stage": stage, "compat": compat, "neg_sampling": neg_sampling}
     layered = resolve_config(METHODS[method].preset, engine, overrides)
     engine_values, method_values = split_engine(layered)
-    cfg, _ = load_method_config(method, method_values, "command line")
+    cfg, _ = load_method_config(method, method_values, "command line", layered.sources)
     if priors_shape is not None:
         print_priors(cfg, method, priors_shape[0], priors_shape[1], save)
         return

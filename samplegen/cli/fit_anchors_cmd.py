@@ -38,7 +38,7 @@ def fit_anchors_command(method: str, annotations: Path | None, format_name: str,
     """
     layered = resolve_config(METHODS[method].preset, engine, {})
     engine_values, method_values = split_engine(layered)
-    cfg, _ = load_method_config(method, method_values, "command line")
+    cfg, _ = load_method_config(method, method_values, "command line", layered.sources)
     if isinstance(cfg, FcosConfig):
         raise ConfigError("fcos is anchor-free: there are no anchor shapes to fit")
     if annotations is None:

@@ -199,7 +199,7 @@ def _method_cfg(method: str, seed: int | None, config_file: Path | None,
     engine = EngineOptions(None, None, seed, None, None, False, False, False, config_file)
     layered = resolve_config(METHODS[method].preset, engine, overrides)
     engine_values, method_values = split_engine(layered)
-    cfg, _ = load_method_config(method, method_values, "command line")
+    cfg, _ = load_method_config(method, method_values, "command line", layered.sources)
     return cfg, int(engine_values["seed"])
 
 
