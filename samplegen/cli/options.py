@@ -43,7 +43,7 @@ def engine_options(command: Callable) -> Callable:
                      help="Output folder (created if needed)."),
         click.option("--workers", type=click.IntRange(min=1), help="Worker processes [CPU count]."),
         click.option("--seed", type=int, help="Base random seed [0]."),
-        click.option("--shard-size", type=click.IntRange(min=1), help="Images per shard [500]."),
+        click.option("--shard-size", type=click.IntRange(min=1), help="Images per shard [100]."),
         click.option("--max-errors", type=click.IntRange(min=0),
                      help="Missing/undecodable images tolerated before failing [0]."),
         click.option("--resume", is_flag=True, help="Continue a run in --out, skipping complete shards."),
