@@ -14,6 +14,7 @@ from samplegen.cli.output import print_json
 from samplegen.datasets import READERS, read_dataset
 from samplegen.datasets.detections import read_detections
 from samplegen.engine.manifest import RunDescription, describe_input
+from samplegen.engine.distribute import WorkerPool
 from samplegen.engine.plan import plan_shards
 from samplegen.engine.run import execute
 from samplegen.errors import ConfigError
@@ -82,23 +83,25 @@ def mtcnn_command(size: str, annotations: Path | None, format_name: str, images:
     if marks and not any(r.landmarks is not None for r in marks):
         raise ConfigError(f"{landmarks}: format {landmark_format} carries no landmarks")
     dets = read_detections(detections) if detections else None
-    planned = plan_run(faces, marks, cfg, engine_values["seed"], settings.workers, dets)
-    if dry_run:
-        print_json({"command": "mtcnn", "size": crop_size, "dry_run": True, **planned.counts()})
-        return
+    # One pool for planning and cutting: starting workers costs ~0.25 s, a quarter of a small run.
+    with WorkerPool(settings.workers) as pool:
+        planned = plan_run(faces, marks, cfg, engine_values["seed"], pool, dets)
+        if dry_run:
+            print_json({"command": "mtcnn", "size": crop_size, "dry_run": True, **planned.counts()})
+            return
 
-    prefix = STAGE_NAMES[crop_size]
-    tasks = plan_shards(planned.items, engine_values["shard_size"], key=lambda item: item.key)
-    inputs = tuple(describe_input(role, path) for role, path in
-                   (("annotations", annotations), ("landmarks", landmarks), ("detections", detections)) if path)
-    run = RunDescription(
-        command="mtcnn", version=__version__, config=decisive_config(layered),
-        config_sources=layered.sources, seed=engine_values["seed"],
-        layout=layout if layout == "packed" else f"{layout}:{image_format}",
-        shard_size=engine_values["shard_size"], inputs=inputs, planned_shards=len(tasks),
-        plan=planned.counts(), skipped=tuple(planned.skipped))
-    job = MtcnnJob(str(settings.out_dir), prefix, layout, crop_size, cfg.pad, image_format,
-                   str(images) if images else None, str(landmark_images) if landmark_images else None)
-    outcome = execute(job, tasks, run, settings)
+        prefix = STAGE_NAMES[crop_size]
+        tasks = plan_shards(planned.items, engine_values["shard_size"], key=lambda item: item.key)
+        inputs = tuple(describe_input(role, path) for role, path in
+                       (("annotations", annotations), ("landmarks", landmarks), ("detections", detections)) if path)
+        run = RunDescription(
+            command="mtcnn", version=__version__, config=decisive_config(layered),
+            config_sources=layered.sources, seed=engine_values["seed"],
+            layout=layout if layout == "packed" else f"{layout}:{image_format}",
+            shard_size=engine_values["shard_size"], inputs=inputs, planned_shards=len(tasks),
+            plan=planned.counts(), skipped=tuple(planned.skipped))
+        job = MtcnnJob(str(settings.out_dir), prefix, layout, crop_size, cfg.pad, image_format,
+                       str(images) if images else None, str(landmark_images) if landmark_images else None)
+        outcome = execute(job, tasks, run, settings, pool)
     print_json({**outcome.summary(), "out": str(settings.out_dir), "size": crop_size,
                 "layout": layout, "selected": planned.balance.totals()})

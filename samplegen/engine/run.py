@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-from samplegen.engine.distribute import distribute
+from samplegen.engine.distribute import WorkerPool
 from samplegen.engine.manifest import (
     MANIFEST_NAME, RunDescription, ShardResult, all_skipped, completed_shards, manifest_json, read_manifest,
     write_manifest)
@@ -98,12 +98,13 @@ class RunOutcome:
 
 
 def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
-            settings: EngineSettings) -> RunOutcome:
+            settings: EngineSettings, pool: WorkerPool | None = None) -> RunOutcome:
     """Run the pending tasks of `job`; returns the final manifest (also written to disk).
 
     Images skipped while planning (``run.skipped``) count against ``max_errors`` like images
     skipped in workers; the check runs before the first shard too, so a run whose every image
-    was skipped while planning fails instead of succeeding with nothing.
+    was skipped while planning fails instead of succeeding with nothing. `pool` lets a command
+    reuse the workers of an earlier stage; without it the run starts (and stops) its own.
     """
     out = settings.out_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -115,14 +116,17 @@ def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
     check_errors(run, shards, settings)
     bar = progress_bar(sum(len(t.items) for t in tasks), run.command, settings.progress)
     bar.update(sum(s.images for s in shards.values()))
+    own_pool = WorkerPool(settings.workers) if pool is None else None
     try:
-        for result in distribute(job.run_shard, pending, settings.workers):
+        for result in (pool or own_pool).map(job.run_shard, pending):
             shards[result.index] = result
             write_manifest(out, manifest_json(run, shards, complete=False))
             bar.update(result.images)
             check_errors(run, shards, settings)
     finally:
         bar.close()
+        if own_pool is not None:
+            own_pool.__exit__(None, None, None)
     extra = job.finalize(out, [shards[i] for i in sorted(shards)])
     final = manifest_json(run, shards, complete=True,
                           totals=summarize(shards.values(), extra) | {"skipped_images": len(all_skipped(run, shards))})

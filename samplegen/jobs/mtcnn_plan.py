@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from samplegen.engine.distribute import distribute
+from samplegen.engine.distribute import WorkerPool, run_serial
 from samplegen.mtcnn.balance import Balance, balance
 from samplegen.mtcnn.config import MtcnnConfig
 from samplegen.mtcnn.hard import plan_hard
@@ -29,7 +29,7 @@ from samplegen.rng import rng_for
 FACES = "faces"
 LANDMARKS = "landmarks"
 NO_SIZE = "no_size"
-PARALLEL_PLAN_MIN_IMAGES = 2000  # below this, one process plans faster than a pool starts  # skip reason: the image size is unknown (image missing, no size in the file)
+PARALLEL_PLAN_MIN_IMAGES = 500  # below this, planning (~2,000 images/s) is not worth shipping records  # skip reason: the image size is unknown (image missing, no size in the file)
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,9 +93,12 @@ class PlannedRun:
 
 
 def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnConfig, seed: int,
-             workers: int, detections: Mapping[str, np.ndarray] | None = None,
+             pool: WorkerPool, detections: Mapping[str, np.ndarray] | None = None,
              chunk_size: int = 200) -> PlannedRun:
-    """Plan every usable image, balance globally, and keep each image's chosen rows."""
+    """Plan every usable image, balance globally, and keep each image's chosen rows.
+
+    Planning runs on `pool` when there are at least `PARALLEL_PLAN_MIN_IMAGES` images.
+    """
     entries, skipped = [], []
     for role, records in ((FACES, faces), (LANDMARKS, landmarks)):
         for record in records:
@@ -114,9 +117,10 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
             dets = tuple(_detections_for(record, detections) if role == FACES else None for record in records)
             chunks.append(PlanChunk(role, tuple(records), dets, cfg, seed))
     plans_by_key: dict[str, CropPlan] = {}
-    pool_workers = workers if len(entries) >= PARALLEL_PLAN_MIN_IMAGES else 1
     indexed = list(enumerate(chunks))
-    for chunk, plans in zip(chunks, _ordered(distribute(_indexed_plan_chunk, indexed, pool_workers))):
+    mapped = (pool.map(_indexed_plan_chunk, indexed) if len(entries) >= PARALLEL_PLAN_MIN_IMAGES
+              else run_serial(_indexed_plan_chunk, indexed))
+    for chunk, plans in zip(chunks, _ordered(mapped)):
         for record, plan in zip(chunk.records, plans):
             plans_by_key[item_key(chunk.role, record)] = plan
     plans = [plans_by_key[key] for key, _, _ in entries]
