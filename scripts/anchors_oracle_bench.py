@@ -1,6 +1,6 @@
 """Time mmdetection 3.3.0 labelling the benchmark's images for FPN's RPN (run by the oracle python).
 
-    /tmp/oracle-venv/bin/python scripts/anchors_oracle_bench.py CASES.npz OUT.npz [--oracle-dir DIR]
+    .oracle-venv/bin/python scripts/anchors_oracle_bench.py CASES.npz OUT.npz [--oracle-dir DIR]
 
 `CASES.npz` (written by ``scripts/bench.py``) holds, per image i, ``gt_i`` float32 [G, 4] (GT boxes
 already resized to the network input, as samplegen and mmdet's ``Resize`` give them),

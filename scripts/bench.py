@@ -354,7 +354,8 @@ def find_oracle(explicit: str | None) -> str | None:
     ``--oracle none`` turns mmdetection off.
     """
     given = explicit or os.environ.get("SAMPLEGEN_ORACLE_PYTHON")
-    candidate = given or "/tmp/oracle-venv/bin/python"   # where ../shared/oracle/README.md puts it
+    # setup.sh's default venv is .oracle-venv in the folder it runs from (git-ignored here).
+    candidate = given or str(Path(__file__).resolve().parent.parent / ".oracle-venv" / "bin" / "python")
     return candidate if Path(candidate).is_file() else None
 
 
