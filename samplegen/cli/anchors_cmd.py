@@ -16,7 +16,7 @@ from samplegen.cli.options import (
     EngineOptions, decisive_config, engine_options, engine_settings, resolve_config, split_engine)
 from samplegen.cli.output import print_json
 from samplegen.datasets import read_dataset
-from samplegen.datasets.detections import read_detections
+from samplegen.datasets.detections import detections_for, read_detections
 from samplegen.engine.manifest import RunDescription, describe_input
 from samplegen.engine.plan import plan_shards
 from samplegen.engine.run import execute
@@ -73,7 +73,8 @@ def anchors_command(method: str, annotations: Path | None, format_name: str, ima
     dataset = read_dataset(format_name, annotations, images)
     props = read_detections(proposals) if proposals else {}
     records = sorted(dataset.records, key=lambda r: r.key)
-    items = [AnchorItem(i, r, _proposals_for(props, r) if proposals else None) for i, r in enumerate(records)]
+    items = [AnchorItem(i, r, detections_for(props, r)[:, :4] if proposals else None)
+             for i, r in enumerate(records)]
     tasks = plan_shards(items, engine_values["shard_size"], key=lambda item: item.record.key)
     inputs = tuple(describe_input(role, path) for role, path in
                    (("annotations", annotations), ("proposals", proposals)) if path)
@@ -87,11 +88,6 @@ def anchors_command(method: str, annotations: Path | None, format_name: str, ima
                      str(images) if images else None, with_images)
     outcome = execute(job, tasks, run, settings)
     print_json({**outcome.summary(), "out": str(settings.out_dir), "method": method})
-
-
-def _proposals_for(proposals: dict, record) -> np.ndarray:
-    found = proposals.get(record.key, proposals.get(record.image))
-    return np.zeros((0, 4), np.float32) if found is None else np.asarray(found[:, :4], np.float32)
 
 
 def _jsonable(value) -> bool:

@@ -17,6 +17,17 @@ import numpy as np
 from samplegen.datasets.lines import duplicate_error, read_lines
 from samplegen.datasets.paths import image_key
 from samplegen.errors import InputError
+from samplegen.record import Record
+
+
+def detections_for(detections: dict[str, np.ndarray], record: Record) -> np.ndarray:
+    """The detections of `record` (float32 [N, 5]), by key or by the path as written; [0, 5] if none.
+
+    Both are tried because YOLO records key images relative to the images folder while their
+    written path is absolute.
+    """
+    found = detections.get(record.key, detections.get(record.image))
+    return np.zeros((0, 5), np.float32) if found is None else found
 
 
 def read_detections(path: Path) -> dict[str, np.ndarray]:

@@ -6,6 +6,8 @@ from pathlib import Path, PurePosixPath
 import cv2
 import numpy as np
 
+from samplegen.datasets.paths import image_key
+
 MISSING = "missing"
 UNDECODABLE = "undecodable"
 
@@ -20,7 +22,7 @@ def image_path(images_root: str | None, image: str) -> Path:
     write ``0--Parade/0_Parade_marchingband_1_849`` for a JPEG (reference-semantics A.2). Readers
     already refused paths escaping the root when they read the annotation.
     """
-    relative = image.replace("\\", "/")
+    relative = image_key(image)
     if not PurePosixPath(relative).suffix:
         relative += DEFAULT_EXT
     return Path(images_root) / relative if images_root else Path(relative)

@@ -60,13 +60,14 @@ def _previous_state(run: RunDescription, settings: EngineSettings) -> dict[int, 
     if previous is None:
         return {}
     if settings.overwrite:
-        for entry in previous.get("shards", []) + [{"files": previous.get("totals", {}).get("extra_files", [])}]:
-            for f in entry.get("files", []):
-                target = out / f["name"]
-                if target.is_dir():
-                    shutil.rmtree(target)
-                else:
-                    target.unlink(missing_ok=True)
+        written = [f for shard in previous.get("shards", []) for f in shard.get("files", [])]
+        written += previous.get("totals", {}).get("extra_files", [])  # e.g. merged list files
+        for f in written:
+            target = out / f["name"]
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
         (out / MANIFEST_NAME).unlink(missing_ok=True)
         return {}
     if not settings.resume:

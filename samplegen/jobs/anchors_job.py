@@ -80,37 +80,39 @@ class AnchorsJob:
         totals: Counter[str] = Counter()
         skipped = []
         for item in task.items:
-            members, reason = self._sample(item)
+            members, counts, reason = self._sample(item)
             if members is None:
                 skipped.append((item.record.image, reason))
                 continue
             writer.add(sample_key(item.position), members)
-            totals.update(json.loads(members["json"])["counts"])
+            totals.update(counts)
         return ShardResult(task.index, tuple(writer.commit()), writer.samples, dict(sorted(totals.items())),
                            len(task.items), tuple(skipped))
 
-    def _sample(self, item: AnchorItem) -> tuple[dict[str, bytes] | None, str | None]:
+    def _sample(self, item: AnchorItem) -> tuple[dict[str, bytes] | None, dict[str, int], str | None]:
+        """(members, counts, None) for a labelled image, (None, {}, reason) for a skipped one."""
         record = item.record
         pixels = None
         if self.with_images:
             pixels, reason = load_image(image_path(self.images_root, record.image))
             if pixels is None:
-                return None, reason
+                return None, {}, reason
         width, height = record.width, record.height
         if width is None or height is None:
             if pixels is None:
-                return None, NO_SIZE
+                return None, {}, NO_SIZE
             height, width = pixels.shape[:2]
         arrays = label_image(record.boxes, record.labels, record.ignore, width, height, self.cfg,
                              rng_for(self.seed, record.key), item.proposals)
+        counts = image_counts(arrays)
         meta: dict[str, Any] = {"source": record.image, "method": self.method, "width": width,
-                                "height": height, "counts": image_counts(arrays)}
+                                "height": height, "counts": counts}
         members = {"npz": npz_bytes(arrays, compress=True),
                    "json": json.dumps(meta, separators=(",", ":")).encode()}
         if pixels is not None:
             members["jpg"] = cv2.imencode(".jpg", network_input(pixels, self.cfg),
                                           [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
-        return members, None
+        return members, counts, None
 
     def finalize(self, out_dir: Path, shards: Sequence[ShardResult]) -> list[ShardFile]:
         return []

@@ -63,8 +63,7 @@ class MtcnnJob:
             plans.append(item.plan)
             images.append(pixels)
         plan = concat_plans(plans) if plans else empty_plan()
-        source = np.repeat(np.arange(len(plans), dtype=np.int32), [len(p) for p in plans])
-        files = self._write(task.index, plan, images, source, sources)
+        files = self._write(task.index, plans, plan, images, sources)
         counts = Counter(CLASS_NAMES[int(c)] for c in plan.cls)
         return ShardResult(task.index, tuple(files), len(plan), dict(sorted(counts.items())),
                            len(task.items), tuple(skipped))
@@ -79,17 +78,20 @@ class MtcnnJob:
             return None
         return cut_crops(pixels, item.plan, self.size, self.pad)
 
-    def _write(self, index: int, plan: CropPlan, batches: list[np.ndarray], source: np.ndarray,
+    def _write(self, index: int, plans: list[CropPlan], plan: CropPlan, batches: list[np.ndarray],
                sources: list[str]) -> list[ShardFile]:
-        """Write the shard; `batches` are the images' crops (uint8 [K_i, S, S, 3]) in plan order."""
+        """Write the shard: per image i, `plans[i]` and its crops `batches[i]` (uint8 [K_i, S, S, 3]);
+        `plan` is all of them concatenated and `sources[i]` the image path as written."""
         root = Path(self.out_dir)
-        columns = {name: getattr(plan, name) for name in PLAN_COLUMNS} | {"source": source}
         if self.layout == "packed":
+            # Image by image: the writer streams the batches, so no shard-wide copy is made.
             writer = PackedShardWriter(root, shard_name(self.prefix, index, ""), (self.size, self.size, 3))
-            for batch, rows in zip(batches, np.split(np.arange(len(plan)), np.cumsum([len(b) for b in batches])[:-1])):
-                writer.add_batch(batch, {name: values[rows] for name, values in columns.items()})
+            for i, (part, batch) in enumerate(zip(plans, batches)):
+                writer.add_batch(batch, plan_columns(part, np.full(len(part), i, np.int32)))
             return writer.commit(extra={"sources": np.array(sources, dtype=str)},
-                                 empty_columns={name: values[:0] for name, values in columns.items()})
+                                 empty_columns=plan_columns(empty_plan(), np.zeros(0, np.int32)))
+        source = np.repeat(np.arange(len(plans), dtype=np.int32), [len(p) for p in plans])
+        columns = plan_columns(plan, source)
         crops = np.concatenate(batches) if batches else np.zeros((0, self.size, self.size, 3), np.uint8)
         ext, params = IMAGE_FORMATS[self.image_format]
         if self.layout == "wds":
@@ -112,6 +114,11 @@ class MtcnnJob:
             return []
         stems = [shard_name(self.prefix, s.index, "") for s in shards]
         return merge_lists(out_dir, stems, list_names(self.size))
+
+
+def plan_columns(plan: CropPlan, source: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-crop fields written by every layout, plus `source` (index into the shard's images)."""
+    return {name: getattr(plan, name) for name in PLAN_COLUMNS} | {"source": source}
 
 
 def sample_json(columns: dict[str, np.ndarray], row: int, sources: list[str]) -> bytes:

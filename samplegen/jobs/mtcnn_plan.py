@@ -15,6 +15,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from samplegen.datasets.detections import detections_for
 from samplegen.engine.distribute import WorkerPool, run_serial
 from samplegen.mtcnn.balance import Balance, balance
 from samplegen.mtcnn.config import MtcnnConfig
@@ -114,7 +115,8 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
         for _, role, record in part:
             role_chunks.setdefault(role, []).append(record)
         for role, records in role_chunks.items():
-            dets = tuple(_detections_for(record, detections) if role == FACES else None for record in records)
+            dets = tuple(detections_for(detections, record) if role == FACES and detections is not None
+                         else None for record in records)
             chunks.append(PlanChunk(role, tuple(records), dets, cfg, seed))
     plans_by_key: dict[str, CropPlan] = {}
     indexed = list(enumerate(chunks))
@@ -130,13 +132,6 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
     items = [MtcnnItem(key, role, record, select(plan, chosen.rows(i, plan.cls)))
              for i, ((key, role, record), plan) in enumerate(zip(entries, plans))]
     return PlannedRun(items, chosen, skipped, len(entries))
-
-
-def _detections_for(record: Record, detections: Mapping[str, np.ndarray] | None) -> np.ndarray | None:
-    if detections is None:
-        return None
-    found = detections.get(record.key, detections.get(record.image))
-    return found if found is not None else np.zeros((0, 5), np.float32)
 
 
 def _indexed_plan_chunk(indexed: tuple[int, PlanChunk]) -> tuple[int, list[CropPlan]]:
