@@ -509,7 +509,7 @@ def main_bench(args) -> None:
 
     vs_classic = ours12.images_per_s / old.images_per_s
     vs_floor = ours12.seconds / floor.seconds
-    print(f"\nratios (targets from issue 6; N >= 600 and 2 workers for the mtcnn ones)")
+    print("\nratios (targets from issue 6; N >= 600 and 2 workers for the mtcnn ones)")
     print(f"  samplegen mtcnn 12 vs classic, images/s:      {vs_classic:6.1f}x  (target >= 10x: {verdict(vs_classic >= 10)})")
     print(f"  samplegen mtcnn 12 time / decode floor time:  {vs_floor:6.2f}x  (target <= 2x: {verdict(vs_floor <= 2)})")
     vs_mmdet = None

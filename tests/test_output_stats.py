@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from samplegen.cli import main
-from samplegen.output_stats import IOU_BINS, anchors_output_stats, iou_histogram, mtcnn_output_stats
-from samplegen.outputs import read_anchors, read_mtcnn
+from samplegen.output_stats import IOU_BINS, iou_histogram
 from samplegen.stats_plot import PLOT_BOTTOM, PLOT_TOP, bar_geometry, bar_panel
 
 

@@ -36,7 +36,7 @@ from samplegen.anchors.config import (AtssConfig, FcosConfig, GridAnchorConfig, 
                                       rpn_sampler)
 from samplegen.anchors.labels import FIRST_POSITIVE, IGNORE, NEGATIVE, NO_LABEL
 from samplegen.anchors.sample import (Sample, add_gt_as_proposals, neg_budget,
-                                      prepend_gt_assignment, random_choice, sample_all,
+                                      prepend_gt_assignment, random_choice,
                                       sample_random)
 
 Arrays = dict[str, np.ndarray]

@@ -8,12 +8,11 @@ import click
 import numpy as np
 
 from samplegen import __version__, embedded
-from samplegen.anchors.config import METHODS, load_method_config
+from samplegen.anchors.config import METHODS
 from samplegen.anchors.methods import priors_for
 from samplegen.cli import cli
-from samplegen.cli.inspect_cmd import format_option
 from samplegen.cli.options import (
-    EngineOptions, decisive_config, engine_options, engine_settings, resolve_config, split_engine)
+    EngineOptions, decisive_config, engine_options, engine_settings, format_option, resolve_anchor_config)
 from samplegen.cli.output import print_json
 from samplegen.datasets import read_dataset
 from samplegen.datasets.detections import detections_for, read_detections
@@ -59,9 +58,7 @@ def anchors_command(method: str, annotations: Path | None, format_name: str, ima
     With no --annotations, runs on the embedded sample.
     """
     overrides = {"stage": stage, "compat": compat, "neg_sampling": neg_sampling}
-    layered = resolve_config(METHODS[method].preset, engine, overrides)
-    engine_values, method_values = split_engine(layered)
-    cfg, _ = load_method_config(method, method_values, "command line", layered.sources)
+    cfg, layered, engine_values, _ = resolve_anchor_config(method, engine, overrides)
     if priors_shape is not None:
         print_priors(cfg, method, priors_shape[0], priors_shape[1], save)
         return

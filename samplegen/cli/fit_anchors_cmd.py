@@ -11,8 +11,7 @@ from samplegen import embedded
 from samplegen.anchors.config import METHODS, FcosConfig, load_method_config
 from samplegen.anchors.fit import best_prior_iou, network_boxes, recall_table, suggest_overrides
 from samplegen.cli import cli
-from samplegen.cli.inspect_cmd import format_option
-from samplegen.cli.options import EngineOptions, engine_options, resolve_config, split_engine
+from samplegen.cli.options import EngineOptions, engine_options, format_option, resolve_anchor_config
 from samplegen.cli.output import print_json
 from samplegen.datasets import read_dataset
 from samplegen.errors import ConfigError
@@ -36,9 +35,7 @@ def fit_anchors_command(method: str, annotations: Path | None, format_name: str,
     """Recall of the method's priors per box size (best prior IoU >= 0.3 / 0.5 / 0.7), and a
     k-means (1 - IoU) anchor set fitted to the data, with the same figures.
     """
-    layered = resolve_config(METHODS[method].preset, engine, {})
-    engine_values, method_values = split_engine(layered)
-    cfg, _ = load_method_config(method, method_values, "command line", layered.sources)
+    cfg, _, engine_values, method_values = resolve_anchor_config(method, engine, {})
     if isinstance(cfg, FcosConfig):
         raise ConfigError("fcos is anchor-free: there are no anchor shapes to fit")
     if annotations is None:

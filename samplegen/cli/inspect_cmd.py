@@ -7,13 +7,10 @@ import click
 
 from samplegen import embedded
 from samplegen.cli import cli
+from samplegen.cli.options import format_option
 from samplegen.cli.output import print_json
-from samplegen.datasets import READERS, read_dataset
+from samplegen.datasets import read_dataset
 from samplegen.stats import dataset_stats
-
-
-def format_option(**kwargs) -> click.Option:
-    return click.option("--format", "format_name", type=click.Choice(sorted(READERS)), **kwargs)
 
 
 @cli.command("inspect")

@@ -7,9 +7,9 @@ import click
 
 from samplegen import __version__, embedded
 from samplegen.cli import cli
-from samplegen.cli.inspect_cmd import format_option
 from samplegen.cli.options import (
-    EngineOptions, decisive_config, engine_options, engine_settings, resolve_config, split_engine)
+    EngineOptions, decisive_config, engine_options, engine_settings, format_option, resolve_config,
+    split_engine)
 from samplegen.cli.output import print_json
 from samplegen.datasets import READERS, read_dataset
 from samplegen.datasets.detections import read_detections

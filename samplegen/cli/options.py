@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 import click
 
 from samplegen.config import Layered, environment_overrides, load_preset, load_yaml
+from samplegen.datasets import READERS
 from samplegen.engine.run import EngineSettings
 from samplegen.errors import ConfigError
 
@@ -34,6 +35,23 @@ class EngineOptions:
     overwrite: bool
     progress: bool
     config: Path | None
+
+
+def format_option(**kwargs: Any) -> Callable:
+    """``--format NAME``, one of the readers (passed to the command as ``format_name``)."""
+    return click.option("--format", "format_name", type=click.Choice(sorted(READERS)), **kwargs)
+
+
+def resolve_anchor_config(method: str, engine: EngineOptions, cli_values: Mapping[str, Any]
+                          ) -> tuple[Any, Layered, dict[str, Any], dict[str, Any]]:
+    """(method config, layered values, engine values, method values) of an anchors method, with
+    the same layering for every command that labels anchors (so `show` draws what `anchors` writes)."""
+    from samplegen.anchors.config import METHODS, load_method_config
+
+    layered = resolve_config(METHODS[method].preset, engine, cli_values)
+    engine_values, method_values = split_engine(layered)
+    cfg, _ = load_method_config(method, method_values, "command line", layered.sources)
+    return cfg, layered, engine_values, method_values
 
 
 def engine_options(command: Callable) -> Callable:

@@ -17,8 +17,7 @@ from samplegen import embedded
 from samplegen.anchors.config import METHODS, MethodConfig, config_keys, load_method_config
 from samplegen.anchors.methods import label_image, priors_for
 from samplegen.cli import cli
-from samplegen.cli.inspect_cmd import format_option
-from samplegen.cli.options import EngineOptions, resolve_config, split_engine
+from samplegen.cli.options import EngineOptions, format_option, resolve_anchor_config
 from samplegen.cli.output import print_json
 from samplegen.datasets import read_dataset
 from samplegen.engine.images import image_path, load_image
@@ -197,9 +196,7 @@ def _method_cfg(method: str, seed: int | None, config_file: Path | None,
     # The same layering as `samplegen anchors` (preset < --config < SAMPLEGEN_* < options), so
     # the picture shows what that command writes.
     engine = EngineOptions(None, None, seed, None, None, False, False, False, config_file)
-    layered = resolve_config(METHODS[method].preset, engine, overrides)
-    engine_values, method_values = split_engine(layered)
-    cfg, _ = load_method_config(method, method_values, "command line", layered.sources)
+    cfg, _, engine_values, _ = resolve_anchor_config(method, engine, overrides)
     return cfg, int(engine_values["seed"])
 
 

@@ -165,5 +165,5 @@ def test_real_method_positives_in_their_level_panel(method):
             for x, y in inside:
                 assert colour_at(panel.image, x, y) == draw.gt_colour(0)
             checked += 1
-        assert panel.title.startswith(f"stride ") and f"{int((assigned >= 1).sum())} pos" in panel.title
+        assert panel.title.startswith("stride ") and f"{int((assigned >= 1).sum())} pos" in panel.title
     assert checked == len(arrays["pos_inds"]) > 0
