@@ -8,7 +8,6 @@ Layouts (issue 3), all with the same samples and fields for a given seed:
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,8 +20,8 @@ from samplegen.engine.manifest import ShardResult
 from samplegen.engine.plan import ShardTask
 from samplegen.jobs.mtcnn_plan import LANDMARKS, MtcnnItem
 from samplegen.mtcnn.cut import cut_crops
-from samplegen.mtcnn.labels import CLASS_NAMES, LANDMARK, NEG
-from samplegen.mtcnn.plan import CropPlan, concat_plans, empty_plan
+from samplegen.mtcnn.labels import CLASS_NAMES, CLASS_ORDER, LANDMARK, NEG
+from samplegen.mtcnn.plan import CropPlan, class_counts, concat_plans, empty_plan
 from samplegen.writers.base import ShardFile, shard_name
 from samplegen.writers.lists import ListShardWriter, merge_lists
 from samplegen.writers.packed import PackedShardWriter
@@ -64,8 +63,8 @@ class MtcnnJob:
             images.append(pixels)
         plan = concat_plans(plans) if plans else empty_plan()
         files = self._write(task.index, plans, plan, images, sources)
-        counts = Counter(CLASS_NAMES[int(c)] for c in plan.cls)
-        return ShardResult(task.index, tuple(files), len(plan), dict(sorted(counts.items())),
+        per_class = {CLASS_NAMES[code]: int(n) for code, n in zip(CLASS_ORDER, class_counts(plan)) if n}
+        return ShardResult(task.index, tuple(files), len(plan), dict(sorted(per_class.items())),
                            len(task.items), tuple(skipped))
 
     def _cut(self, item: MtcnnItem, skipped: list) -> np.ndarray | None:
