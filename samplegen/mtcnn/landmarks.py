@@ -28,7 +28,7 @@ import numpy as np
 
 from samplegen.mtcnn.config import MtcnnConfig
 from samplegen.mtcnn.labels import LANDMARK, mirror_landmarks, mirror_roi, regression_targets
-from samplegen.mtcnn.plan import CropPlan, concat_plans, empty_plan, make_plan, select
+from samplegen.mtcnn.plan import CropPlan, empty_plan, make_plan
 from samplegen.mtcnn.propose import centered_squares, image_size, inside_image, jittered_squares, paired_iou
 from samplegen.record import Record
 
@@ -81,19 +81,24 @@ def _base_crops(record: Record, cfg: MtcnnConfig, rng: np.random.Generator) -> t
     return np.concatenate(crops), np.concatenate(owners).astype(np.int32)
 
 
-def _variant(base: CropPlan, points: np.ndarray, crops: np.ndarray, angle: float,
-             mirror: bool, centers: np.ndarray) -> CropPlan:
-    """Rows of `base` as one augmentation variant, with points [K, 5, 2] in the frame of `crops`
-    and rotation `centers` [K, 2]."""
+def _variant(base: CropPlan, rows: np.ndarray, points: np.ndarray, angle: float,
+             mirror: bool, centers: np.ndarray) -> dict[str, np.ndarray]:
+    """The `rows` of `base` as one augmentation variant: its plan fields, with points [K, 5, 2]
+    in the frame of the crops and rotation `centers` [K, 2] (fields only: the variants of an
+    image become one plan at once, which keeps planning cheap). Landmarks are float32 already,
+    as stored, because the caller tests them against (0, 1)."""
+    crops = base.crop[rows]
     norm = normalise_points(points, crops)
-    roi = base.roi
+    roi = base.roi[rows]
     if mirror:
         norm, roi = mirror_landmarks(norm), mirror_roi(roi)
     if angle != 0.0:
         # A rotated crop has no axis-aligned face box to regress to: roi stays undefined.
         roi = np.zeros_like(roi)
-    return make_plan(LANDMARK, crops, roi=roi, landmark=norm.reshape(-1, 10), angle=angle,
-                     mirror=mirror, iou=base.iou, gt=base.gt, center=centers if angle != 0.0 else None)
+    k = crops.shape[0]
+    return {"crop": crops, "roi": roi, "landmark": norm.reshape(-1, 10).astype(np.float32), "angle": np.full(k, angle),
+            "mirror": np.full(k, mirror), "iou": base.iou[rows], "gt": base.gt[rows],
+            "center": centers if angle != 0.0 else np.zeros((k, 2))}
 
 
 def plan_landmarks(record: Record, cfg: MtcnnConfig, rng: np.random.Generator) -> CropPlan:
@@ -129,15 +134,15 @@ def plan_landmarks(record: Record, cfg: MtcnnConfig, rng: np.random.Generator) -
     # inverts the rotation from `plan.center` use exactly the same map.
     centers = np.stack([(faces[:, 0] + faces[:, 2]) / 2, (faces[:, 1] + faces[:, 3]) / 2], 1)
     centers = centers.astype(np.float32).astype(np.float64)
-    variants = [_variant(base, points, crops, 0.0, False, centers)]
+    every = np.ones(crops.shape[0], bool)
+    variants = [_variant(base, every, points, 0.0, False, centers)]
     mirrored = draws[:, 0] < lm.mirror_prob
-    variants.append(_variant(select(base, mirrored), points[mirrored], crops[mirrored], 0.0, True,
-                             centers[mirrored]))
+    variants.append(_variant(base, mirrored, points[mirrored], 0.0, True, centers[mirrored]))
     for j, angle in enumerate(lm.angles):
         rows = draws[:, 1 + j] < lm.rotate_prob
         rotated = rotate_points(points[rows], centers[rows], angle)
         for flip in (False, True) if lm.mirror_rotated else (False,):
-            variants.append(_variant(select(base, rows), rotated, crops[rows], angle, flip, centers[rows]))
-    plan = concat_plans(variants)
-    inside = ((plan.landmark > 0) & (plan.landmark < 1)).all(axis=1)
-    return select(plan, inside)
+            variants.append(_variant(base, rows, rotated, angle, flip, centers[rows]))
+    fields = {name: np.concatenate([v[name] for v in variants]) for name in variants[0]}
+    inside = ((fields["landmark"] > 0) & (fields["landmark"] < 1)).all(axis=1)
+    return make_plan(LANDMARK, **{name: value[inside] for name, value in fields.items()})

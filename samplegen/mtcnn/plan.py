@@ -74,8 +74,12 @@ def make_plan(cls: np.ndarray | int, crop: np.ndarray, *, roi: np.ndarray | None
         value = given[name]
         if value is None:
             values[name] = np.full(shape, -1, dtype) if name == "gt" else np.zeros(shape, dtype)
+        elif np.ndim(value) == 0:
+            values[name] = np.full(shape, value, dtype)
         else:
-            values[name] = np.ascontiguousarray(np.broadcast_to(np.asarray(value, dtype), shape))
+            value = np.ascontiguousarray(value, dtype)
+            # Planning makes thousands of small plans: broadcast only when the shape asks for it.
+            values[name] = value if value.shape == shape else np.ascontiguousarray(np.broadcast_to(value, shape))
     return CropPlan(**values)
 
 
