@@ -25,7 +25,7 @@ from samplegen.anchors.labels import IGNORE, NEGATIVE, NO_LABEL
 from samplegen.boxes import iof, iou
 
 CHUNK_ELEMENTS = 1 << 20  # IoU entries per chunk: ~32 MB of float32 temporaries in boxes.iou
-MIN_CHUNK = 1024
+MIN_CHUNK = 256          # blocks stay within CHUNK_ELEMENTS up to 4,096 GTs (WIDER peaks at 1,968)
 MAX_CHUNK = 8192          # short chunks are narrow bands, so most GTs skip them (`_touching`)
 
 

@@ -6,6 +6,7 @@ depend only on its task, and the manifest sorts shards by index.
 """
 from __future__ import annotations
 
+import ctypes
 import itertools
 import multiprocessing
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -23,11 +24,35 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
+def _libc_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc only
+    except (AttributeError, OSError):
+        return None
+
+
+_MALLOC_TRIM = _libc_malloc_trim()
+
+
+def _trimmed(fn: Callable[[T], R], task: T) -> R:
+    """`fn(task)`, then the freed heap handed back to the OS.
+
+    glibc keeps freed memory of a task's arrays in its heap, fragmented, so without this a
+    worker's RSS creeps up shard after shard (+25 MB over 30 FPN shards) and its peak grows with
+    the length of the run instead of staying at one shard's working set.
+    """
+    try:
+        return fn(task)
+    finally:
+        if _MALLOC_TRIM is not None:
+            _MALLOC_TRIM(0)
+
+
 def run_serial(fn: Callable[[T], R], tasks: Sequence[T], workers: int = 1) -> Iterator[R]:
     """Run tasks one after the other in this process (also the ``--workers 1`` path)."""
     _init_worker()
     for task in tasks:
-        yield fn(task)
+        yield _trimmed(fn, task)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -79,13 +104,13 @@ class WorkerPool:
 def _bounded_map(pool: ProcessPoolExecutor, fn: Callable[[T], R], tasks: Sequence[T],
                  workers: int) -> Iterator[R]:
     queue = iter(tasks)
-    running = {pool.submit(fn, task) for task in itertools.islice(queue, 2 * workers)}
+    running = {pool.submit(_trimmed, fn, task) for task in itertools.islice(queue, 2 * workers)}
     try:
         while running:
             done, running = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 yield future.result()
-                running.update(pool.submit(fn, task) for task in itertools.islice(queue, 1))
+                running.update(pool.submit(_trimmed, fn, task) for task in itertools.islice(queue, 1))
     finally:
         for future in running:
             future.cancel()

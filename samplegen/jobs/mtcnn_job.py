@@ -21,7 +21,7 @@ from samplegen.engine.plan import ShardTask
 from samplegen.jobs.mtcnn_plan import LANDMARKS, MtcnnItem
 from samplegen.mtcnn.cut import cut_crops
 from samplegen.mtcnn.labels import CLASS_NAMES, CLASS_ORDER, LANDMARK, NEG
-from samplegen.mtcnn.plan import CropPlan, class_counts, concat_plans, empty_plan
+from samplegen.mtcnn.plan import CropPlan, class_counts, empty_plan
 from samplegen.writers.base import ShardFile, shard_name
 from samplegen.writers.lists import ListShardWriter, merge_lists
 from samplegen.writers.packed import PackedShardWriter
@@ -53,18 +53,26 @@ class MtcnnJob:
     landmarks_root: str | None
 
     def run_shard(self, task: ShardTask) -> ShardResult:
-        plans, images, sources, skipped = [], [], [], []
-        for item in task.items:
-            pixels = self._cut(item, skipped)
-            if pixels is None:
-                continue
-            sources.append(item.record.image)
-            plans.append(item.plan)
-            images.append(pixels)
-        plan = concat_plans(plans) if plans else empty_plan()
-        files = self._write(task.index, plans, plan, images, sources)
-        per_class = {CLASS_NAMES[code]: int(n) for code, n in zip(CLASS_ORDER, class_counts(plan)) if n}
-        return ShardResult(task.index, tuple(files), len(plan), dict(sorted(per_class.items())),
+        # Each image's crops are written as soon as they are cut, so a worker holds one image's
+        # pixels at a time however crowded the shard is.
+        sink = _open_sink(self, task.index)
+        sources: list[str] = []
+        skipped: list = []
+        counts = np.zeros(len(CLASS_ORDER), np.int64)
+        try:
+            for item in task.items:
+                pixels = self._cut(item, skipped)
+                if pixels is None:
+                    continue
+                sources.append(item.record.image)
+                sink.add(item.plan, pixels, sources)
+                counts += class_counts(item.plan)
+            files = sink.commit(sources)
+        except BaseException:
+            sink.abort()
+            raise
+        per_class = {CLASS_NAMES[code]: int(n) for code, n in zip(CLASS_ORDER, counts) if n}
+        return ShardResult(task.index, tuple(files), int(counts.sum()), dict(sorted(per_class.items())),
                            len(task.items), tuple(skipped))
 
     def _cut(self, item: MtcnnItem, skipped: list) -> np.ndarray | None:
@@ -76,37 +84,6 @@ class MtcnnJob:
             skipped.append((item.record.image, reason))
             return None
         return cut_crops(pixels, item.plan, self.size, self.pad)
-
-    def _write(self, index: int, plans: list[CropPlan], plan: CropPlan, batches: list[np.ndarray],
-               sources: list[str]) -> list[ShardFile]:
-        """Write the shard: per image i, `plans[i]` and its crops `batches[i]` (uint8 [K_i, S, S, 3]);
-        `plan` is all of them concatenated and `sources[i]` the image path as written."""
-        root = Path(self.out_dir)
-        if self.layout == "packed":
-            # Image by image: the writer streams the batches, so no shard-wide copy is made.
-            writer = PackedShardWriter(root, shard_name(self.prefix, index, ""), (self.size, self.size, 3))
-            for i, (part, batch) in enumerate(zip(plans, batches)):
-                writer.add_batch(batch, plan_columns(part, np.full(len(part), i, np.int32)))
-            return writer.commit(extra={"sources": np.array(sources, dtype=str)},
-                                 empty_columns=plan_columns(empty_plan(), np.zeros(0, np.int32)))
-        source = np.repeat(np.arange(len(plans), dtype=np.int32), [len(p) for p in plans])
-        columns = plan_columns(plan, source)
-        crops = np.concatenate(batches) if batches else np.zeros((0, self.size, self.size, 3), np.uint8)
-        ext, params = IMAGE_FORMATS[self.image_format]
-        if self.layout == "wds":
-            tar = TarShardWriter(root, shard_name(self.prefix, index, ".tar"))
-            for row in range(len(plan)):
-                encoded = cv2.imencode(ext, crops[row], params)[1].tobytes()
-                record = sample_json(columns, row, sources)
-                tar.add(f"{index:06d}_{row:06d}", {ext[1:]: encoded, "json": record})
-            return tar.commit()
-        lists = ListShardWriter(root, shard_name(self.prefix, index, ""))
-        for row in range(len(plan)):
-            code = int(plan.cls[row])
-            encoded = cv2.imencode(ext, crops[row], params)[1].tobytes()
-            lists.add(f"{CLASS_NAMES[code]}_{self.size}.txt", f"{LIST_FOLDERS[code]}/{row:06d}{ext}",
-                      encoded, list_fields(plan, row))
-        return lists.commit(list_names(self.size))
 
     def finalize(self, out_dir: Path, shards: Sequence[ShardResult]) -> list[ShardFile]:
         if self.layout != "list":
@@ -147,3 +124,60 @@ def list_fields(plan: CropPlan, row: int) -> str:
     else:
         values = plan.roi[row].tolist()
     return " ".join([str(code)] + [f"{v:.9g}" for v in values])
+
+
+class _PackedSink:
+    """``packed``: crops and their columns, image by image; ``sources`` stored on commit."""
+
+    def __init__(self, job: MtcnnJob, index: int) -> None:
+        self.writer = PackedShardWriter(Path(job.out_dir), shard_name(job.prefix, index, ""),
+                                        (job.size, job.size, 3))
+
+    def add(self, plan: CropPlan, crops: np.ndarray, sources: list[str]) -> None:
+        self.writer.add_batch(crops, plan_columns(plan, np.full(len(plan), len(sources) - 1, np.int32)))
+
+    def commit(self, sources: list[str]) -> list[ShardFile]:
+        return self.writer.commit(extra={"sources": np.array(sources, dtype=str)},
+                                  empty_columns=plan_columns(empty_plan(), np.zeros(0, np.int32)))
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+class _EncodedSink:
+    """``wds`` / ``list``: one encoded image per crop, numbered by its row in the shard."""
+
+    def __init__(self, job: MtcnnJob, index: int) -> None:
+        self.job, self.index, self.rows = job, index, 0
+        self.ext, self.params = IMAGE_FORMATS[job.image_format]
+        root = Path(job.out_dir)
+        if job.layout == "wds":
+            self.tar, self.lists = TarShardWriter(root, shard_name(job.prefix, index, ".tar")), None
+        else:
+            self.tar, self.lists = None, ListShardWriter(root, shard_name(job.prefix, index, ""))
+
+    def add(self, plan: CropPlan, crops: np.ndarray, sources: list[str]) -> None:
+        columns = plan_columns(plan, np.full(len(plan), len(sources) - 1, np.int32))
+        for k in range(len(plan)):
+            row = self.rows + k
+            encoded = cv2.imencode(self.ext, crops[k], self.params)[1].tobytes()
+            if self.tar is not None:
+                self.tar.add(f"{self.index:06d}_{row:06d}", {self.ext[1:]: encoded,
+                                                             "json": sample_json(columns, k, sources)})
+            else:
+                code = int(plan.cls[k])
+                self.lists.add(f"{CLASS_NAMES[code]}_{self.job.size}.txt",
+                               f"{LIST_FOLDERS[code]}/{row:06d}{self.ext}", encoded, list_fields(plan, k))
+        self.rows += len(plan)
+
+    def commit(self, sources: list[str]) -> list[ShardFile]:
+        if self.tar is not None:
+            return self.tar.commit()
+        return self.lists.commit(list_names(self.job.size))
+
+    def abort(self) -> None:
+        (self.tar or self.lists).abort()
+
+
+def _open_sink(job: MtcnnJob, index: int) -> _PackedSink | _EncodedSink:
+    return _PackedSink(job, index) if job.layout == "packed" else _EncodedSink(job, index)

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Mapping
+from typing import BinaryIO, Mapping
 
 import numpy as np
 
-from samplegen.writers.base import HashingFile, ShardFile
+from samplegen.writers.base import HashingFile, ShardFile, temp_path_for
 from samplegen.writers.npz import npz_bytes
 
 IMAGES_SUFFIX = ".images.npy"
 LABELS_SUFFIX = ".labels.npz"
+SPOOL_CHUNK = 1 << 22
 
 
 class PackedShardWriter:
-    """Collects batches of images and label columns; writes both files on commit.
+    """Spools batches of images to disk and collects label columns; writes both files on commit.
+
+    The ``.npy`` header needs the final count, so image bytes go to a temporary spool file as
+    they arrive and are copied behind the header on commit: a worker holds one batch of pixels,
+    never a shard's (a crowded shard of 48x48 crops is tens of megabytes).
 
     Args:
         root: output folder.
@@ -33,7 +38,8 @@ class PackedShardWriter:
         self.root = Path(root)
         self.stem = stem
         self.image_shape = tuple(image_shape)
-        self._images: list[np.ndarray] = []
+        self._spool_path = temp_path_for(self.root / f"{stem}{IMAGES_SUFFIX}.spool")
+        self._spool: BinaryIO = open(self._spool_path, "w+b")
         self._columns: dict[str, list[np.ndarray]] = {}
         self.samples = 0
 
@@ -45,16 +51,13 @@ class PackedShardWriter:
             if len(values) != len(images):
                 raise ValueError(f"column {name} has {len(values)} rows for {len(images)} images")
             self._columns.setdefault(name, []).append(np.asarray(values))
-        self._images.append(images)
+        if len(images):
+            self._spool.write(memoryview(np.ascontiguousarray(images, np.uint8)).cast("B"))
         self.samples += len(images)
 
     def commit(self, extra: Mapping[str, np.ndarray] | None = None,
                empty_columns: Mapping[str, np.ndarray] | None = None) -> list[ShardFile]:
-        """Write both files atomically; `empty_columns` gives dtype/shape templates for 0 rows.
-
-        The images are streamed batch by batch after the ``.npy`` header, never concatenated:
-        a crowded shard of 48x48 crops would otherwise sit in memory several times over.
-        """
+        """Write both files atomically; `empty_columns` gives dtype/shape templates for 0 rows."""
         images = HashingFile(self.root / f"{self.stem}{IMAGES_SUFFIX}")
         try:
             header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
@@ -62,12 +65,15 @@ class PackedShardWriter:
             buffer = io.BytesIO()
             np.lib.format.write_array_header_1_0(buffer, header)
             images.write(buffer.getvalue())
-            for batch in self._images:
-                images.write(memoryview(np.ascontiguousarray(batch, np.uint8)).cast("B"))
+            self._spool.seek(0)
+            while chunk := self._spool.read(SPOOL_CHUNK):
+                images.write(chunk)
             files = [images.commit(self.root)]
         except BaseException:
             images.abort()
             raise
+        finally:
+            self._close_spool()
         columns = {name: np.concatenate(parts) for name, parts in self._columns.items()}
         for name, template in (empty_columns or {}).items():
             columns.setdefault(name, template)
@@ -78,5 +84,9 @@ class PackedShardWriter:
         return files
 
     def abort(self) -> None:
-        self._images.clear()
+        self._close_spool()
         self._columns.clear()
+
+    def _close_spool(self) -> None:
+        self._spool.close()
+        self._spool_path.unlink(missing_ok=True)

@@ -37,3 +37,26 @@ def test_empty_packed_shard_keeps_shapes(tmp_path):
     writer.commit(empty_columns={"cls": np.zeros(0, np.int8)})
     assert np.load(tmp_path / "p-000001.images.npy").shape == (0, 24, 24, 3)
     assert np.load(tmp_path / "p-000001.labels.npz")["cls"].dtype == np.int8
+
+
+def test_packed_images_match_np_save_and_leave_no_spool(tmp_path):
+    # Batches are spooled to disk as they come; the committed file must be exactly what
+    # np.save writes for the concatenated array, and nothing else may remain in the folder.
+    rng = np.random.default_rng(1)
+    batches = [rng.integers(0, 256, (k, 48, 48, 3), dtype=np.uint8) for k in (3, 0, 70, 1)]
+    writer = PackedShardWriter(tmp_path, "p-000002", (48, 48, 3))
+    for batch in batches:
+        writer.add_batch(batch, {"cls": np.zeros(len(batch), np.int8)})
+    assert any(p.name.startswith(".p-000002") for p in tmp_path.iterdir())  # spooling, hidden
+    writer.commit()
+    expected = io.BytesIO()
+    np.save(expected, np.concatenate(batches))
+    assert (tmp_path / "p-000002.images.npy").read_bytes() == expected.getvalue()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p-000002.images.npy", "p-000002.labels.npz"]
+
+
+def test_aborted_packed_shard_leaves_nothing(tmp_path):
+    writer = PackedShardWriter(tmp_path, "p-000003", (12, 12, 3))
+    writer.add_batch(np.zeros((2, 12, 12, 3), np.uint8), {"cls": np.zeros(2, np.int8)})
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
