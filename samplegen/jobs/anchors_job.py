@@ -107,6 +107,12 @@ class AnchorsJob:
         counts = image_counts(arrays)
         meta: dict[str, Any] = {"source": record.image, "method": self.method, "width": width,
                                 "height": height, "counts": counts}
+        # GTs that do not overlap the image are left out (`drop_outside_gt`, mmdet's rule): say
+        # how many, per sample and in the run's totals, rather than lose them silently.
+        dropped = len(record.boxes) - len(arrays["gt_boxes"])
+        if dropped:
+            meta["dropped_gts"] = dropped
+            counts = {**counts, "dropped_gts": dropped}
         members = {"npz": npz_bytes(arrays, compress=True),
                    "json": json.dumps(meta, separators=(",", ":")).encode()}
         if pixels is not None:

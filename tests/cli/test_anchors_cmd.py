@@ -506,3 +506,30 @@ def test_rerun_refused_and_missing_images_fail(runs, dlib_coco_args, dlib, tmp_p
                    "--with-images", "--out", tmp_path / "b", "--workers", 1])
     assert res.code == 1 and res.stdout == "" and "missing" in res.stderr
     assert len(res.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("method, dropped", [("fpn", 1), ("retinanet_keep_outside", 0)])
+def test_gts_outside_the_image_are_counted_not_lost_silently(tmp_path, method, dropped):
+    # One face inside the 512 x 512 embedded photo, one entirely right of it: mmdet's dataset
+    # rule drops the second, and the run says so in the sample's meta and in the totals.
+    import shutil
+
+    from samplegen import embedded
+
+    shutil.copy(embedded.ROOT / "astronaut.jpg", tmp_path / "astronaut.jpg")
+    ann = {"images": [{"id": 1, "file_name": "astronaut.jpg", "width": 512, "height": 512}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [100, 100, 50, 60], "iscrowd": 0},
+                           {"id": 2, "image_id": 1, "category_id": 1, "bbox": [600, 100, 50, 60], "iscrowd": 0}],
+           "categories": [{"id": 1, "name": "face"}]}
+    (tmp_path / "ann.json").write_text(json.dumps(ann))
+    if method == "retinanet_keep_outside":
+        (tmp_path / "keep.yaml").write_text("drop_outside_gt: false\n")
+        args = ["--method", "retinanet", "--config", tmp_path / "keep.yaml"]
+    else:
+        args = ["--method", method]
+    summary = ok(run_cli(["anchors", *args, "--annotations", tmp_path / "ann.json", "--format", "coco",
+                          "--images", tmp_path, "--out", tmp_path / "out", "--workers", 1]))
+    [sample] = list(read_anchors(tmp_path / "out"))
+    assert sample["gt_boxes"].shape[0] == 2 - dropped
+    assert sample["meta"].get("dropped_gts", 0) == dropped
+    assert summary["counts"].get("dropped_gts", 0) == dropped
