@@ -96,9 +96,9 @@ def _variant(base: CropPlan, rows: np.ndarray, points: np.ndarray, angle: float,
         # A rotated crop has no axis-aligned face box to regress to: roi stays undefined.
         roi = np.zeros_like(roi)
     k = crops.shape[0]
-    return {"crop": crops, "roi": roi, "landmark": norm.reshape(-1, 10).astype(np.float32), "angle": np.full(k, angle),
-            "mirror": np.full(k, mirror), "iou": base.iou[rows], "gt": base.gt[rows],
-            "center": centers if angle != 0.0 else np.zeros((k, 2))}
+    return {"crop": crops, "roi": roi, "landmark": norm.reshape(-1, 10).astype(np.float32),
+            "angle": np.full(k, angle), "mirror": np.full(k, mirror), "iou": base.iou[rows],
+            "gt": base.gt[rows], "center": centers if angle != 0.0 else np.zeros((k, 2))}
 
 
 def plan_landmarks(record: Record, cfg: MtcnnConfig, rng: np.random.Generator) -> CropPlan:
