@@ -1,6 +1,7 @@
 """``samplegen mtcnn --size 12|24|48``: balanced pos / part / neg / landmark crops."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -89,6 +90,16 @@ def mtcnn_command(size: str, annotations: Path | None, format_name: str, images:
         if dry_run:
             print_json({"command": "mtcnn", "size": crop_size, "dry_run": True, **planned.counts()})
             return
+
+        starved = planned.starved()
+        if starved:
+            # Nothing would be written: say why before creating any output.
+            reasons = Counter(reason for _, reason in planned.skipped)
+            raise ConfigError(
+                f"nothing to write: the ratio pos:neg:part:landmark {':'.join(map(str, planned.ratio))} "
+                f"needs {' and '.join(starved)} samples and no image provided any "
+                f"({len(planned.skipped)} images skipped while planning: {dict(sorted(reasons.items()))}); "
+                f"fix the inputs, or give those classes a 0 share with --ratio")
 
         prefix = STAGE_NAMES[crop_size]
         tasks = plan_shards(planned.items, engine_values["shard_size"], key=lambda item: item.key)

@@ -84,6 +84,15 @@ class PlannedRun:
     balance: Balance
     skipped: list[tuple[str, str]]  # (image, reason) not planned
     planned_images: int
+    ratio: tuple[int, int, int, int]  # the ratio balanced to, in CLASS_ORDER
+
+    def starved(self) -> list[str]:
+        """Classes the ratio asks for that no image provided, when that empties the whole
+        selection although other classes were planned (e.g. every landmark image missing)."""
+        if self.balance.targets.sum() or not self.balance.available.sum():
+            return []
+        return [CLASS_NAMES[c] for c, share, n in zip(CLASS_ORDER, self.ratio, self.balance.available)
+                if share > 0 and n == 0]
 
     def counts(self) -> dict:
         available = {CLASS_NAMES[c]: int(n) for c, n in zip(CLASS_ORDER, self.balance.available)}
@@ -131,7 +140,7 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
     chosen = balance(counts, ratio, seed, cfg.allow_duplicates, CLASS_ORDER.index(CLASS_CODES[cfg.ratio_base]))
     items = [MtcnnItem(key, role, record, select(plan, chosen.rows(i, plan.cls)))
              for i, ((key, role, record), plan) in enumerate(zip(entries, plans))]
-    return PlannedRun(items, chosen, skipped, len(entries))
+    return PlannedRun(items, chosen, skipped, len(entries), ratio)
 
 
 def _indexed_plan_chunk(indexed: tuple[int, PlanChunk]) -> tuple[int, list[CropPlan]]:

@@ -671,3 +671,23 @@ def test_sampling_geometry_follows_the_rules(runs, data, request):
         assert abs((c[0] + c[2]) / 2 - (f[0] + f[2]) / 2) <= 0.2 * w + 0.5
         assert abs((c[1] + c[3]) / 2 - (f[1] + f[3]) / 2) <= 0.2 * h + 0.5
     assert seen[0] and seen[1] and seen[-1]
+
+
+def test_missing_landmark_images_stop_the_run_instead_of_an_empty_selection(dlib, lm_config, tmp_path):
+    """Faces plan fine but every landmark image is missing: the 1:3:1:2 ratio would select
+    nothing at all, so even with the skips tolerated the run refuses, says why, writes nothing."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "out"
+    res = run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--format", "wider",
+                   "--images", dlib["root"], "--landmarks", dlib["points"], "--landmark-images", empty,
+                   "--config", lm_config, "--out", out, "--workers", 1, "--no-progress", "--max-errors", 1000])
+    assert res.code == 2 and res.stdout == ""
+    assert "needs landmark samples" in res.stderr and "--ratio" in res.stderr
+    assert len(res.stderr.splitlines()) == 1 and not out.exists()
+    # With the landmark share at 0 the same inputs run.
+    summary = ok(run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--format", "wider",
+                          "--images", dlib["root"], "--landmarks", dlib["points"], "--landmark-images", empty,
+                          "--config", lm_config, "--out", out, "--workers", 1, "--no-progress",
+                          "--max-errors", 1000, "--ratio", "1:3:1:0"]))
+    assert summary["samples"] > 0 and summary["selected"]["landmark"] == 0
