@@ -24,7 +24,7 @@ def test_serial_tasks_hand_freed_heap_back_after_each_task(monkeypatch):
 def test_pool_results_and_errors_pass_through_the_trim_wrapper():
     with distribute.WorkerPool(2) as pool:
         assert sorted(pool.map(_square, [1, 2, 3, 4])) == [1, 4, 9, 16]
-        with pytest.raises(RuntimeError, match="task 5"):
+        with pytest.raises(RuntimeError, match=r"task [56]"):  # whichever worker fails first
             list(pool.map(_fail, [5, 6]))
 
 
