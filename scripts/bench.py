@@ -527,8 +527,8 @@ def main_bench(args) -> None:
           f"{verdict(worst < 500 * MB)}; flatness: --memory-check)")
     mmdet_text = f"{vs_mmdet:.1f}x mmdet" if vs_mmdet is not None else "mmdet skipped"
     print(f"SUMMARY N={bench.face_images}+{bench.landmark_images} workers={w}: mtcnn12 {vs_classic:.1f}x classic "
-          f"images/s (decode-only ceiling {ceiling:.1f}x), {vs_floor:.2f}x decode-floor time; anchors fpn {mmdet_text}, {vs_numpy:.1f}x dense numpy "
-          f"per image; worker peak {worst / MB:.0f} MB")
+          f"images/s (decode-only ceiling {ceiling:.1f}x), {vs_floor:.2f}x decode-floor time; "
+          f"anchors fpn {mmdet_text}, {vs_numpy:.1f}x dense numpy per image; worker peak {worst / MB:.0f} MB")
 
 
 def main_memory(args) -> None:

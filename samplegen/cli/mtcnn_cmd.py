@@ -1,7 +1,6 @@
 """``samplegen mtcnn --size 12|24|48``: balanced pos / part / neg / landmark crops."""
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import click
@@ -17,7 +16,7 @@ from samplegen.datasets.detections import read_detections
 from samplegen.engine.manifest import RunDescription, describe_input
 from samplegen.engine.distribute import WorkerPool
 from samplegen.engine.plan import plan_shards
-from samplegen.engine.run import execute
+from samplegen.engine.run import execute, skip_reasons
 from samplegen.errors import ConfigError
 from samplegen.jobs.mtcnn_job import IMAGE_FORMATS, LAYOUTS, MtcnnJob
 from samplegen.jobs.mtcnn_plan import plan_run
@@ -94,11 +93,10 @@ def mtcnn_command(size: str, annotations: Path | None, format_name: str, images:
         starved = planned.starved()
         if starved:
             # Nothing would be written: say why before creating any output.
-            reasons = Counter(reason for _, reason in planned.skipped)
             raise ConfigError(
                 f"nothing to write: the ratio pos:neg:part:landmark {':'.join(map(str, planned.ratio))} "
                 f"needs {' and '.join(starved)} samples and no image provided any "
-                f"({len(planned.skipped)} images skipped while planning: {dict(sorted(reasons.items()))}); "
+                f"({len(planned.skipped)} images skipped while planning: {skip_reasons(planned.skipped)}); "
                 f"fix the inputs, or give those classes a 0 share with --ratio")
 
         prefix = STAGE_NAMES[crop_size]

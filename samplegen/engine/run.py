@@ -139,9 +139,13 @@ def check_errors(run: RunDescription, shards: dict[int, ShardResult], settings: 
     """RunError when more images were skipped (planning + shards so far) than ``max_errors``."""
     skipped = all_skipped(run, shards)
     if len(skipped) > settings.max_errors:
-        reasons = dict(sorted(Counter(reason for _, reason in skipped).items()))
-        raise RunError(f"{len(skipped)} images could not be used ({reasons}), more than "
+        raise RunError(f"{len(skipped)} images could not be used ({skip_reasons(skipped)}), more than "
                        f"--max-errors {settings.max_errors}; see {settings.out_dir / MANIFEST_NAME}")
+
+
+def skip_reasons(skipped: Sequence[tuple[str, str]]) -> dict[str, int]:
+    """How many of the `skipped` (image, reason) pairs have each reason, by reason."""
+    return dict(sorted(Counter(reason for _, reason in skipped).items()))
 
 
 def summarize(shards: Any, extra: Sequence[ShardFile]) -> dict:

@@ -150,33 +150,30 @@ class _EncodedSink:
     def __init__(self, job: MtcnnJob, index: int) -> None:
         self.job, self.index, self.rows = job, index, 0
         self.ext, self.params = IMAGE_FORMATS[job.image_format]
+        self.tar = job.layout == "wds"
         root = Path(job.out_dir)
-        if job.layout == "wds":
-            self.tar, self.lists = TarShardWriter(root, shard_name(job.prefix, index, ".tar")), None
-        else:
-            self.tar, self.lists = None, ListShardWriter(root, shard_name(job.prefix, index, ""))
+        self.writer = (TarShardWriter(root, shard_name(job.prefix, index, ".tar")) if self.tar
+                       else ListShardWriter(root, shard_name(job.prefix, index, "")))
 
     def add(self, plan: CropPlan, crops: np.ndarray, sources: list[str]) -> None:
         columns = plan_columns(plan, np.full(len(plan), len(sources) - 1, np.int32))
         for k in range(len(plan)):
             row = self.rows + k
             encoded = cv2.imencode(self.ext, crops[k], self.params)[1].tobytes()
-            if self.tar is not None:
-                self.tar.add(f"{self.index:06d}_{row:06d}", {self.ext[1:]: encoded,
-                                                             "json": sample_json(columns, k, sources)})
+            if self.tar:
+                self.writer.add(f"{self.index:06d}_{row:06d}", {self.ext[1:]: encoded,
+                                                                "json": sample_json(columns, k, sources)})
             else:
                 code = int(plan.cls[k])
-                self.lists.add(f"{CLASS_NAMES[code]}_{self.job.size}.txt",
-                               f"{LIST_FOLDERS[code]}/{row:06d}{self.ext}", encoded, list_fields(plan, k))
+                self.writer.add(f"{CLASS_NAMES[code]}_{self.job.size}.txt",
+                                f"{LIST_FOLDERS[code]}/{row:06d}{self.ext}", encoded, list_fields(plan, k))
         self.rows += len(plan)
 
     def commit(self, sources: list[str]) -> list[ShardFile]:
-        if self.tar is not None:
-            return self.tar.commit()
-        return self.lists.commit(list_names(self.job.size))
+        return self.writer.commit() if self.tar else self.writer.commit(list_names(self.job.size))
 
     def abort(self) -> None:
-        (self.tar or self.lists).abort()
+        self.writer.abort()
 
 
 def _open_sink(job: MtcnnJob, index: int) -> _PackedSink | _EncodedSink:

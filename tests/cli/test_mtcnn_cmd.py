@@ -679,15 +679,13 @@ def test_missing_landmark_images_stop_the_run_instead_of_an_empty_selection(dlib
     empty = tmp_path / "empty"
     empty.mkdir()
     out = tmp_path / "out"
-    res = run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--format", "wider",
-                   "--images", dlib["root"], "--landmarks", dlib["points"], "--landmark-images", empty,
-                   "--config", lm_config, "--out", out, "--workers", 1, "--no-progress", "--max-errors", 1000])
+    args = ["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--format", "wider", "--images", dlib["root"],
+            "--landmarks", dlib["points"], "--landmark-images", empty, "--config", lm_config, "--out", out,
+            "--workers", 1, "--no-progress", "--max-errors", 1000]
+    res = run_cli(args)
     assert res.code == 2 and res.stdout == ""
     assert "needs landmark samples" in res.stderr and "--ratio" in res.stderr
     assert len(res.stderr.splitlines()) == 1 and not out.exists()
     # With the landmark share at 0 the same inputs run.
-    summary = ok(run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--format", "wider",
-                          "--images", dlib["root"], "--landmarks", dlib["points"], "--landmark-images", empty,
-                          "--config", lm_config, "--out", out, "--workers", 1, "--no-progress",
-                          "--max-errors", 1000, "--ratio", "1:3:1:0"]))
+    summary = ok(run_cli([*args, "--ratio", "1:3:1:0"]))
     assert summary["samples"] > 0 and summary["selected"]["landmark"] == 0
