@@ -29,10 +29,15 @@ _LEN = 2  # wire type of length-delimited fields
 _VARINT = 0
 _BYTES_LIST, _FLOAT_LIST, _INT64_LIST = 1, 2, 3  # Feature.kind field numbers
 _U64 = 1 << 64
+# Tags and most lengths of the MTCNN schema are below 2**14: one table lookup instead of a loop
+# (encoding is per record, tens of varints each).
+_SHORT = [bytes([v]) if v < 0x80 else bytes([(v & 0x7F) | 0x80, v >> 7]) for v in range(1 << 14)]
 
 
 def varint(value: int) -> bytes:
     """Base-128 varint of a non-negative int below 2**64 (least significant group first)."""
+    if 0 <= value < len(_SHORT):
+        return _SHORT[value]
     if not 0 <= value < _U64:
         raise ValueError(f"varint out of range: {value}")
     out = bytearray()

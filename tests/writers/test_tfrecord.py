@@ -17,7 +17,8 @@ from samplegen.pipelines.mtcnn_tfrecord import (PER_CLASS_GROUPS, TFRecordSink, 
 from samplegen.mtcnn.labels import CLASS_CODES, LANDMARK, NEG, PART, POS
 from samplegen import read_mtcnn
 from samplegen.rng import rng_for
-from samplegen.writers.tf_example import bytes_feature, example_bytes, float_feature, int64_feature, parse_example
+from samplegen.writers.tf_example import (bytes_feature, example_bytes, float_feature, int64_feature, parse_example,
+                                         varint)
 from samplegen.writers.tfrecord import (TFRecordShardWriter, frame_record, masked_crc32c, merge_records,
                                         read_records)
 
@@ -110,6 +111,16 @@ def test_example_bytes_match_protobuf_deterministic_serialisation():
     assert parsed["b"] == [b"", b"\x00\xffab"] and parsed["a/int"].tolist() == [-2, 0, 1, 2**40]
     assert parsed["f"].tolist() == np.array([0.5, -1.25, 3e-8], np.float32).tolist()
     assert parsed["empty"].shape == (0,) and parsed["z"].shape == (0,)
+
+
+def test_varint_boundaries():
+    # protobuf encoding spec examples: 1 -> 01, 150 -> 96 01, 300 -> ac 02
+    assert [varint(v) for v in (0, 1, 127, 128, 150, 300)] == [b"\x00", b"\x01", b"\x7f", b"\x80\x01", b"\x96\x01",
+                                                             b"\xac\x02"]
+    assert varint(16383) == b"\xff\x7f" and varint(16384) == b"\x80\x80\x01"
+    assert varint(2**64 - 1) == b"\xff" * 9 + b"\x01"
+    with pytest.raises(ValueError):
+        varint(2**64)
 
 
 def test_example_bytes_do_not_depend_on_key_order():
