@@ -232,6 +232,7 @@ class CenterNetOracle:
         if self.cfg["input"]["drop_outside_gt"]:
             c = inside(c)
         res = mmdet_resize(c, self.cfg["input"]["resize_scale"], torch)
+        img_shape = res["img_shape"]                  # Pad overwrites it with the padded shape (C.2)
         padded = Pad(size=tuple(self.cfg["input"]["pad_size"]))(res)
         gt = res["gt_bboxes"].tensor
         labels = torch.from_numpy(c["labels"].astype(np.int64))
@@ -242,7 +243,7 @@ class CenterNetOracle:
         wh = targets["wh_target"][0].numpy().reshape(2, -1)[:, cells].T
         off = targets["offset_target"][0].numpy().reshape(2, -1)[:, cells].T
         nz = np.flatnonzero(heat.reshape(-1))
-        return dict(img_shape=np.array(res["img_shape"], np.int32), pad_shape=np.array(padded["pad_shape"], np.int32),
+        return dict(img_shape=np.array(img_shape, np.int32), pad_shape=np.array(padded["pad_shape"][:2], np.int32),
                     scale_factor=np.array(res["scale_factor"], np.float64), gt_boxes=gt.numpy(),
                     feat_shape=np.array(self.feat_shape[2:], np.int32), avg_factor=np.array(int(avg)),
                     pos_inds=cells.astype(np.int32), pos_targets=np.concatenate([wh, off], 1).astype(np.float32),
@@ -254,6 +255,7 @@ class CenterNetOracle:
 
 def import_yolov5():
     import importlib.util
+    import tvshim  # noqa: F401  (yolov5's dataloaders import torchvision)
     for name in ("ultralytics", "ultralytics.utils", "ultralytics.utils.checks", "pkg_resources"):
         sys.modules.setdefault(name, types.ModuleType(name))
     sys.modules["ultralytics.utils.checks"].check_requirements = lambda *a, **k: None
