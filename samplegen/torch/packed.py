@@ -111,8 +111,8 @@ class MtcnnPackedDataset(Dataset):
         labels = self._shard_labels(shard)
         roi = torch.from_numpy(labels["roi"][rows])
         landmark = torch.from_numpy(labels["landmark"][rows])
-        cls = labels["cls"][rows].tolist()
-        return [(images[k], cls[k], roi[k], landmark[k]) for k in range(len(rows))]
+        # unbind: one call for all the per-sample views (indexing a tensor costs ~3 us a time)
+        return list(zip(images.unbind(0), labels["cls"][rows].tolist(), roi.unbind(0), landmark.unbind(0)))
 
     def _shard_images(self, shard: int) -> np.ndarray:
         if shard not in self._images:
