@@ -68,7 +68,8 @@ def random_cases(rng: np.random.Generator) -> list[dict]:
     out = []
     for i in range(6):
         w, h = int(rng.integers(120, 1400)), int(rng.integers(120, 1100))
-        out.append(case(f"random/{i}", w, h, base._random_boxes(rng, int(rng.integers(1, 40)), w, h, 2, 0.9 * min(w, h))))
+        boxes = base._random_boxes(rng, int(rng.integers(1, 40)), w, h, 2, 0.9 * min(w, h))
+        out.append(case(f"random/{i}", w, h, boxes))
     out.append(case("random/many120", 1333, 800, base._random_boxes(rng, 120, 1333, 800, 4, 600)))
     return out
 
@@ -186,7 +187,8 @@ class Yolov3Oracle:
             c = inside(c)
         res = mmdet_resize(c, self.cfg["input"]["resize_scale"], torch)
         h, w = res["img_shape"]
-        pad = tuple(stack_batch([torch.zeros(3, h, w)], pad_size_divisor=self.cfg["input"]["pad_size_divisor"]).shape[-2:])
+        divisor = self.cfg["input"]["pad_size_divisor"]
+        pad = tuple(stack_batch([torch.zeros(3, h, w)], pad_size_divisor=divisor).shape[-2:])
         maps = self.featmaps(pad)
         gt = res["gt_bboxes"].tensor
         labels = torch.from_numpy(c["labels"].astype(np.int64))
@@ -331,7 +333,8 @@ class Yolov5Oracle:
                     targets_per_level=np.array([len(t) for t in tcls], np.int32),
                     target_gt=cat([ix[0] for ix in indices]).astype(np.int32),
                     target_anchor=cat([ix[1] for ix in indices]).astype(np.int32),
-                    target_cell=np.stack([cat([ix[2] for ix in indices]), cat([ix[3] for ix in indices])], 1).astype(np.int32),
+                    target_cell=np.stack([cat([ix[2] for ix in indices]),
+                                          cat([ix[3] for ix in indices])], 1).astype(np.int32),
                     target_box=cat(tbox).reshape(-1, 4), target_anchor_wh=cat(anch).reshape(-1, 2),
                     target_cls=cat(tcls).astype(np.int32))
 

@@ -140,7 +140,8 @@ def yolo_base_anchors_single_level(sizes: Sequence[Pair], stride: int) -> np.nda
                      for w, h in sizes], dtype=F32)
 
 
-def yolo_priors(featmap_sizes: Sequence[tuple[int, int]], gen: YoloAnchorGeneratorConfig) -> tuple[np.ndarray, np.ndarray]:
+def yolo_priors(featmap_sizes: Sequence[tuple[int, int]],
+                gen: YoloAnchorGeneratorConfig) -> tuple[np.ndarray, np.ndarray]:
     """All levels' anchors float32 [A, 4] (coarsest level first) and int32 [L] counts.
 
     22,743 anchors at 608 x 608 (19x19, 38x38, 76x76 cells, 3 each).

@@ -1,8 +1,8 @@
 """YOLOv5 targets exactly as ultralytics YOLOv5 (the ``yolov5`` package 7.0.14) builds them.
 
-Input geometry: ``LoadImagesAndLabels`` without augmentation (the validation loader, and the
-training loader with ``--rect`` off and mosaic off is not deterministic, so this is the
-offline-reproducible path): ``load_image`` resizes the long side to ``img_size`` (sides
+Input geometry: ``LoadImagesAndLabels(augment=False, rect=False)``, the loader's deterministic
+path (training with ``augment=True`` takes the random mosaic instead): ``load_image`` resizes the
+long side to ``img_size`` (sides
 ``ceil(side * r)``), ``letterbox(img, img_size, auto=False, scaleup=False)`` pads it to an
 ``img_size`` square, centred (float pads ``(dw, dh)``, images padded ``round(dh -+ 0.1)``). The
 labels follow the loader's float32 chain: YOLO rows ``(cls, cx, cy, w, h)`` normalised to the
@@ -314,7 +314,8 @@ def _flatten(levels: list[Arrays], classes: np.ndarray, cfg: Yolov5Config,
     last[prior] = np.arange(len(prior))
     labels = np.full(len(assigned), NO_LABEL, np.int32)
     labels[pos] = classes[assigned[pos] - FIRST_POSITIVE]
-    return {"target_gt": gt.astype(np.int32), "target_anchor": np.concatenate([lv["anchor"] for lv in levels]).astype(np.int32),
+    return {"target_gt": gt.astype(np.int32),
+            "target_anchor": np.concatenate([lv["anchor"] for lv in levels]).astype(np.int32),
             "target_cell": np.stack([np.concatenate([lv["gj"] for lv in levels]),
                                      np.concatenate([lv["gi"] for lv in levels])], axis=1).astype(np.int32),
             "target_box": boxes, "target_anchor_wh": np.concatenate([lv["anchor_wh"] for lv in levels]).reshape(-1, 2),
