@@ -6,7 +6,7 @@ regression offsets and the preset's finish (ipazc: square and truncate). Stage 2
 stage-1 boxes prepared (AITTSMD: square and round), their windows cut and resized (`crop`), RNet
 in batches, threshold, NMS, calibration and finish. Each step is the reference's computation
 in its float64 order, so with the ``ipazc`` preset both stages equal ipazc/mtcnn's (mtcnn-
-onnxruntime 0.0.1) on the same weights (tests/detect/test_golden.py).
+onnxruntime 0.0.1) on the same weights (tests/detect/test_detect_golden.py).
 
 `detect_faces` is pure apart from the nets it runs; the engine calls it per image in worker
 processes (one OpenCV thread each) with nets from `samplegen.detect.nets.load_nets`.
