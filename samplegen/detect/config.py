@@ -76,12 +76,14 @@ class LayoutConfig:
     """How to run models of one tensor layout.
 
     Attributes:
-        engine: OpenCV DNN engine (``cv2.dnn.ENGINE_CLASSIC`` / ``ENGINE_NEW``); OpenCV 5.0's
-            engines each fail on one of the real exports, see the presets.
+        pnet_engine, rnet_engine: OpenCV DNN engine per net (``cv2.dnn.ENGINE_CLASSIC`` /
+            ``ENGINE_NEW``); OpenCV 5.0's engines each fail on one of the real exports, see the
+            presets.
         pnet_outputs, rnet_outputs: output tensor names.
     """
 
-    engine: Literal["classic", "new"]
+    pnet_engine: Literal["classic", "new"]
+    rnet_engine: Literal["classic", "new"]
     pnet_outputs: OutputNames
     rnet_outputs: OutputNames
 

@@ -3,7 +3,7 @@
 A model is checked before it is used: it must parse as ONNX, have one float input of rank 4 with
 3 channels on axis 1 (NCHW) or 3 (NHWC, width/height swapped), a free height and width (PNet) or
 ``size x size`` (RNet), the preset's output names for its layout, and produce outputs of the
-expected shapes on a tiny probe input. Any failure is one `ConfigError` naming the file and
+expected shapes on a probe input of zeros. Any failure is one `ConfigError` naming the file and
 what was expected (an ONet given as RNet, a JPEG, a renamed output ...).
 
 ``cv2.dnn.Net`` objects cannot be pickled. Workers therefore receive a `NetSpec` (paths only)
@@ -94,7 +94,18 @@ def _read_signature(path: str, kind: Kind) -> OnnxSignature:
 
 
 def resolve_layout(path: str, kind: Kind, signature: OnnxSignature, cfg: InputConfig, rnet_size: int) -> Layout:
-    """The model's layout, after checking its single input against `kind`; `ConfigError` if unfit."""
+    """The model's layout, after checking its single input against `kind`.
+
+    Args:
+        path, kind: the model file and the net it should be, for the messages.
+        signature: the model's declared inputs and outputs.
+        cfg: ``input`` settings; ``layout: auto`` reads the layout from the input shape, a fixed
+            layout must agree with it (or decide an ambiguous shape).
+        rnet_size: the RNet input side an RNet's fixed height and width must equal.
+
+    Raises:
+        ConfigError: naming the file, what was expected and what the model declares.
+    """
     if len(signature.inputs) != 1:
         names = ", ".join(t.name for t in signature.inputs)
         raise _fail(path, kind, f"expected one image input, the model has {len(signature.inputs)} ({names})")
@@ -151,7 +162,7 @@ def _probe(net: Net, cfg: DetectConfig) -> None:
     except cv2.error as exc:
         message = str(exc).strip().splitlines()[-1]
         raise _fail(net.path, net.kind, f"OpenCV cannot run it on a {list(shape)} input ({message}); "
-                                        f"another input.{net.layout}.engine may") from None
+                                        f"another input.{net.layout}.{net.kind}_engine may") from None
     finally:
         net.forward_seconds, net.forward_calls = 0.0, 0
     for label, out in (("regression", regression), ("prob", prob)):
@@ -166,7 +177,16 @@ def _probe(net: Net, cfg: DetectConfig) -> None:
 
 
 def load_net(path: str | Path, kind: Kind, cfg: DetectConfig) -> Net:
-    """Load and check one model. Raises `ConfigError` naming the file when it does not fit."""
+    """Load and check one model: signature, layout, output names, OpenCV load, probe run.
+
+    Args:
+        path: the .onnx file.
+        kind: ``pnet`` or ``rnet``, what the file should hold.
+        cfg: the `DetectConfig` (input layout, per-layout engines and output names, sizes).
+
+    Raises:
+        ConfigError: naming the file and what was expected, whatever the step that failed.
+    """
     path = str(path)
     signature = _read_signature(path, kind)
     layout = resolve_layout(path, kind, signature, cfg.input, cfg.rnet.size)
@@ -174,7 +194,7 @@ def load_net(path: str | Path, kind: Kind, cfg: DetectConfig) -> Net:
     names = layout_cfg.pnet_outputs if kind == "pnet" else layout_cfg.rnet_outputs
     _check_outputs(path, kind, signature, layout, names)
     try:
-        dnn = cv2.dnn.readNetFromONNX(path, ENGINES[layout_cfg.engine])
+        dnn = cv2.dnn.readNetFromONNX(path, ENGINES[getattr(layout_cfg, f"{kind}_engine")])
     except cv2.error as exc:
         message = str(exc).strip().splitlines()[-1]
         raise _fail(path, kind, f"OpenCV cannot load it ({message})") from None

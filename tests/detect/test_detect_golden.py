@@ -21,7 +21,7 @@ from samplegen.detect.cascade import DetectResult, detect_faces
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "detect" / "ipazc_nhwc.npz"
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_detect_goldens.py"
 BOX_TOL, SCORE_TOL = 1e-3, 1e-5
-# The two exports agree to ~2e-5 in PNet score (OpenCV's two engines included), so stage-1
+# The two exports agree to ~2e-5 in PNet score as OpenCV computes them, so stage-1
 # scores are compared at 1e-4, and stage-1 boxes as sets: boxes whose scores differ by less than
 # that may be kept in another order (the boxes themselves are the same).
 CROSS_SCORE_TOL = 1e-4

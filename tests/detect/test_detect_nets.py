@@ -93,8 +93,8 @@ def test_a_forced_layout_that_contradicts_the_model_is_refused(models):
 
 def test_an_engine_that_cannot_run_the_model_is_a_config_error(models):
     # OpenCV 5.0's classic engine cannot run the PyTorch RNet's Flatten at batch > 1.
-    cfg = load_detect_config("ipazc", {"input": {"nchw": {"engine": "classic"}}})
-    with pytest.raises(ConfigError, match=r"OpenCV cannot run it on a \[256, 3, 24, 24\] input.*input.nchw.engine"):
+    cfg = load_detect_config("ipazc", {"input": {"nchw": {"rnet_engine": "classic"}}})
+    with pytest.raises(ConfigError, match=r"cannot run it on a \[256, 3, 24, 24\] input.*input.nchw.rnet_engine"):
         load_net(models / "nchw" / "rnet.onnx", "rnet", cfg)
 
 
