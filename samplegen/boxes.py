@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 IOU_EPS = 1e-6  # mmdetection's union clamp
+IOU_BLOCK_ELEMENTS = 1 << 20  # IoU entries per block wherever a matrix is built in pieces (~32 MB of temporaries)
 
 
 def box_area(boxes: np.ndarray, plus_one: bool = False) -> np.ndarray:
@@ -51,26 +52,46 @@ def iof(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area, area.dtype.type(IOU_EPS))
 
 
-def xywh_to_xyxy(boxes_xywh: np.ndarray) -> np.ndarray:
-    """``[x, y, w, h]`` -> ``[x, y, x + w, y + h]``, same dtype."""
-    out = boxes_xywh.copy()
-    out[:, 2:] = boxes_xywh[:, :2] + boxes_xywh[:, 2:]
-    return out
+def paired_iou(boxes1: np.ndarray, boxes2: np.ndarray, plus_one: bool = False) -> np.ndarray:
+    """Row-wise IoU [K] of boxes1 [K, 4] with boxes2 [K, 4], in the operation order of `iou`
+    (so it equals the diagonal of ``iou(boxes1, boxes2)`` exactly)."""
+    one = boxes1.dtype.type(1) if plus_one else boxes1.dtype.type(0)
+    wh = np.minimum(boxes1[:, 2:], boxes2[:, 2:]) - np.maximum(boxes1[:, :2], boxes2[:, :2])
+    if plus_one:
+        wh = wh + one
+    wh = np.maximum(wh, wh.dtype.type(0))
+    inter = wh[:, 0] * wh[:, 1]
+    union = box_area(boxes1, plus_one) + box_area(boxes2, plus_one) - inter
+    return inter / np.maximum(union, union.dtype.type(IOU_EPS))
 
 
-def clip_boxes(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Boxes clamped to ``[0, width] x [0, height]``."""
-    out = boxes.copy()
-    out[:, 0::2] = np.clip(out[:, 0::2], 0, width)
-    out[:, 1::2] = np.clip(out[:, 1::2], 0, height)
-    return out
+def best_iou(boxes: np.ndarray, others: np.ndarray, plus_one: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Each box's best match among `others`, in blocks of `IOU_BLOCK_ELEMENTS` IoU entries.
+
+    Args:
+        boxes: [K, 4]; others: [N, 4], same dtype.
+
+    Returns:
+        ``(iou, idx)``: [K] max IoU (the dtype of the inputs) and int32 [K] its first argmax;
+        ``(0, -1)`` for every box when N == 0.
+    """
+    k, n = boxes.shape[0], others.shape[0]
+    if n == 0 or k == 0:
+        return np.zeros(k, boxes.dtype), np.full(k, -1, np.int32)
+    best = np.empty(k, np.result_type(boxes.dtype, others.dtype))
+    idx = np.empty(k, np.int32)
+    step = max(1, IOU_BLOCK_ELEMENTS // n)
+    for start in range(0, k, step):
+        overlaps = iou(boxes[start:start + step], others, plus_one)
+        arg = overlaps.argmax(axis=1)
+        idx[start:start + step] = arg
+        best[start:start + step] = overlaps[np.arange(arg.shape[0]), arg]
+    return best, idx
 
 
-def square_boxes(boxes: np.ndarray) -> np.ndarray:
-    """Squares of side ``max(w, h)`` with the same centre as each box."""
-    w = boxes[:, 2] - boxes[:, 0]
-    h = boxes[:, 3] - boxes[:, 1]
-    side = np.maximum(w, h)
-    cx = (boxes[:, 0] + boxes[:, 2]) / 2
-    cy = (boxes[:, 1] + boxes[:, 3]) / 2
-    return np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], axis=1).astype(boxes.dtype)
+def shape_iou(wh: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """IoU [N, K] of box shapes [N, 2] (w, h) and [K, 2] placed on one centre (shape-only IoU,
+    the k-means distance of YOLO9000 sec. 2); float64, unions clamped at 1e-12."""
+    inter = np.minimum(wh[:, None, 0], centres[None, :, 0]) * np.minimum(wh[:, None, 1], centres[None, :, 1])
+    union = (wh[:, 0] * wh[:, 1])[:, None] + (centres[:, 0] * centres[:, 1])[None, :] - inter
+    return inter / np.maximum(union, 1e-12)

@@ -12,6 +12,11 @@ import numpy as np
 
 _EMPTY_BOXES = np.zeros((0, 4), np.float32)
 
+FACE_CLASSES: tuple[str, ...] = ("face",)
+"""Class names of the face formats (WIDER, the one-line lists, facial points, CelebA)."""
+ZERO_SIZE = "zero_size"
+"""Drop reason of a box with ``w <= 0`` or ``h <= 0`` (every reader counts them under this name)."""
+
 
 @dataclass(frozen=True, eq=False)
 class Record:
@@ -30,6 +35,8 @@ class Record:
         landmarks: float32 [N, 5, 2] five facial points per box (x, y), or None.
         attributes: per-box int arrays [N] where the format has them (WIDER blur, pose, ...).
         dropped: reason -> number of boxes of this image that were dropped while reading.
+        file: the image file relative to the images root, where it is not `image` with forward
+            slashes (wider-lines writes ``0--Parade/0_Parade_marchingband_1_849`` for a ``.jpg``).
     """
 
     key: str
@@ -43,6 +50,7 @@ class Record:
     landmarks: np.ndarray | None = None
     attributes: Mapping[str, np.ndarray] = field(default_factory=dict)
     dropped: Mapping[str, int] = field(default_factory=dict)
+    file: str | None = None
 
     @property
     def num_boxes(self) -> int:

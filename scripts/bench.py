@@ -281,16 +281,16 @@ class AnchorCase:
 def anchor_cases(bench: BenchSet, count: int):
     """The first `count` WIDER images (file order) with their FPN geometry, and the fpn config."""
     from samplegen.anchors import geometry as geo
-    from samplegen.anchors.config import load_method_config
+    from samplegen.anchors.methods import anchor_config
     from samplegen.anchors.methods import input_geometry
     from samplegen.datasets import read_dataset
 
-    cfg, _ = load_method_config("fpn")
+    cfg = anchor_config("fpn")
     records = read_dataset("wider", bench.wider_txt, bench.wider_images).records[:count]
     cases = []
     for r in records:
         g = input_geometry(cfg, r.width, r.height)
-        gts = geo.scale_boxes(np.asarray(r.boxes, np.float32).reshape(-1, 4), g, cfg.clip_object_border)
+        gts = geo.scale_boxes(np.asarray(r.boxes, np.float32).reshape(-1, 4), g, cfg.input.clip_object_border)
         cases.append(AnchorCase(r.key, gts, np.array(g.featmap_sizes), np.array(g.pad_shape), r))
     return cases, cfg
 
@@ -300,10 +300,10 @@ def dense_numpy_fpn(gts: np.ndarray, featmaps: np.ndarray, cfg, rng: np.random.G
 
     Returns assigned_gt (mmdet encoding: 0 negative, -1 ignored, k + 1 on GT k).
     """
-    ratios = np.array(cfg.ratios, np.float64)
-    scales = np.array(cfg.scales, np.float64)
+    ratios = np.array(cfg.prior_generator.ratios, np.float64)
+    scales = np.array(cfg.prior_generator.scales, np.float64)
     levels = []
-    for (fh, fw), stride in zip(featmaps, cfg.strides):
+    for (fh, fw), stride in zip(featmaps, cfg.prior_generator.strides):
         h_ratios = np.sqrt(ratios)
         ws = (stride * (1 / h_ratios)[:, None] * scales[None, :]).reshape(-1)
         hs = (stride * h_ratios[:, None] * scales[None, :]).reshape(-1)
@@ -327,23 +327,23 @@ def dense_numpy_fpn(gts: np.ndarray, featmaps: np.ndarray, cfg, rng: np.random.G
     max_iou = overlaps.max(axis=0)
     argmax = overlaps.argmax(axis=0)
     gt_max = overlaps.max(axis=1)
-    assigned[(max_iou >= 0) & (max_iou < cfg.neg_iou_thr)] = 0
-    pos = max_iou >= cfg.pos_iou_thr
+    assigned[(max_iou >= 0) & (max_iou < cfg.assigner.neg_iou_thr)] = 0
+    pos = max_iou >= cfg.assigner.pos_iou_thr
     assigned[pos] = argmax[pos] + 1
     for i in range(len(gt)):                       # low-quality matches, later GT wins
-        if gt_max[i] >= cfg.min_pos_iou:
+        if gt_max[i] >= cfg.assigner.min_pos_iou:
             assigned[overlaps[i] == gt_max[i]] = i + 1
     # RandomSampler(256, 0.5) and the deltas of the sampled positives, as mmdet's RPN head does.
     pos_idx = np.flatnonzero(assigned > 0)
-    pos_idx = rng.permutation(pos_idx)[:int(cfg.sampler_num * cfg.pos_fraction)]
-    neg_idx = rng.permutation(np.flatnonzero(assigned == 0))[:cfg.sampler_num - len(pos_idx)]
+    pos_idx = rng.permutation(pos_idx)[:int(cfg.sampler.num * cfg.sampler.pos_fraction)]
+    neg_idx = rng.permutation(np.flatnonzero(assigned == 0))[:cfg.sampler.num - len(pos_idx)]
     p, g = anchors[pos_idx], gt[assigned[pos_idx] - 1]
     pw, ph = p[:, 2] - p[:, 0], p[:, 3] - p[:, 1]
     gw, gh = g[:, 2] - g[:, 0], g[:, 3] - g[:, 1]
     deltas = np.stack([((g[:, 0] + g[:, 2]) - (p[:, 0] + p[:, 2])) / 2 / pw,
                        ((g[:, 1] + g[:, 3]) - (p[:, 1] + p[:, 3])) / 2 / ph,
                        np.log(gw / pw), np.log(gh / ph)], axis=1)
-    assert len(deltas) + len(neg_idx) <= cfg.sampler_num
+    assert len(deltas) + len(neg_idx) <= cfg.sampler.num
     return assigned
 
 
@@ -387,9 +387,10 @@ def anchors_per_image(bench: BenchSet, count: int, oracle: str | None, oracle_di
                                 "SAMPLEGEN_ORACLE_PYTHON; see ../shared/oracle/README.md)")
         return result
     cases_file, out_file = runs / "anchor_cases.npz", runs / "anchor_oracle.npz"
-    arrays = {"count": np.array(len(cases)), "strides": np.array(cfg.strides), "ratios": np.array(cfg.ratios),
-              "scales": np.array(cfg.scales), "thresholds": np.array([cfg.pos_iou_thr, cfg.neg_iou_thr, cfg.min_pos_iou]),
-              "sampler": np.array([cfg.sampler_num, cfg.pos_fraction]), "stds": np.array(cfg.target_stds)}
+    pg, a, s = cfg.prior_generator, cfg.assigner, cfg.sampler
+    arrays = {"count": np.array(len(cases)), "strides": np.array(pg.strides), "ratios": np.array(pg.ratios),
+              "scales": np.array(pg.scales), "thresholds": np.array([a.pos_iou_thr, a.neg_iou_thr, a.min_pos_iou]),
+              "sampler": np.array([s.num, s.pos_fraction]), "stds": np.array(cfg.coder.target_stds)}
     for i, c in enumerate(cases):
         arrays.update({f"gt_{i}": c.gts, f"featmaps_{i}": c.featmaps, f"pad_{i}": c.pad})
     np.savez(cases_file, **arrays)

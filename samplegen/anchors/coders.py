@@ -9,6 +9,8 @@ from typing import Sequence
 
 import numpy as np
 
+from samplegen.anchors.labels import gt_index_of, positive_mask
+
 F32 = np.float32
 
 
@@ -69,3 +71,22 @@ def centerness(ltrb: np.ndarray) -> np.ndarray:
     t = np.asarray(ltrb, dtype=F32).reshape(-1, 4)
     lr, tb = t[:, [0, 2]], t[:, [1, 3]]
     return np.sqrt((lr.min(axis=-1) / lr.max(axis=-1)) * (tb.min(axis=-1) / tb.max(axis=-1)))
+
+
+def delta_targets(priors: np.ndarray, gt_boxes: np.ndarray, assignment, coder) -> dict[str, np.ndarray]:
+    """The per-prior arrays of an IoU-assigned method and the deltas of its positives.
+
+    Args:
+        priors: float32 [A, 4]; gt_boxes: float32 [G, 4] (network-input pixels).
+        assignment: `samplegen.anchors.assign.Assignment` over the priors.
+        coder: `CoderParams` (target means and stds).
+
+    Returns:
+        ``assigned_gt``, ``labels``, ``max_iou`` [A]; ``pos_inds`` int32 [P] ascending and
+        ``pos_targets`` float32 [P, 4], the `encode_delta_xywh` of each positive to its GT.
+    """
+    pos = np.flatnonzero(positive_mask(assignment.assigned_gt))
+    matched = gt_boxes[gt_index_of(assignment.assigned_gt)] if len(pos) else np.zeros((0, 4), np.float32)
+    deltas = encode_delta_xywh(priors[pos], matched, coder.target_means, coder.target_stds)
+    return {"assigned_gt": assignment.assigned_gt, "labels": assignment.labels, "max_iou": assignment.max_iou,
+            "pos_inds": pos.astype(np.int32), "pos_targets": deltas.astype(np.float32)}

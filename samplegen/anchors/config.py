@@ -1,36 +1,133 @@
-"""Typed, validated configuration of the anchor / point methods, and the method name table.
+"""Typed configuration of the anchor / point methods, nested by concept as mmdetection's configs read.
 
-Every number that changes what is labelled (strides, ratios, thresholds, budgets, stds) comes from
-a preset in ``configs/anchors/<name>.yaml``; the dataclasses below have no defaults for them. The
-presets are flat: keys are the dataclass field names (and the CLI option names). `METHODS` is the
-only place a method name is turned into a preset and a dataclass.
+A method config is a frozen dataclass made of concept sections, each its own dataclass:
 
-Four families:
+* ``input`` - how an image becomes the network input (`ResizeInput`: keep-ratio resize + pad;
+  `WarpInput`: SSD's square warp), plus the GT clipping / dropping rules of the dataset;
+* ``prior_generator`` - anchors (`AnchorGeneratorConfig`, mmdet ``AnchorGenerator``), SSD default
+  boxes (`SsdPriorConfig`) or points (`PointGeneratorConfig`, ``MlvlPointGenerator``);
+* ``assigner`` - `MaxIoUParams` (``MaxIoUAssigner``), `AtssAssignerConfig`, `FcosAssignerConfig`;
+* ``sampler`` - `SamplerParams` (``RandomSampler`` / ``PseudoSampler``);
+* ``coder`` - `CoderParams` (``DeltaXYWHBBoxCoder``) or `DistanceCoderConfig` (FCOS l/t/r/b);
+* ``rcnn`` - the second stage of Faster R-CNN (its own assigner, sampler and coder).
 
-* `GridAnchorConfig` - anchors on a stride grid with MaxIoU assignment: ``faster_rcnn`` (C4,
-  single level), ``fpn`` (P2-P6), ``retinanet`` (P3-P7, no sampler);
-* `SsdConfig` - SSD default boxes on fixed maps of a warped square input: ``ssd300``, ``ssd512``;
-* `FcosConfig` - points with FCOS range / centre-sampling targets: ``fcos``;
-* `AtssConfig` - one anchor per location with ATSS's adaptive threshold: ``atss``.
-
-Small parameter bundles (`MaxIoUParams`, `SamplerParams`, `CoderParams`) are what the pure core
-functions take; `*_params` functions cut them out of a method config.
+Every number that changes what is labelled comes from a preset in ``configs/anchors/<name>.yaml``
+(the dataclasses have no defaults for them); keys are the field names, so a user overrides
+``assigner.pos_iou_thr`` in ``--config``, ``--set`` or ``SAMPLEGEN_ASSIGNER__POS_IOU_THR``. The
+pure core takes these sections directly (`assign_max_iou(..., cfg.assigner)`). Keys of the older
+flat layout are listed in each method config's ``RENAMED_KEYS`` so a stale ``--config`` file is
+told the new name. Method names resolve to these classes in `samplegen.anchors.methods.METHODS`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, Literal, Mapping
-
-from samplegen.config import Layered, build_dataclass, load_preset
-from samplegen.errors import ConfigError
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 Compat = Literal["mmdet", "torchvision"]
 Quad = tuple[float, float, float, float]
 
 
+# ------------------------------------------------------------------------------------ input
+
+@dataclass(frozen=True)
+class ResizeInput:
+    """mmdet ``Resize(scale, keep_ratio=True)`` then bottom/right padding to a divisor (C.2).
+
+    Attributes:
+        resize_scale: (long, short) side limits, e.g. (1333, 800).
+        pad_size_divisor: the padded input is a multiple of this.
+        clip_object_border: GT boxes clipped to the resized image (mmdet ``Resize`` default).
+        drop_outside_gt: GT boxes with no overlap with the image are left out (mmdet
+            ``CocoDataset``); kept, they clip to zero area and tie at IoU 0 (mmdet #8289).
+    """
+
+    resize_scale: tuple[int, int]
+    pad_size_divisor: int
+    clip_object_border: bool
+    drop_outside_gt: bool
+
+
+@dataclass(frozen=True)
+class WarpInput:
+    """SSD: ``Resize(scale=(size, size), keep_ratio=False)``, no padding (C.2)."""
+
+    size: int
+    clip_object_border: bool
+    drop_outside_gt: bool
+
+
+# ---------------------------------------------------------------------------- prior generators
+
+@dataclass(frozen=True)
+class AnchorGeneratorConfig:
+    """mmdet ``AnchorGenerator`` (C.3) and the torchvision sizes used with ``compat: torchvision``.
+
+    Give either `scales` or `octave_base_scale` with `scales_per_octave`.
+
+    Attributes:
+        strides: one per level.
+        ratios: h / w ratios.
+        scales: anchor scales relative to the base size.
+        octave_base_scale, scales_per_octave: RetinaNet-style octave scales.
+        base_sizes: one per level; None = the level's stride.
+        center_offset: anchor centre offset in cells (mmdet v2+: 0).
+        tv_sizes: torchvision ``AnchorGenerator`` sizes per level (None: no torchvision variant).
+    """
+
+    strides: tuple[int, ...]
+    ratios: tuple[float, ...]
+    center_offset: float
+    scales: tuple[float, ...] | None = None
+    octave_base_scale: float | None = None
+    scales_per_octave: int | None = None
+    base_sizes: tuple[float, ...] | None = None
+    tv_sizes: tuple[tuple[float, ...], ...] | None = None
+
+
+@dataclass(frozen=True)
+class SsdPriorConfig:
+    """mmdet ``SSDAnchorGenerator`` on fixed maps (C.4), and torchvision's ``DefaultBoxGenerator``.
+
+    Attributes:
+        featmap_sizes: (h, w) per level; strides: one per level; ratios: per level.
+        sizes: ``voc`` / ``coco`` derive min/max sizes from the matching basesize ratio range;
+            ``explicit`` takes `min_sizes` / `max_sizes`.
+        tv_scales, tv_clip: torchvision ``DefaultBoxGenerator(scales, clip)``.
+    """
+
+    featmap_sizes: tuple[tuple[int, int], ...]
+    strides: tuple[int, ...]
+    ratios: tuple[tuple[float, ...], ...]
+    sizes: Literal["voc", "coco", "explicit"]
+    voc_basesize_ratio_range: tuple[float, float]
+    coco_basesize_ratio_range: tuple[float, float]
+    tv_scales: tuple[float, ...]
+    tv_clip: bool
+    min_sizes: tuple[float, ...] | None = None
+    max_sizes: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PointGeneratorConfig:
+    """mmdet ``MlvlPointGenerator(strides, offset)``: points ``((x + offset) s, (y + offset) s)``.
+
+    `tv_sizes`: torchvision FCOS anchor sizes per level (their centres are the points).
+    """
+
+    strides: tuple[int, ...]
+    offset: float
+    tv_sizes: tuple[float, ...]
+
+
+# ----------------------------------------------------------------------------------- assigners
+
 @dataclass(frozen=True)
 class MaxIoUParams:
-    """mmdet ``MaxIoUAssigner`` arguments (reference-semantics C.5); see `assign_max_iou`."""
+    """mmdet ``MaxIoUAssigner`` arguments (reference-semantics C.5); see `assign_max_iou`.
+
+    `neg_iou_thr` is one upper bound or a ``(lo, hi)`` pair; ``ignore_iof_thr <= 0`` disables
+    ignore regions.
+    """
 
     pos_iou_thr: float
     neg_iou_thr: float | tuple[float, float]
@@ -42,13 +139,35 @@ class MaxIoUParams:
 
 
 @dataclass(frozen=True)
-class SamplerParams:
-    """mmdet ``RandomSampler`` arguments (C.6); see `sample_random`."""
+class AtssAssignerConfig:
+    """mmdet ``ATSSAssigner(topk)`` (C.9); the centre-inside margin is hard-coded there (0.01)."""
 
-    num: int
-    pos_fraction: float
-    neg_pos_ub: float
-    add_gt_as_proposals: bool
+    topk: int
+    center_inside_eps: float
+    ignore_iof_thr: float
+
+
+@dataclass(frozen=True)
+class FcosAssignerConfig:
+    """FCOS ``get_targets`` (C.8): per-level regress ranges and optional centre sampling."""
+
+    regress_ranges: tuple[tuple[float, float], ...]
+    center_sampling: bool
+    center_sample_radius: float
+
+
+# -------------------------------------------------------------------------------- samplers, coders
+
+@dataclass(frozen=True)
+class SamplerParams:
+    """mmdet ``RandomSampler`` (C.6), or ``PseudoSampler`` (every positive and negative) with
+    ``type: pseudo`` and no other key."""
+
+    type: Literal["random", "pseudo"]
+    num: int | None = None
+    pos_fraction: float | None = None
+    neg_pos_ub: float | None = None
+    add_gt_as_proposals: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -60,54 +179,90 @@ class CoderParams:
 
 
 @dataclass(frozen=True)
+class DistanceCoderConfig:
+    """FCOS l/t/r/b distances; `norm_on_bbox` divides them by the level's stride."""
+
+    norm_on_bbox: bool
+
+
+@dataclass(frozen=True)
+class NegativeMiningConfig:
+    """SSD's 3:1 hard-negative budget ``min(ratio * P, N)`` (needs the model's losses offline, so
+    it is recorded; ``sampling: random`` also marks that many uniformly drawn negatives)."""
+
+    neg_pos_ratio: float
+    sampling: Literal["none", "random"]
+
+
+@dataclass(frozen=True)
+class RcnnStageConfig:
+    """Faster R-CNN's second stage (``train_cfg.rcnn``): proposals are assigned, sampled, encoded."""
+
+    assigner: MaxIoUParams
+    sampler: SamplerParams
+    coder: CoderParams
+
+
+@dataclass(frozen=True)
+class RoiLevelConfig:
+    """FPN RoI level per GT (FPN paper eq. 1): ``floor(k0 + log2(sqrt(w h) / scale))`` clamped (C.12)."""
+
+    canonical_scale: float
+    canonical_level: int
+    levels: tuple[int, int]
+
+
+# --------------------------------------------------------------------------------- method configs
+
+def _renamed(groups: dict[str, tuple[str, ...]], extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Old flat key -> new dotted key, for configuration files written before the nesting."""
+    out = {key: f"{section}.{key}" for section, keys in groups.items() for key in keys}
+    return out | (extra or {})
+
+
+_INPUT_KEYS = ("resize_scale", "pad_size_divisor", "clip_object_border", "drop_outside_gt")
+_ASSIGNER_KEYS = tuple(MaxIoUParams.__dataclass_fields__)
+_CODER_KEYS = ("target_means", "target_stds")
+
+
+@dataclass(frozen=True)
 class GridAnchorConfig:
-    """faster_rcnn / fpn / retinanet. ``rcnn_*`` keys are used with ``stage: rcnn`` only."""
+    """faster_rcnn / fpn / retinanet: anchors on stride grids, MaxIoU assignment (``stage: rpn``
+    or ``dense``), or proposals with the R-CNN stage (``stage: rcnn``, needs `rcnn`).
+
+    `allowed_border` is mmdet's ``train_cfg.allowed_border``: -1 assigns every anchor; otherwise
+    anchors further than this outside the padded input are IGNORE. `roi_level`: record the FPN
+    RoI level of every GT (``gt_level``), None for single-level models.
+    """
 
     method: str
     compat: Compat
     stage: Literal["rpn", "rcnn", "dense"]
-    resize_scale: tuple[int, int]
-    pad_size_divisor: int
-    clip_object_border: bool
-    drop_outside_gt: bool
-    strides: tuple[int, ...]
-    ratios: tuple[float, ...]
-    scales: tuple[float, ...] | None
-    octave_base_scale: float | None
-    scales_per_octave: int | None
-    base_sizes: tuple[float, ...] | None
-    center_offset: float
-    tv_sizes: tuple[tuple[float, ...], ...]
+    input: ResizeInput
+    prior_generator: AnchorGeneratorConfig
     allowed_border: float
-    pos_iou_thr: float
-    neg_iou_thr: float | tuple[float, float]
-    min_pos_iou: float
-    gt_max_assign_all: bool
-    match_low_quality: bool
-    ignore_iof_thr: float
-    ignore_wrt_candidates: bool
-    sampler: Literal["random", "pseudo"]
-    sampler_num: int | None
-    pos_fraction: float | None
-    neg_pos_ub: float | None
-    add_gt_as_proposals: bool | None
-    target_means: Quad
-    target_stds: Quad
-    rcnn_pos_iou_thr: float | None
-    rcnn_neg_iou_thr: float | tuple[float, float] | None
-    rcnn_min_pos_iou: float | None
-    rcnn_gt_max_assign_all: bool | None
-    rcnn_match_low_quality: bool | None
-    rcnn_sampler_num: int | None
-    rcnn_pos_fraction: float | None
-    rcnn_neg_pos_ub: float | None
-    rcnn_add_gt_as_proposals: bool | None
-    rcnn_target_means: Quad | None
-    rcnn_target_stds: Quad | None
-    gt_level: bool
-    roi_canonical_scale: float | None
-    roi_canonical_level: int | None
-    roi_levels: tuple[int, int] | None
+    assigner: MaxIoUParams
+    sampler: SamplerParams
+    coder: CoderParams
+    rcnn: RcnnStageConfig | None
+    roi_level: RoiLevelConfig | None
+
+    RENAMED_KEYS: ClassVar[dict[str, str]] = _renamed(
+        {"input": _INPUT_KEYS,
+         "prior_generator": ("strides", "ratios", "scales", "octave_base_scale", "scales_per_octave",
+                             "base_sizes", "center_offset", "tv_sizes"),
+         "assigner": _ASSIGNER_KEYS, "coder": _CODER_KEYS},
+        {"sampler_num": "sampler.num", "pos_fraction": "sampler.pos_fraction", "neg_pos_ub": "sampler.neg_pos_ub",
+         "add_gt_as_proposals": "sampler.add_gt_as_proposals", "gt_level": "roi_level",
+         "roi_canonical_scale": "roi_level.canonical_scale", "roi_canonical_level": "roi_level.canonical_level",
+         "roi_levels": "roi_level.levels", "rcnn_sampler_num": "rcnn.sampler.num",
+         **{f"rcnn_{k}": f"rcnn.assigner.{k}" for k in _ASSIGNER_KEYS},
+         **{f"rcnn_{k}": f"rcnn.sampler.{k}" for k in ("pos_fraction", "neg_pos_ub", "add_gt_as_proposals")},
+         **{f"rcnn_{k}": f"rcnn.coder.{k}" for k in _CODER_KEYS}})
+
+    @property
+    def strides(self) -> tuple[int, ...]:
+        return self.prior_generator.strides
 
 
 @dataclass(frozen=True)
@@ -116,31 +271,24 @@ class SsdConfig:
 
     method: str
     compat: Compat
-    input_size: int
-    featmap_sizes: tuple[tuple[int, int], ...]
-    strides: tuple[int, ...]
-    ratios: tuple[tuple[float, ...], ...]
-    sizes: Literal["voc", "coco", "explicit"]
-    voc_basesize_ratio_range: tuple[float, float]
-    coco_basesize_ratio_range: tuple[float, float]
-    min_sizes: tuple[float, ...] | None
-    max_sizes: tuple[float, ...] | None
-    tv_scales: tuple[float, ...]
-    tv_clip: bool
-    clip_object_border: bool
-    drop_outside_gt: bool
+    input: WarpInput
+    prior_generator: SsdPriorConfig
     allowed_border: float
-    pos_iou_thr: float
-    neg_iou_thr: float | tuple[float, float]
-    min_pos_iou: float
-    gt_max_assign_all: bool
-    match_low_quality: bool
-    ignore_iof_thr: float
-    ignore_wrt_candidates: bool
-    target_means: Quad
-    target_stds: Quad
-    neg_pos_ratio: float
-    neg_sampling: Literal["none", "random"]
+    assigner: MaxIoUParams
+    coder: CoderParams
+    neg_mining: NegativeMiningConfig
+
+    RENAMED_KEYS: ClassVar[dict[str, str]] = _renamed(
+        {"input": ("clip_object_border", "drop_outside_gt"),
+         "prior_generator": ("featmap_sizes", "strides", "ratios", "sizes", "voc_basesize_ratio_range",
+                             "coco_basesize_ratio_range", "min_sizes", "max_sizes", "tv_scales", "tv_clip"),
+         "assigner": _ASSIGNER_KEYS, "coder": _CODER_KEYS},
+        {"input_size": "input.size", "neg_pos_ratio": "neg_mining.neg_pos_ratio",
+         "neg_sampling": "neg_mining.sampling"})
+
+    @property
+    def strides(self) -> tuple[int, ...]:
+        return self.prior_generator.strides
 
 
 @dataclass(frozen=True)
@@ -149,17 +297,19 @@ class FcosConfig:
 
     method: str
     compat: Compat
-    resize_scale: tuple[int, int]
-    pad_size_divisor: int
-    clip_object_border: bool
-    drop_outside_gt: bool
-    strides: tuple[int, ...]
-    point_offset: float
-    regress_ranges: tuple[tuple[float, float], ...]
-    center_sampling: bool
-    center_sample_radius: float
-    norm_on_bbox: bool
-    tv_sizes: tuple[float, ...]
+    input: ResizeInput
+    prior_generator: PointGeneratorConfig
+    assigner: FcosAssignerConfig
+    coder: DistanceCoderConfig
+
+    RENAMED_KEYS: ClassVar[dict[str, str]] = _renamed(
+        {"input": _INPUT_KEYS, "prior_generator": ("strides", "tv_sizes"),
+         "assigner": ("regress_ranges", "center_sampling", "center_sample_radius"), "coder": ("norm_on_bbox",)},
+        {"point_offset": "prior_generator.offset"})
+
+    @property
+    def strides(self) -> tuple[int, ...]:
+        return self.prior_generator.strides
 
 
 @dataclass(frozen=True)
@@ -168,214 +318,20 @@ class AtssConfig:
 
     method: str
     compat: Literal["mmdet"]
-    resize_scale: tuple[int, int]
-    pad_size_divisor: int
-    clip_object_border: bool
-    drop_outside_gt: bool
-    strides: tuple[int, ...]
-    ratios: tuple[float, ...]
-    octave_base_scale: float
-    scales_per_octave: int
-    center_offset: float
+    input: ResizeInput
+    prior_generator: AnchorGeneratorConfig
     allowed_border: float
-    topk: int
-    center_inside_eps: float
-    ignore_iof_thr: float
-    target_means: Quad
-    target_stds: Quad
+    assigner: AtssAssignerConfig
+    coder: CoderParams
+
+    RENAMED_KEYS: ClassVar[dict[str, str]] = _renamed(
+        {"input": _INPUT_KEYS,
+         "prior_generator": ("strides", "ratios", "octave_base_scale", "scales_per_octave", "center_offset"),
+         "assigner": ("topk", "center_inside_eps", "ignore_iof_thr"), "coder": _CODER_KEYS})
+
+    @property
+    def strides(self) -> tuple[int, ...]:
+        return self.prior_generator.strides
 
 
 MethodConfig = GridAnchorConfig | SsdConfig | FcosConfig | AtssConfig
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """What a method name resolves to: its preset file and its config dataclass."""
-
-    preset: str
-    config_cls: type
-
-
-METHODS: dict[str, MethodSpec] = {
-    "faster_rcnn": MethodSpec("anchors/faster_rcnn.yaml", GridAnchorConfig),
-    "fpn": MethodSpec("anchors/fpn.yaml", GridAnchorConfig),
-    "retinanet": MethodSpec("anchors/retinanet.yaml", GridAnchorConfig),
-    "ssd300": MethodSpec("anchors/ssd300.yaml", SsdConfig),
-    "ssd": MethodSpec("anchors/ssd300.yaml", SsdConfig),
-    "ssd512": MethodSpec("anchors/ssd512.yaml", SsdConfig),
-    "fcos": MethodSpec("anchors/fcos.yaml", FcosConfig),
-    "atss": MethodSpec("anchors/atss.yaml", AtssConfig),
-}
-
-
-def load_method_config(method: str, overrides: Mapping[str, Any] | None = None,
-                       source: str = "overrides",
-                       sources: Mapping[str, str] | None = None) -> tuple[MethodConfig, Layered]:
-    """The validated config of `method` (preset < `overrides`) and the layered values/sources.
-
-    `sources` (per key) replace `source` for the overridden keys they name: a caller that merged
-    the layers itself passes its record, so errors name the file or variable a value came from.
-
-    Raises:
-        ConfigError: unknown method, unknown key, wrong type or inconsistent values (the message
-            names the key and its source).
-    """
-    spec = METHODS.get(method)
-    if spec is None:
-        raise ConfigError(f"unknown anchor method '{method}' (known: {', '.join(sorted(METHODS))})")
-    layered = load_preset(spec.preset)
-    if overrides:
-        layered = layered.merge(overrides, source)
-        layered.sources.update({k: v for k, v in (sources or {}).items() if k in layered.sources})
-    cfg = build_dataclass(spec.config_cls, layered.values, layered.sources)
-    validate(cfg, layered.sources)
-    return cfg, layered
-
-
-def config_keys(method: str) -> tuple[str, ...]:
-    """The field names (= preset keys = CLI option names) of `method`'s config."""
-    return tuple(f.name for f in fields(METHODS[method].config_cls))
-
-
-def validate(cfg: MethodConfig, sources: Mapping[str, str] | None = None) -> None:
-    """Range and consistency checks; raise `ConfigError` naming the key and the values."""
-    sources = sources or {}
-    if isinstance(cfg, GridAnchorConfig):
-        _validate_grid(cfg, sources)
-    elif isinstance(cfg, SsdConfig):
-        _validate_ssd(cfg, sources)
-    elif isinstance(cfg, AtssConfig):
-        _validate_atss(cfg, sources)
-    else:
-        _validate_fcos(cfg, sources)
-
-
-def _fail(key: str, message: str, sources: Mapping[str, str]) -> None:
-    where = sources.get(key)
-    raise ConfigError(f"config {where}: '{key}' {message}" if where else f"config: '{key}' {message}")
-
-
-def _check_thresholds(prefix: str, pos: float, neg: Any, min_pos: float, sources: Mapping[str, str]) -> None:
-    if not 0.0 <= pos <= 1.0:
-        _fail(prefix + "pos_iou_thr", f"must be in [0, 1], got {pos}", sources)
-    top = neg[1] if isinstance(neg, tuple) else neg
-    bottom = neg[0] if isinstance(neg, tuple) else 0.0
-    if not 0.0 <= bottom <= top <= pos:
-        _fail(prefix + "neg_iou_thr", f"must satisfy 0 <= neg <= pos_iou_thr ({pos}), got {neg}", sources)
-    if not 0.0 <= min_pos <= 1.0:
-        _fail(prefix + "min_pos_iou", f"must be in [0, 1], got {min_pos}", sources)
-
-
-def _check_coder(prefix: str, stds: Quad, sources: Mapping[str, str]) -> None:
-    if any(s <= 0 for s in stds):
-        _fail(prefix + "target_stds", f"must be positive, got {list(stds)}", sources)
-
-
-def _check_len(key: str, values: Any, count: int, sources: Mapping[str, str]) -> None:
-    if values is not None and len(values) != count:
-        _fail(key, f"needs one entry per level ({count} strides), got {len(values)}", sources)
-
-
-def _check_sampler(prefix: str, num: Any, fraction: Any, ub: Any, add_gt: Any, sources: Mapping[str, str]) -> None:
-    for key, value in (("sampler_num", num), ("pos_fraction", fraction), ("neg_pos_ub", ub),
-                       ("add_gt_as_proposals", add_gt)):
-        if value is None:
-            _fail(prefix + key, "is required when a random sampler runs", sources)
-    if num <= 0:
-        _fail(prefix + "sampler_num", f"must be positive, got {num}", sources)
-    if not 0.0 <= fraction <= 1.0:
-        _fail(prefix + "pos_fraction", f"must be in [0, 1], got {fraction}", sources)
-
-
-def _validate_grid(cfg: GridAnchorConfig, sources: Mapping[str, str]) -> None:
-    if cfg.method not in ("faster_rcnn", "fpn", "retinanet"):
-        _fail("method", f"'{cfg.method}' is not a grid-anchor method", sources)
-    allowed = ("dense",) if cfg.method == "retinanet" else ("rpn", "rcnn")
-    if cfg.stage not in allowed:
-        _fail("stage", f"must be one of {list(allowed)} for {cfg.method}, got '{cfg.stage}'", sources)
-    if (cfg.scales is None) == (cfg.octave_base_scale is None or cfg.scales_per_octave is None):
-        _fail("scales", "give either scales or octave_base_scale with scales_per_octave", sources)
-    _check_len("base_sizes", cfg.base_sizes, len(cfg.strides), sources)
-    _check_len("tv_sizes", cfg.tv_sizes, len(cfg.strides), sources)
-    if not 0.0 <= cfg.center_offset <= 1.0:
-        _fail("center_offset", f"must be in [0, 1], got {cfg.center_offset}", sources)
-    _check_thresholds("", cfg.pos_iou_thr, cfg.neg_iou_thr, cfg.min_pos_iou, sources)
-    _check_coder("", cfg.target_stds, sources)
-    if cfg.sampler == "random":
-        _check_sampler("", cfg.sampler_num, cfg.pos_fraction, cfg.neg_pos_ub, cfg.add_gt_as_proposals, sources)
-    if cfg.stage == "rcnn":
-        for f in fields(cfg):
-            if f.name.startswith("rcnn_") and getattr(cfg, f.name) is None:
-                _fail(f.name, "is required with stage: rcnn", sources)
-        _check_thresholds("rcnn_", cfg.rcnn_pos_iou_thr, cfg.rcnn_neg_iou_thr, cfg.rcnn_min_pos_iou, sources)
-        _check_sampler("rcnn_", cfg.rcnn_sampler_num, cfg.rcnn_pos_fraction, cfg.rcnn_neg_pos_ub,
-                       cfg.rcnn_add_gt_as_proposals, sources)
-        _check_coder("rcnn_", cfg.rcnn_target_stds, sources)
-    if cfg.gt_level and None in (cfg.roi_canonical_scale, cfg.roi_canonical_level, cfg.roi_levels):
-        _fail("gt_level", "needs roi_canonical_scale, roi_canonical_level and roi_levels", sources)
-
-
-def _validate_ssd(cfg: SsdConfig, sources: Mapping[str, str]) -> None:
-    if cfg.method not in ("ssd300", "ssd512"):
-        _fail("method", f"'{cfg.method}' is not an SSD method", sources)
-    levels = len(cfg.strides)
-    for key in ("featmap_sizes", "ratios"):
-        _check_len(key, getattr(cfg, key), levels, sources)
-    _check_len("tv_scales", cfg.tv_scales, levels + 1, sources)
-    explicit = cfg.min_sizes is not None or cfg.max_sizes is not None
-    if (cfg.sizes == "explicit") != explicit or (explicit and None in (cfg.min_sizes, cfg.max_sizes)):
-        _fail("sizes", "'explicit' goes with both min_sizes and max_sizes, 'voc'/'coco' with neither", sources)
-    _check_len("min_sizes", cfg.min_sizes, levels, sources)
-    _check_len("max_sizes", cfg.max_sizes, levels, sources)
-    _check_thresholds("", cfg.pos_iou_thr, cfg.neg_iou_thr, cfg.min_pos_iou, sources)
-    _check_coder("", cfg.target_stds, sources)
-    if cfg.neg_pos_ratio < 0:
-        _fail("neg_pos_ratio", f"must be >= 0, got {cfg.neg_pos_ratio}", sources)
-
-
-def _validate_fcos(cfg: FcosConfig, sources: Mapping[str, str]) -> None:
-    if cfg.method != "fcos":
-        _fail("method", f"'{cfg.method}' is not a point method", sources)
-    _check_len("regress_ranges", cfg.regress_ranges, len(cfg.strides), sources)
-    _check_len("tv_sizes", cfg.tv_sizes, len(cfg.strides), sources)
-    for lo, hi in cfg.regress_ranges:
-        if lo >= hi:
-            _fail("regress_ranges", f"each range needs low < high, got ({lo}, {hi})", sources)
-    if cfg.center_sample_radius <= 0:
-        _fail("center_sample_radius", f"must be positive, got {cfg.center_sample_radius}", sources)
-
-
-def _validate_atss(cfg: AtssConfig, sources: Mapping[str, str]) -> None:
-    if cfg.method != "atss":
-        _fail("method", f"'{cfg.method}' is not ATSS", sources)
-    if cfg.topk <= 0:
-        _fail("topk", f"must be positive, got {cfg.topk}", sources)
-    _check_coder("", cfg.target_stds, sources)
-
-
-def rpn_assigner(cfg: GridAnchorConfig | SsdConfig) -> MaxIoUParams:
-    """The dense (RPN / RetinaNet / SSD) assigner of a method config."""
-    return MaxIoUParams(cfg.pos_iou_thr, cfg.neg_iou_thr, cfg.min_pos_iou, cfg.gt_max_assign_all,
-                        cfg.match_low_quality, cfg.ignore_iof_thr, cfg.ignore_wrt_candidates)
-
-
-def rcnn_assigner(cfg: GridAnchorConfig) -> MaxIoUParams:
-    """The R-CNN (proposal) assigner; ignore settings are shared with the RPN."""
-    return MaxIoUParams(cfg.rcnn_pos_iou_thr, cfg.rcnn_neg_iou_thr, cfg.rcnn_min_pos_iou,
-                        cfg.rcnn_gt_max_assign_all, cfg.rcnn_match_low_quality, cfg.ignore_iof_thr,
-                        cfg.ignore_wrt_candidates)
-
-
-def rpn_sampler(cfg: GridAnchorConfig) -> SamplerParams:
-    return SamplerParams(cfg.sampler_num, cfg.pos_fraction, cfg.neg_pos_ub, cfg.add_gt_as_proposals)
-
-
-def rcnn_sampler(cfg: GridAnchorConfig) -> SamplerParams:
-    return SamplerParams(cfg.rcnn_sampler_num, cfg.rcnn_pos_fraction, cfg.rcnn_neg_pos_ub,
-                         cfg.rcnn_add_gt_as_proposals)
-
-
-def coder_params(cfg: MethodConfig, stage: str = "rpn") -> CoderParams:
-    if stage == "rcnn":
-        return CoderParams(cfg.rcnn_target_means, cfg.rcnn_target_stds)
-    return CoderParams(cfg.target_means, cfg.target_stds)

@@ -95,3 +95,10 @@ def scale_boxes(boxes: np.ndarray, geometry: InputGeometry, clip: bool) -> np.nd
         out[:, 0::2] = np.clip(out[:, 0::2], np.float32(0), np.float32(w))
         out[:, 1::2] = np.clip(out[:, 1::2], np.float32(0), np.float32(h))
     return out
+
+
+def geometry_arrays(g: InputGeometry, gt_boxes: np.ndarray, gt_labels: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-image arrays every method writes: ``img_shape``, ``pad_shape`` int32 [2] (h, w),
+    ``scale_factor`` float64 [2] (w, h), and the GTs in network-input pixels."""
+    return {"img_shape": np.array(g.img_shape, np.int32), "pad_shape": np.array(g.pad_shape, np.int32),
+            "scale_factor": np.array(g.scale_factor, np.float64), "gt_boxes": gt_boxes, "gt_labels": gt_labels}

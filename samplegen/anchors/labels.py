@@ -30,3 +30,13 @@ def gt_index_of(assigned_gt: np.ndarray) -> np.ndarray:
 def positive_mask(assigned_gt: np.ndarray) -> np.ndarray:
     """bool [A]: priors matched to some GT."""
     return assigned_gt >= FIRST_POSITIVE
+
+
+def count_labels(arrays: dict[str, np.ndarray]) -> dict[str, int]:
+    """pos / neg / ignored priors of one image's arrays (and ``sampled``, where a sampler ran)."""
+    assigned = arrays["assigned_gt"]
+    counts = {"pos": int(positive_mask(assigned).sum()), "neg": int((assigned == NEGATIVE).sum()),
+              "ignored": int((assigned == IGNORE).sum())}
+    if "sampled" in arrays:
+        counts["sampled"] = int(arrays["sampled"].sum())
+    return counts

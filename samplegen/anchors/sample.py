@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from samplegen.anchors.assign import Assignment
+from samplegen.anchors.assign.result import Assignment
 from samplegen.anchors.config import SamplerParams
 from samplegen.anchors.labels import FIRST_POSITIVE, NEGATIVE
 

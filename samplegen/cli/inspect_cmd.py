@@ -5,12 +5,10 @@ from pathlib import Path
 
 import click
 
-from samplegen import embedded
 from samplegen.cli import cli
 from samplegen.cli.options import format_option
 from samplegen.cli.output import print_json
-from samplegen.datasets import read_dataset
-from samplegen.stats import dataset_stats
+from samplegen.pipelines.inspect import inspect_annotations
 
 
 @cli.command("inspect")
@@ -23,9 +21,6 @@ def inspect_command(annotations: Path | None, format_name: str | None, images: P
 
     With no ANNOTATIONS, describes the embedded sample.
     """
-    if annotations is None:
-        annotations, format_name = embedded.WIDER, format_name or "wider"
-        images = images or embedded.ROOT
-    elif format_name is None:
+    if annotations is not None and format_name is None:
         raise click.UsageError("--format is required with ANNOTATIONS")
-    print_json(dataset_stats(read_dataset(format_name, annotations, images)))
+    print_json(inspect_annotations(annotations, format_name, images))

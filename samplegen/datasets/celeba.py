@@ -20,10 +20,8 @@ import numpy as np
 from samplegen.datasets.lines import expect_count, float_fields, int_field, numbered_tokens
 from samplegen.datasets.paths import image_key, image_size_under
 from samplegen.errors import InputError
-from samplegen.record import Dataset, Record, check_record
+from samplegen.record import Dataset, FACE_CLASSES, Record, ZERO_SIZE, check_record
 
-CLASS_NAMES = ("face",)
-ZERO_SIZE = "zero_size"
 BBOX_FILE = "list_bbox_celeba.txt"
 LANDMARKS_FILE = "list_landmarks_celeba.txt"
 
@@ -59,7 +57,7 @@ def read_celeba(path: Path, images_root: Path | None) -> Dataset:
         width, height = image_size_under(images_root, image, path, number)
         records.append(_record(key, image, width, height, rows, None if pairs is None else pairs[key]))
     meta = {"landmarks_file": str(landmarks_path) if points is not None else None}
-    return Dataset("celeba", str(path), records, CLASS_NAMES, meta)
+    return Dataset("celeba", str(path), records, FACE_CLASSES, meta)
 
 
 def _read_table(path: Path, num_values: int, what: str) -> Rows:

@@ -24,9 +24,8 @@ import numpy as np
 from samplegen.datasets.lines import read_input
 from samplegen.datasets.paths import image_key, image_size_under, resolve_image
 from samplegen.errors import InputError
-from samplegen.record import Dataset, Record, check_record
+from samplegen.record import Dataset, Record, ZERO_SIZE, check_record
 
-ZERO_SIZE = "zero_size"
 
 
 def read_coco(path: Path, images_root: Path | None) -> Dataset:

@@ -21,10 +21,8 @@ import numpy as np
 
 from samplegen.datasets.lines import expect_count, float_fields, numbered_tokens
 from samplegen.datasets.paths import image_key, image_size_under
-from samplegen.record import Dataset, Record, check_record
+from samplegen.record import Dataset, FACE_CLASSES, Record, ZERO_SIZE, check_record
 
-CLASS_NAMES = ("face",)
-ZERO_SIZE = "zero_size"
 _FIELDS = 1 + 4 + 10
 POINTS = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
 _LABELS = ("x1", "x2", "y1", "y2", *(f"{p}_{c}" for p in POINTS for c in "xy"))
@@ -55,7 +53,7 @@ def read_facepoints(path: Path, images_root: Path | None) -> Dataset:
     for key, (image, number) in images.items():
         width, height = image_size_under(images_root, image, path, number)
         records.append(_record(key, image, width, height, faces[key]))
-    return Dataset("facepoints", str(path), records, CLASS_NAMES)
+    return Dataset("facepoints", str(path), records, FACE_CLASSES)
 
 
 def _record(key: str, image: str, width: int | None, height: int | None,

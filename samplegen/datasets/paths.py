@@ -15,6 +15,7 @@ from pathlib import Path
 
 from samplegen.datasets.image_size import image_size
 from samplegen.errors import InputError
+from samplegen.record import Record
 
 
 def image_key(written: str) -> str:
@@ -56,3 +57,10 @@ def image_size_under(images_root: Path | None, written: str, source: Path, line:
         return None, None
     size = image_size(resolve_image(images_root, written, source, line, default_ext))
     return (None, None) if size is None else size
+
+
+def image_file(images_root: str | Path | None, record: Record) -> Path:
+    """Where the pixels of `record` are: its file (`Record.file`, else the path as written with
+    forward slashes) under `images_root`. Readers refused paths escaping the root already."""
+    relative = record.file if record.file is not None else image_key(record.image)
+    return Path(images_root) / relative if images_root else Path(relative)

@@ -30,9 +30,8 @@ from defusedxml.ElementTree import DefusedXMLParser
 from samplegen.datasets.lines import duplicate_error, float_field, int_field, numbered_tokens, read_input
 from samplegen.datasets.paths import image_key, image_size_under, resolve_image
 from samplegen.errors import InputError
-from samplegen.record import Dataset, Record, check_record
+from samplegen.record import Dataset, Record, ZERO_SIZE, check_record
 
-ZERO_SIZE = "zero_size"
 _COORDS = ("xmin", "ymin", "xmax", "ymax")
 
 

@@ -35,13 +35,11 @@ from samplegen.datasets.lines import (
 )
 from samplegen.datasets.paths import image_key, image_size_under
 from samplegen.errors import InputError
-from samplegen.record import Dataset, Record, check_record
+from samplegen.record import Dataset, FACE_CLASSES, Record, ZERO_SIZE, check_record
 
-CLASS_NAMES = ("face",)
 ATTRIBUTES = ("blur", "expression", "illumination", "invalid", "occlusion", "pose")
 _FIELDS = 4 + len(ATTRIBUTES)
 _INVALID = 4 + ATTRIBUTES.index("invalid")
-ZERO_SIZE = "zero_size"
 
 
 def read_wider(path: Path, images_root: Path | None) -> Dataset:
@@ -82,7 +80,7 @@ def read_wider(path: Path, images_root: Path | None) -> Dataset:
             zero_face.append(key)
         width, height = image_size_under(images_root, image, path, path_line)
         records.append(_block_record(key, image, width, height, rows))
-    return Dataset("wider", str(path), records, CLASS_NAMES, {"zero_face_images": zero_face})
+    return Dataset("wider", str(path), records, FACE_CLASSES, {"zero_face_images": zero_face})
 
 
 def _read_count(path: Path, lines: list[str], index: int, image: str) -> int:

@@ -15,6 +15,8 @@ reason ``zero_size``. The column-major ``x.. y.. w.. h..`` variant is not this f
 """
 from __future__ import annotations
 
+import posixpath
+
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +24,8 @@ import numpy as np
 from samplegen.datasets.lines import duplicate_error, float_fields, numbered_tokens
 from samplegen.datasets.paths import image_key, image_size_under
 from samplegen.errors import InputError
-from samplegen.record import Dataset, Record, check_record
+from samplegen.record import Dataset, FACE_CLASSES, Record, ZERO_SIZE, check_record
 
-CLASS_NAMES = ("face",)
-ZERO_SIZE = "zero_size"
 DEFAULT_EXT = ".jpg"
 
 
@@ -60,9 +60,10 @@ def read_wider_lines(path: Path, images_root: Path | None) -> Dataset:
         width, height = image_size_under(images_root, image, path, number, DEFAULT_EXT)
         record = Record(
             key=key, image=image, width=width, height=height,
+            file=None if posixpath.splitext(key)[1] else key + DEFAULT_EXT,
             boxes=boxes[keep].astype(np.float32), labels=np.zeros(int(keep.sum()), np.int32),
             dropped={ZERO_SIZE: dropped} if dropped else {},
         )
         check_record(record)
         records.append(record)
-    return Dataset("wider-lines", str(path), records, CLASS_NAMES)
+    return Dataset("wider-lines", str(path), records, FACE_CLASSES)

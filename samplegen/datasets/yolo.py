@@ -30,9 +30,8 @@ import yaml
 from samplegen.datasets.image_size import image_size
 from samplegen.datasets.lines import expect_count, float_fields, int_field, numbered_tokens, read_input
 from samplegen.errors import InputError
-from samplegen.record import Dataset, Record, check_record
+from samplegen.record import Dataset, Record, ZERO_SIZE, check_record
 
-ZERO_SIZE = "zero_size"
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".dng", ".mpo"})
 _ROW = "YOLO row (class xc yc w h)"
 

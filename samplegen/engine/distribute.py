@@ -12,7 +12,7 @@ import multiprocessing
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable, Iterator, Sequence, TypeVar
 
-PRELOAD = ["numpy", "cv2", "samplegen.jobs.mtcnn_job", "samplegen.jobs.mtcnn_plan", "samplegen.jobs.anchors_job"]
+BASE_PRELOAD = ("numpy", "cv2")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -48,20 +48,20 @@ def _trimmed(fn: Callable[[T], R], task: T) -> R:
             _MALLOC_TRIM(0)
 
 
-def run_serial(fn: Callable[[T], R], tasks: Sequence[T], workers: int = 1) -> Iterator[R]:
+def run_serial(fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
     """Run tasks one after the other in this process (also the ``--workers 1`` path)."""
     _init_worker()
     for task in tasks:
         yield _trimmed(fn, task)
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         # Import the heavy modules once in the fork server: each worker then starts from a fork
         # of it instead of importing numpy, OpenCV and samplegen again (~0.1 s a worker).
-        context.set_forkserver_preload(PRELOAD)
+        context.set_forkserver_preload(list(dict.fromkeys([*BASE_PRELOAD, *preload])))
     return context
 
 
@@ -75,8 +75,10 @@ class WorkerPool:
     `multiprocessing.Pool` would.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, preload: Sequence[str] = ()) -> None:
+        """`preload`: modules the workers will need (the job's), imported once in the fork server."""
         self.workers = workers
+        self.preload = tuple(preload)
         self._executor: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> "WorkerPool":
@@ -96,7 +98,7 @@ class WorkerPool:
         if self.workers <= 1 or len(tasks) <= 1:
             return run_serial(fn, tasks)
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(),
+            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(self.preload),
                                                  initializer=_init_worker)
         return _bounded_map(self._executor, fn, tasks, self.workers)
 
@@ -114,9 +116,3 @@ def _bounded_map(pool: ProcessPoolExecutor, fn: Callable[[T], R], tasks: Sequenc
     finally:
         for future in running:
             future.cancel()
-
-
-def distribute(fn: Callable[[T], R], tasks: Sequence[T], workers: int) -> Iterator[R]:
-    """`WorkerPool.map` on a pool of its own (started only if the work is parallel)."""
-    with WorkerPool(min(workers, max(len(tasks), 1))) as pool:
-        yield from pool.map(fn, tasks)

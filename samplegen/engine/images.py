@@ -1,31 +1,14 @@
-"""Loading source pixels in workers; a missing or undecodable image is a counted skip, not an error."""
+"""Loading source pixels in workers, and the reasons an image is skipped (counted, not raised)."""
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from samplegen.datasets.paths import image_key
-
-MISSING = "missing"
-UNDECODABLE = "undecodable"
-
-
-DEFAULT_EXT = ".jpg"
-
-
-def image_path(images_root: str | None, image: str) -> Path:
-    """Where image `image` (as written in the annotation) lives; backslashes become '/'.
-
-    A path written without an extension gets ``.jpg``: the one-line AITTSMD/Seanlinx WIDER lists
-    write ``0--Parade/0_Parade_marchingband_1_849`` for a JPEG (reference-semantics A.2). Readers
-    already refused paths escaping the root when they read the annotation.
-    """
-    relative = image_key(image)
-    if not PurePosixPath(relative).suffix:
-        relative += DEFAULT_EXT
-    return Path(images_root) / relative if images_root else Path(relative)
+MISSING = "missing"          # no file at the image's path
+UNDECODABLE = "undecodable"  # a file OpenCV cannot decode
+NO_SIZE = "no_size"          # neither the annotation nor the image header gave a size
 
 
 def load_image(path: Path) -> tuple[np.ndarray | None, str | None]:

@@ -16,60 +16,15 @@ from typing import Any, Mapping
 
 from samplegen.config import canonical_json
 from samplegen.errors import ConfigError
-from samplegen.writers.base import ShardFile, write_bytes_atomic
+from samplegen.engine.task import ShardResult
+from samplegen.writers.base import folder_digest, sha256_file, write_bytes_atomic
 
 MANIFEST_NAME = "manifest.json"
 
 
-@dataclass(frozen=True)
-class ShardResult:
-    """What one shard produced: its files, samples written, per-kind counts, images, skips.
-
-    `counts` is the command's own breakdown (MTCNN: samples per class; anchors: priors per
-    label summed over the shard's images); `samples` is what a reader of the shard iterates over.
-    """
-
-    index: int
-    files: tuple[ShardFile, ...]
-    samples: int
-    counts: Mapping[str, int]
-    images: int
-    skipped: tuple[tuple[str, str], ...] = ()
-
-    def as_json(self) -> dict:
-        return {
-            "index": self.index,
-            "files": [f.as_json() for f in self.files],
-            "samples": self.samples,
-            "counts": dict(self.counts),
-            "images": self.images,
-            "skipped": [{"image": image, "reason": reason} for image, reason in self.skipped],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "ShardResult":
-        return cls(
-            index=int(data["index"]),
-            files=tuple(ShardFile(f["name"], int(f["bytes"]), f["sha256"]) for f in data["files"]),
-            samples=int(data["samples"]),
-            counts=dict(data["counts"]),
-            images=int(data["images"]),
-            skipped=tuple((s["image"], s["reason"]) for s in data.get("skipped", [])),
-        )
-
-
 def sha256_path(path: Path) -> str:
-    """SHA-256 of a file, or of a folder's files (relative names and contents, sorted)."""
-    digest = hashlib.sha256()
-    if path.is_dir():
-        for child in sorted(p for p in path.rglob("*") if p.is_file()):
-            digest.update(child.relative_to(path).as_posix().encode() + b"\0")
-            digest.update(bytes.fromhex(sha256_path(child)))
-        return digest.hexdigest()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """SHA-256 of a file, or of a folder's files (`folder_digest`)."""
+    return folder_digest(path)[1] if path.is_dir() else sha256_file(path)
 
 
 @dataclass(frozen=True)

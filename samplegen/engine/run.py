@@ -12,13 +12,12 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Sequence
 
 from samplegen.engine.distribute import WorkerPool
 from samplegen.engine.manifest import (
-    MANIFEST_NAME, RunDescription, ShardResult, all_skipped, completed_shards, manifest_json, read_manifest,
-    write_manifest)
-from samplegen.engine.plan import ShardTask
+    MANIFEST_NAME, RunDescription, all_skipped, completed_shards, manifest_json, read_manifest, write_manifest)
+from samplegen.engine.task import ShardJob, ShardResult, ShardTask
 from samplegen.engine.progress import progress_bar
 from samplegen.errors import ConfigError, RunError
 from samplegen.writers.base import ShardFile, remove_temporaries
@@ -34,16 +33,6 @@ class EngineSettings:
     overwrite: bool = False
     max_errors: int = 0
     progress: bool = True
-
-
-class ShardJob(Protocol):
-    """A picklable job: `run_shard` in workers, `finalize` once in the parent at the end."""
-
-    def run_shard(self, task: ShardTask) -> ShardResult:
-        ...
-
-    def finalize(self, out_dir: Path, shards: Sequence[ShardResult]) -> list[ShardFile]:
-        ...
 
 
 def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -117,7 +106,8 @@ def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
     check_errors(run, shards, settings)
     bar = progress_bar(sum(len(t.items) for t in tasks), run.command, settings.progress)
     bar.update(sum(s.images for s in shards.values()))
-    own_pool = WorkerPool(settings.workers) if pool is None else None
+    # Workers need the job's module: preloaded in the fork server.
+    own_pool = WorkerPool(settings.workers, (type(job).__module__,)) if pool is None else None
     try:
         for result in (pool or own_pool).map(job.run_shard, pending):
             shards[result.index] = result

@@ -1,16 +1,17 @@
 """`MtcnnConfig`: every number of MTCNN crop sampling, built from `configs/mtcnn/{pnet,rnet,onet}.yaml`.
 
 The dataclasses have no defaults for method numbers (house rule: one home per default, the
-preset); `load_mtcnn_config` loads the preset for a crop size, applies overrides, builds the
-frozen dataclasses with `samplegen.config.build_dataclass` (unknown keys and wrong types are
-`ConfigError`s naming the key and its source) and then checks ranges with messages.
+preset); `build_mtcnn_config` builds the frozen dataclasses from a resolved configuration with
+`samplegen.config.build_dataclass` (unknown keys and wrong types are `ConfigError`s naming the key
+and its source) and then checks ranges with messages; `load_mtcnn_config` does the same from the
+preset and a mapping of overrides.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-from samplegen.config import Layered, build_dataclass, load_preset
+from samplegen.config import Layered, Resolved, build_dataclass, load_preset
 from samplegen.errors import ConfigError
 
 PRESETS: dict[int, str] = {12: "mtcnn/pnet.yaml", 24: "mtcnn/rnet.yaml", 48: "mtcnn/onet.yaml"}
@@ -111,17 +112,27 @@ class MtcnnConfig:
     hard: HardConfig
 
 
+def build_mtcnn_config(size: int, resolved: Resolved) -> MtcnnConfig:
+    """The validated config of crop size `size` from a resolved configuration (engine keys ignored).
+
+    Raises:
+        ConfigError: unknown key, wrong type, a ``size`` other than `size`, an out-of-range value.
+    """
+    cfg = build_dataclass(MtcnnConfig, resolved.method_values, resolved.sources)
+    if cfg.size != size:
+        raise ConfigError(f"config: 'size' is {cfg.size} but the {PRESETS[size]} preset was requested for {size}")
+    validate_mtcnn_config(cfg)
+    return cfg
+
+
 def load_mtcnn_config(size: int, overrides: Mapping[str, Any] | None = None,
-                      source: str = "overrides",
-                      sources: Mapping[str, str] | None = None) -> tuple[MtcnnConfig, Layered]:
-    """The validated config of crop size `size` (12, 24 or 48) with `overrides` on top.
+                      source: str = "overrides") -> tuple[MtcnnConfig, Layered]:
+    """The validated config of crop size `size` (12, 24 or 48): its preset with `overrides` on top.
 
     Args:
         size: crop size; selects the preset in `PRESETS`.
         overrides: nested mapping of keys to replace (``{"landmark": {"angles": [5]}}``).
         source: the label recorded as the source of every overridden value.
-        sources: per-key sources that replace `source` (a caller that merged layers itself
-            passes its own record, so errors name the file or variable a value came from).
 
     Returns:
         ``(config, layered)``: the frozen config and the merged values with their sources.
@@ -134,12 +145,7 @@ def load_mtcnn_config(size: int, overrides: Mapping[str, Any] | None = None,
     layered = load_preset(PRESETS[size])
     if overrides:
         layered = layered.merge(overrides, source)
-        layered.sources.update({k: v for k, v in (sources or {}).items() if k in layered.sources})
-    cfg = build_dataclass(MtcnnConfig, layered.values, layered.sources)
-    if cfg.size != size:
-        raise ConfigError(f"config: 'size' is {cfg.size} but the {PRESETS[size]} preset was requested for {size}")
-    validate_mtcnn_config(cfg)
-    return cfg, layered
+    return build_mtcnn_config(size, Resolved(layered)), layered
 
 
 def _require(ok: bool, message: str) -> None:

@@ -1,6 +1,6 @@
 """Cut planned crops out of decoded pixels: the only module of `samplegen.mtcnn` that touches pixels.
 
-Pixel convention (`samplegen.mtcnn.plan`): a crop ``[x1, y1, x2, y2]`` is an integer square,
+Pixel convention (`samplegen.mtcnn.crop_plan`): a crop ``[x1, y1, x2, y2]`` is an integer square,
 half-open: it takes rows ``y1 <= r < y2`` and columns ``x1 <= c < x2`` of the source, so a crop
 inside the image is exactly ``image[y1:y2, x1:x2]``. The parts of a crop outside the image are
 zeros (only with ``pad``; without it such a crop is a planning bug and raises). Every crop is
@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from samplegen.mtcnn.landmarks import rotation_matrix
-from samplegen.mtcnn.plan import CropPlan
+from samplegen.mtcnn.crop_plan import CropPlan
 
 
 def crop_square(source: np.ndarray, x1: int, y1: int, side: int, pad: bool) -> np.ndarray:

@@ -20,8 +20,9 @@ import numpy as np
 
 from samplegen.mtcnn.config import MtcnnConfig
 from samplegen.mtcnn.labels import NEG
-from samplegen.mtcnn.plan import CropPlan, concat_plans, empty_plan, make_plan
-from samplegen.mtcnn.propose import centered_squares, classify_crops, image_size, inside_image, max_iou, touches_ignore
+from samplegen.mtcnn.crop_plan import CropPlan, concat_plans, empty_plan, make_plan
+from samplegen.boxes import best_iou
+from samplegen.mtcnn.propose import centered_squares, classify_crops, image_size, inside_image, touches_ignore
 from samplegen.record import Record
 
 
@@ -71,7 +72,7 @@ def plan_hard(record: Record, detections: np.ndarray, cfg: MtcnnConfig,
         keep &= inside_image(crops, width, height)
     kept = np.flatnonzero(keep)
     crops = crops[kept]
-    best, idx = max_iou(crops, record.boxes, cfg.plus_one)
+    best, idx = best_iou(crops, record.boxes, cfg.plus_one)
     neg = (best < np.float32(cfg.neg_iou_thr)) & ~touches_ignore(crops, record.ignore, cfg.ignore_iof_thr)
     neg_rows = _cap_negatives(np.flatnonzero(neg), detections[kept, 4], cfg, rng)
     negatives = make_plan(NEG, crops[neg_rows], iou=best[neg_rows])

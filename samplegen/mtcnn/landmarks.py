@@ -28,8 +28,9 @@ import numpy as np
 
 from samplegen.mtcnn.config import MtcnnConfig
 from samplegen.mtcnn.labels import LANDMARK, mirror_landmarks, mirror_roi, regression_targets
-from samplegen.mtcnn.plan import CropPlan, empty_plan, make_plan
-from samplegen.mtcnn.propose import centered_squares, image_size, inside_image, jittered_squares, paired_iou
+from samplegen.mtcnn.crop_plan import CropPlan, empty_plan, make_plan
+from samplegen.boxes import paired_iou
+from samplegen.mtcnn.propose import centered_squares, image_size, inside_image, jittered_squares
 from samplegen.record import Record
 
 

@@ -28,56 +28,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from samplegen.boxes import IOU_EPS, box_area, iof, iou
+from samplegen.boxes import best_iou, iof, paired_iou
 from samplegen.mtcnn.config import MtcnnConfig
 from samplegen.mtcnn.labels import NEG, PART, POS, regression_targets
-from samplegen.mtcnn.plan import CropPlan, concat_plans, empty_plan, make_plan
+from samplegen.mtcnn.crop_plan import CropPlan, concat_plans, empty_plan, make_plan
 from samplegen.record import Record
-
-_IOU_BLOCK_ELEMENTS = 1 << 21  # bounds the [K, N] IoU temporaries on crowded images (~2k faces)
-
 
 def image_size(record: Record) -> tuple[int, int]:
     """``(W, H)`` of `record`; planning needs it, so a missing size is a programming error."""
     if record.width is None or record.height is None:
         raise ValueError(f"{record.key}: image size unknown; read it from the image header before planning")
     return int(record.width), int(record.height)
-
-
-def max_iou(crops: np.ndarray, faces: np.ndarray, plus_one: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Best face of every crop.
-
-    Args:
-        crops: float32 [K, 4]; faces: float32 [N, 4].
-
-    Returns:
-        ``(iou, idx)``: float32 [K] max IoU and int32 [K] its first argmax; ``(0, -1)`` when N == 0.
-    """
-    k, n = crops.shape[0], faces.shape[0]
-    if n == 0 or k == 0:
-        return np.zeros(k, np.float32), np.full(k, -1, np.int32)
-    best = np.empty(k, np.float32)
-    idx = np.empty(k, np.int32)
-    step = max(1, _IOU_BLOCK_ELEMENTS // n)
-    for start in range(0, k, step):
-        overlaps = iou(crops[start:start + step], faces, plus_one)
-        arg = overlaps.argmax(axis=1)
-        idx[start:start + step] = arg
-        best[start:start + step] = overlaps[np.arange(arg.shape[0]), arg]
-    return best, idx
-
-
-def paired_iou(boxes1: np.ndarray, boxes2: np.ndarray, plus_one: bool = False) -> np.ndarray:
-    """Row-wise IoU [K] of boxes1 [K, 4] with boxes2 [K, 4], in the operation order of `boxes.iou`
-    (so it equals the diagonal of ``iou(boxes1, boxes2)`` exactly)."""
-    one = boxes1.dtype.type(1) if plus_one else boxes1.dtype.type(0)
-    wh = np.minimum(boxes1[:, 2:], boxes2[:, 2:]) - np.maximum(boxes1[:, :2], boxes2[:, :2])
-    if plus_one:
-        wh = wh + one
-    wh = np.maximum(wh, wh.dtype.type(0))
-    inter = wh[:, 0] * wh[:, 1]
-    union = box_area(boxes1, plus_one) + box_area(boxes2, plus_one) - inter
-    return inter / np.maximum(union, union.dtype.type(IOU_EPS))
 
 
 def inside_image(crops: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -140,7 +101,7 @@ def negative_side_range(width: int, height: int, cfg: MtcnnConfig) -> tuple[int,
 
 
 def _negative_mask(crops: np.ndarray, record: Record, cfg: MtcnnConfig) -> tuple[np.ndarray, np.ndarray]:
-    best, _ = max_iou(crops, record.boxes, cfg.plus_one)
+    best, _ = best_iou(crops, record.boxes, cfg.plus_one)
     ok = (best < np.float32(cfg.neg_iou_thr)) & ~touches_ignore(crops, record.ignore, cfg.ignore_iof_thr)
     return ok, best
 
@@ -222,7 +183,7 @@ def positives_and_parts(record: Record, seeds: np.ndarray, cfg: MtcnnConfig,
     if cfg.match_sampled_face:
         best, idx = paired_iou(crops, record.boxes[seed_idx], cfg.plus_one), seed_idx
     else:
-        best, idx = max_iou(crops, record.boxes, cfg.plus_one)
+        best, idx = best_iou(crops, record.boxes, cfg.plus_one)
     return classify_crops(crops, best, idx, record, cfg)
 
 

@@ -3,7 +3,7 @@
 Inputs are the npz contract of `samplegen.anchors.methods.label_image` (``assigned_gt``,
 ``priors_per_level``, ``gt_boxes``, optional ``sampled`` and ``centerness``, ``pos_inds``), the
 priors of `priors_for` in the same order (float32 [A, 4] boxes, or [A, 2] FCOS points) and a
-canvas: the network input (`samplegen.jobs.anchors_job.network_input`) or a grey image of
+canvas: the network input (`samplegen.pipelines.anchor_shards.network_input`) or a grey image of
 ``pad_shape``. Everything is in network-input pixels, multiplied by ``scale`` for drawing.
 
 A box-prior level panel, drawn in this order (later on top):

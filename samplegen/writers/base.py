@@ -68,6 +68,26 @@ def temp_path_for(final_path: Path) -> Path:
     return final_path.with_name(f".{final_path.name}{TEMP_MARK}{os.getpid()}")
 
 
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def folder_digest(folder: Path) -> tuple[int, str]:
+    """(total bytes, SHA-256) of a folder's files: the hash runs over the sorted relative names,
+    each followed by NUL and the SHA-256 of its content, so names and contents both count."""
+    digest, total = hashlib.sha256(), 0
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        total += path.stat().st_size
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(bytes.fromhex(sha256_file(path)))
+    return total, digest.hexdigest()
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write a small file (manifest, list) atomically."""
     target = HashingFile(Path(path))

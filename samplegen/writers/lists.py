@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-from samplegen.writers.base import ShardFile, temp_path_for, write_bytes_atomic
+from samplegen.writers.base import ShardFile, folder_digest, temp_path_for, write_bytes_atomic
 
 
 class ListShardWriter:
@@ -55,14 +55,9 @@ class ListShardWriter:
 
 
 def directory_record(root: Path, folder: Path) -> ShardFile:
-    """A folder as one manifest entry: total bytes, SHA-256 over sorted (name, content hash)."""
-    digest, total = hashlib.sha256(), 0
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        total += len(data)
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(data).digest())
-    return ShardFile(folder.relative_to(root).as_posix(), total, digest.hexdigest())
+    """A folder as one manifest entry: total bytes and `folder_digest`'s SHA-256."""
+    total, digest = folder_digest(folder)
+    return ShardFile(folder.relative_to(root).as_posix(), total, digest)
 
 
 def merge_lists(root: Path, stems: Sequence[str], list_names: Sequence[str]) -> list[ShardFile]:

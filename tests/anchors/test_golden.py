@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from samplegen.anchors.config import load_method_config
+from samplegen.anchors.methods import anchor_config
 from samplegen.anchors.labels import NEGATIVE, positive_mask
 from samplegen.anchors.methods import label_image, priors_for
 
@@ -55,7 +55,7 @@ class Golden:
 
 
 def check_case(g: Golden, i: int) -> None:
-    cfg, _ = load_method_config(g.method, g.overrides)
+    cfg = anchor_config(g.method, g.overrides)
     width, height = int(g.scalar("width", i)), int(g.scalar("height", i))
     proposals = g.get("in_proposals", i) if g.has("in_proposals", i) else None
     out = label_image(g.get("in_gt", i), g.get("in_labels", i), g.get("in_ignore", i), width, height, cfg,

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from samplegen.anchors.config import METHODS, load_method_config
 from samplegen.anchors.labels import IGNORE, NEGATIVE
-from samplegen.anchors.methods import inside_flags, label_image, priors_for, roi_levels
+from samplegen.anchors.methods import METHODS, anchor_config, label_image, priors_for
+from samplegen.anchors.recipes.grid import roi_levels
+from samplegen.anchors.valid import inside_flags
 
 GTS = np.array([[10, 20, 200, 220], [300, 100, 420, 300], [50, 50, 60, 58]], dtype=np.float32)
 LABELS = np.array([1, 17, 3], dtype=np.int32)
@@ -15,7 +16,7 @@ COMMON = {"assigned_gt": np.int32, "labels": np.int32, "pos_inds": np.int32, "po
 
 
 def _label(method, overrides=None, gts=GTS, labels=LABELS, ignore=NO_BOXES, proposals=None):
-    cfg, _ = load_method_config(method, overrides)
+    cfg = anchor_config(method, overrides)
     return label_image(gts, labels, ignore, 640, 480, cfg, np.random.default_rng(0), proposals)
 
 
@@ -34,14 +35,14 @@ def test_contract_keys_dtypes_and_shapes(method):
 
 
 def test_priors_for_matches_label_image_order():
-    cfg, _ = load_method_config("fpn")
+    cfg = anchor_config("fpn")
     priors, counts = priors_for(cfg, 480, 640)
     out = _label("fpn")
     assert priors.shape == (counts.sum(), 4) and counts.tolist() == out["priors_per_level"].tolist()
 
 
 def test_fcos_priors_are_points():
-    cfg, _ = load_method_config("fcos")
+    cfg = anchor_config("fcos")
     points, counts = priors_for(cfg, 480, 640)
     assert points.shape == (counts.sum(), 2)
     assert points[0].tolist() == [4.0, 4.0]
@@ -53,7 +54,13 @@ def test_rpn_samples_256_and_retinanet_does_not_sample():
 
 
 def test_fpn_records_roi_levels():
-    assert _label("fpn")["gt_level"].dtype == np.int32
+    out = _label("fpn")
+    boxes = out["gt_boxes"].astype(np.float64)
+    side = np.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
+    # FPN eq. 1 by hand: k = floor(4 + log2(side / 224)), clamped to [2, 5]
+    expected = [min(5, max(2, int(np.floor(4 + np.log2(s / 224))))) for s in side]
+    assert out["gt_level"].dtype == np.int32 and out["gt_level"].tolist() == expected
+    assert len(set(expected)) > 1           # the three GTs fall on different levels
     assert "gt_level" not in _label("faster_rcnn")
 
 
@@ -72,7 +79,7 @@ def test_ssd_labels_every_prior_and_records_the_budget():
 
 
 def test_ssd_random_negative_sampling_is_an_explicit_option():
-    out = _label("ssd300", {"neg_sampling": "random"})
+    out = _label("ssd300", {"neg_mining.sampling": "random"})
     pos = out["assigned_gt"] > 0
     assert out["sampled"][pos].all()
     assert (out["sampled"] & (out["assigned_gt"] == NEGATIVE)).sum() == out["neg_budget"]
@@ -98,18 +105,18 @@ def test_rcnn_stage_needs_proposals_and_prepends_gts():
 def test_ignore_regions_only_with_a_threshold():
     crowd = np.array([[400, 300, 640, 480]], np.float32)
     off = _label("retinanet", ignore=crowd)
-    on = _label("retinanet", {"ignore_iof_thr": 0.5}, ignore=crowd)
+    on = _label("retinanet", {"assigner.ignore_iof_thr": 0.5}, ignore=crowd)
     assert (on["max_iou"] == -1).sum() > 0 and (off["max_iou"] == -1).sum() == 0
 
 
 def test_allowed_border_marks_outside_anchors_ignored():
     out = _label("fpn", {"allowed_border": 0})
-    priors, _ = priors_for(load_method_config("fpn")[0], 480, 640)
+    priors, _ = priors_for(anchor_config("fpn"), 480, 640)
     outside = ~inside_flags(priors, tuple(out["pad_shape"]), 0)
     assert outside.any() and (out["assigned_gt"][outside] == IGNORE).all()
 
 
-@pytest.mark.parametrize("method", ["faster_rcnn", "fpn", "retinanet", "ssd300", "fcos"])
+@pytest.mark.parametrize("method", sorted(m for m in METHODS if m != "atss"))
 def test_torchvision_compat_runs_with_the_same_contract(method):
     out = _label(method, {"compat": "torchvision"})
     assert out["assigned_gt"].shape == (out["priors_per_level"].sum(),)
@@ -127,6 +134,6 @@ def test_boxes_outside_the_image_are_dropped_like_mmdets_coco_dataset():
     labels = np.append(LABELS, 9).astype(np.int32)
     out = _label("retinanet", gts=gts, labels=labels)
     assert out["gt_boxes"].shape == (3, 4) and 9 not in out["gt_labels"]
-    kept = _label("retinanet", {"drop_outside_gt": False}, gts=gts, labels=labels)
+    kept = _label("retinanet", {"input.drop_outside_gt": False}, gts=gts, labels=labels)
     assert kept["gt_boxes"].shape == (4, 4)
     assert (kept["assigned_gt"] == 4).sum() > 100_000        # zero-area GT ties with every prior (#8289)

@@ -7,7 +7,7 @@ from samplegen.anchors.labels import IGNORE, NEGATIVE
 from samplegen.anchors.sample import (add_gt_as_proposals, neg_budget, prepend_gt_assignment, random_choice,
                                       sample_all, sample_random)
 
-RPN = SamplerParams(256, 0.5, -1, False)
+RPN = SamplerParams("random", 256, 0.5, -1, False)
 
 
 def _assigned(num_pos, num_neg, num_ignore):
@@ -30,7 +30,7 @@ def test_negative_shortage_is_not_filled():
 
 
 def test_neg_pos_upper_bound_uses_at_least_one_positive():
-    params = SamplerParams(512, 0.25, 3, False)
+    params = SamplerParams("random", 512, 0.25, 3, False)
     assert len(sample_random(_assigned(0, 5000, 0), params, np.random.default_rng(0)).neg_idx) == 3
     assert len(sample_random(_assigned(10, 5000, 0), params, np.random.default_rng(0)).neg_idx) == 30
 

@@ -19,11 +19,14 @@ import numpy as np
 import pytest
 import yaml
 
+from samplegen.anchors.methods import METHODS as TABLE
+from samplegen.anchors.methods import anchor_config
+from samplegen.errors import ConfigError
 from samplegen.outputs import read_anchors
 from tests.cli.helpers import changed_keys, manifest, ok, run_cli, run_inproc, tree_bytes
 
-METHODS = ["faster_rcnn", "fpn", "ssd300", "ssd512", "retinanet", "fcos"]
-IOU_METHODS = {"faster_rcnn", "fpn", "ssd300", "ssd512", "retinanet"}
+METHODS = sorted(m for m in TABLE if m != "ssd")   # "ssd" is an alias of ssd300
+IOU_METHODS = {"faster_rcnn", "fpn", "ssd300", "ssd512", "retinanet", "atss"}
 SAMPLER = {"faster_rcnn", "fpn"}
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "anchors"
 
@@ -115,22 +118,23 @@ def check_iou_method(s: dict, priors: np.ndarray, cfg: dict) -> None:
     k = assigned[pos] - 1
     own = overlaps[pos, k]
     gt_best = overlaps.max(0)
-    if cfg["gt_max_assign_all"]:
+    a = cfg["assigner"]
+    if a["gt_max_assign_all"]:
         low_quality = own == gt_best[k]
     else:  # SSD: only each GT's first best prior is forced
         low_quality = pos == overlaps.argmax(0)[k]
-    low_quality &= gt_best[k] >= np.float32(cfg["min_pos_iou"])
-    by_threshold = (own >= np.float32(cfg["pos_iou_thr"])) & (best[pos] == own)
+    low_quality &= gt_best[k] >= np.float32(a["min_pos_iou"])
+    by_threshold = (own >= np.float32(a["pos_iou_thr"])) & (best[pos] == own)
     assert (by_threshold | low_quality).all(), "a positive is neither over the threshold nor its GT's best prior"
     # every prior over the threshold is positive; every GT's best prior (>= min_pos_iou) too
-    assert (assigned[best >= np.float32(cfg["pos_iou_thr"])] > 0).all()
-    neg_thr = cfg["neg_iou_thr"]
+    assert (assigned[best >= np.float32(a["pos_iou_thr"])] > 0).all()
+    neg_thr = a["neg_iou_thr"]
     negatives = assigned == 0
     assert (best[negatives] < np.float32(neg_thr)).all()
     ignored = assigned == -1
-    assert (best[ignored] >= np.float32(neg_thr)).all() and (best[ignored] < np.float32(cfg["pos_iou_thr"])).all()
+    assert (best[ignored] >= np.float32(neg_thr)).all() and (best[ignored] < np.float32(a["pos_iou_thr"])).all()
     # targets decode back onto the matched GT
-    decoded = decode_deltas(priors[pos], s["pos_targets"], cfg["target_stds"])
+    decoded = decode_deltas(priors[pos], s["pos_targets"], cfg["coder"]["target_stds"])
     np.testing.assert_allclose(decoded, gts[k].astype(np.float64), rtol=1e-4, atol=1e-3)
 
 
@@ -141,14 +145,14 @@ def check_fcos(s: dict, points: np.ndarray, per_level: np.ndarray, cfg: dict) ->
     if gts.shape[0] == 0:
         assert pos.size == 0 and (assigned == 0).all()
         return
-    strides = np.repeat(np.asarray(cfg["strides"], np.float32), per_level)
-    ranges = np.repeat(np.asarray(cfg["regress_ranges"], np.float32), per_level, axis=0)
+    strides = np.repeat(np.asarray(cfg["prior_generator"]["strides"], np.float32), per_level)
+    ranges = np.repeat(np.asarray(cfg["assigner"]["regress_ranges"], np.float32), per_level, axis=0)
     px, py = points[:, 0:1].astype(np.float32), points[:, 1:2].astype(np.float32)
     l, t = px - gts[None, :, 0], py - gts[None, :, 1]
     r, b = gts[None, :, 2] - px, gts[None, :, 3] - py
     ltrb = np.stack([l, t, r, b], -1)
     cx, cy = (gts[:, 0] + gts[:, 2]) / 2, (gts[:, 1] + gts[:, 3]) / 2
-    radius = strides[:, None] * np.float32(cfg["center_sample_radius"])
+    radius = strides[:, None] * np.float32(cfg["assigner"]["center_sample_radius"])
     x0 = np.maximum(cx[None] - radius, gts[None, :, 0])
     y0 = np.maximum(cy[None] - radius, gts[None, :, 1])
     x1 = np.minimum(cx[None] + radius, gts[None, :, 2])
@@ -169,6 +173,41 @@ def check_fcos(s: dict, points: np.ndarray, per_level: np.ndarray, cfg: dict) ->
     lr, tb = t4[:, [0, 2]], t4[:, [1, 3]]
     cness = np.sqrt(lr.min(1) / lr.max(1) * tb.min(1) / tb.max(1))
     np.testing.assert_allclose(s["centerness"], cness, rtol=1e-5, atol=1e-6)
+
+
+def check_atss(s: dict, priors: np.ndarray, per_level: np.ndarray, cfg: dict) -> None:
+    """ATSS recomputed (C.9): per level the top-k nearest priors by centre distance (lowest index on
+    ties) are candidates, the threshold is their IoU mean + unbiased std, a candidate at or over it
+    whose centre is inside the GT by more than 0.01 is positive; the highest IoU wins."""
+    gts = s["gt_boxes"]
+    assigned = s["assigned_gt"]
+    if gts.shape[0] == 0:
+        assert (assigned == 0).all()
+        return
+    overlaps = iou_matrix(priors, gts)
+    np.testing.assert_array_equal(s["max_iou"], overlaps.max(1))
+    centre = lambda b: np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], 1)  # noqa: E731
+    pc, gc = centre(priors.astype(np.float32)), centre(gts.astype(np.float32))
+    dist = np.sqrt(((pc[:, None, :] - gc[None, :, :]) ** 2).sum(-1))
+    topk = cfg["assigner"]["topk"]
+    starts = np.concatenate([[0], np.cumsum(per_level)[:-1]])
+    candidates = np.concatenate([np.argsort(dist[s0:s0 + n], axis=0, kind="stable")[:topk] + s0
+                                 for s0, n in zip(starts, per_level)])          # [K, G], all levels
+    want_iou = np.full(overlaps.shape, -np.inf, np.float32)
+    for g in range(gts.shape[0]):
+        cand = candidates[:, g]
+        thr = overlaps[cand, g].mean() + overlaps[cand, g].std(ddof=1)
+        inside = np.minimum.reduce([pc[cand, 0] - gts[g, 0], pc[cand, 1] - gts[g, 1],
+                                    gts[g, 2] - pc[cand, 0], gts[g, 3] - pc[cand, 1]]) > 0.01
+        ok_ = (overlaps[cand, g] >= thr) & inside
+        want_iou[cand[ok_], g] = overlaps[cand[ok_], g]
+    want = np.where(np.isinf(want_iou.max(1)), 0, want_iou.argmax(1) + 1)
+    # float32 mean/std summed in another order may put a candidate on the other side of the
+    # threshold, and distance ties at the top-k boundary may pick another prior: allow a handful
+    assert (assigned != want).sum() <= 2, f"ATSS differs from a recomputation on {(assigned != want).sum()} priors"
+    pos = np.flatnonzero(assigned > 0)
+    decoded = decode_deltas(priors[pos], s["pos_targets"], cfg["coder"]["target_stds"])
+    np.testing.assert_allclose(decoded, gts[assigned[pos] - 1].astype(np.float64), rtol=1e-4, atol=1e-3)
 
 
 KEYS_COMMON = {"assigned_gt": np.int32, "labels": np.int32, "pos_inds": np.int32, "pos_targets": np.float32,
@@ -239,6 +278,8 @@ def check_contract(method: str, s: dict, priors_of) -> None:
     cfg = preset(method)
     if method == "fcos":
         check_fcos(s, priors, per_level, cfg)
+    elif method == "atss":
+        check_atss(s, priors, per_level, cfg)
     else:
         check_iou_method(s, priors, cfg)
     if "sampled" in s:
@@ -246,9 +287,10 @@ def check_contract(method: str, s: dict, priors_of) -> None:
         assert (assigned[sampled] >= 0).all(), "an ignored prior was sampled"
         n_pos = int(pos.size)
         n_neg = int((assigned == 0).sum())
-        want_pos = min(int(cfg["sampler_num"] * cfg["pos_fraction"]), n_pos)
+        sampler = cfg["sampler"]
+        want_pos = min(int(sampler["num"] * sampler["pos_fraction"]), n_pos)
         assert int(sampled[pos].sum()) == want_pos
-        assert int(sampled[assigned == 0].sum()) == min(cfg["sampler_num"] - want_pos, n_neg)
+        assert int(sampled[assigned == 0].sum()) == min(sampler["num"] - want_pos, n_neg)
     if "neg_budget" in s:
         n_pos = int(pos.size)
         assert int(np.asarray(s["neg_budget"]).reshape(-1)[0]) == min(3 * n_pos, a - n_pos)
@@ -433,11 +475,11 @@ def test_rcnn_stage_labels_proposals(runs, dlib_coco_args, dlib, tmp_path_factor
         np.testing.assert_array_equal(s["max_iou"][g:], best)
         np.testing.assert_array_equal(s["max_iou"][:g], np.ones(g, np.float32))
         prop_assigned = assigned[g:]
-        assert ((prop_assigned > 0) == (best >= np.float32(cfg["rcnn_pos_iou_thr"]))).all()
+        assert ((prop_assigned > 0) == (best >= np.float32(cfg["rcnn"]["assigner"]["pos_iou_thr"]))).all()
         assert (prop_assigned >= 0).all()
         pos = np.flatnonzero(assigned > 0)
         np.testing.assert_array_equal(s["pos_inds"], pos)
-        decoded = decode_deltas(rows[pos], s["pos_targets"], cfg["rcnn_target_stds"])
+        decoded = decode_deltas(rows[pos], s["pos_targets"], cfg["rcnn"]["coder"]["target_stds"])
         np.testing.assert_allclose(decoded, gts[assigned[pos] - 1], rtol=1e-4, atol=1e-3)
         sampled = s["sampled"]
         n_pos = min(int(512 * 0.25), pos.size)
@@ -464,7 +506,23 @@ def test_ssd_random_negative_sampling(runs, dlib_coco_args):
         assert s["meta"]["counts"]["sampled"] == int(sampled.sum())
 
 
-@pytest.mark.parametrize("method", METHODS)
+def has_torchvision_variant(method: str) -> bool:
+    try:
+        anchor_config(method, {"compat": "torchvision"})
+    except ConfigError:
+        return False
+    return True
+
+
+def test_a_method_without_torchvision_variant_refuses_it_in_one_line(dlib_coco_args, tmp_path):
+    refused = [m for m in METHODS if not has_torchvision_variant(m)]
+    assert refused == ["atss"]
+    res = run_cli(["anchors", "--method", "atss", "--compat", "torchvision", *dlib_coco_args, "--out", tmp_path / "o"])
+    assert res.code == 2 and res.stderr.count("\n") == 1 and "compat" in res.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if has_torchvision_variant(m)])
 def test_torchvision_compat_contract(runs, dlib_coco_args, method):
     out, _ = runs.get(f"dlib-tv-{method}", ["--method", method, "--compat", "torchvision", *dlib_coco_args])
     samples = list(read_anchors(out))
@@ -488,7 +546,7 @@ def test_torchvision_compat_contract(runs, dlib_coco_args, method):
             p = priors[pos].astype(np.float64)
             decoded = np.stack([p[:, 0] - t4[:, 0], p[:, 1] - t4[:, 1], p[:, 0] + t4[:, 2], p[:, 1] + t4[:, 3]], 1)
         else:
-            decoded = decode_deltas(priors[pos], s["pos_targets"], preset(method)["target_stds"])
+            decoded = decode_deltas(priors[pos], s["pos_targets"], preset(method)["coder"]["target_stds"])
         np.testing.assert_allclose(decoded, gts, rtol=1e-4, atol=1e-3)
 
 
@@ -523,7 +581,7 @@ def test_gts_outside_the_image_are_counted_not_lost_silently(tmp_path, method, d
            "categories": [{"id": 1, "name": "face"}]}
     (tmp_path / "ann.json").write_text(json.dumps(ann))
     if method == "retinanet_keep_outside":
-        (tmp_path / "keep.yaml").write_text("drop_outside_gt: false\n")
+        (tmp_path / "keep.yaml").write_text("input:\n  drop_outside_gt: false\n")
         args = ["--method", "retinanet", "--config", tmp_path / "keep.yaml"]
     else:
         args = ["--method", method]

@@ -548,7 +548,7 @@ def test_configuration_precedence(dlib, tmp_path):
     cfg.write_text("seed: 1\nneg_per_image: 7\n")
     base = ["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--images", dlib["root"], "--config", cfg,
             "--workers", 1, "--no-progress"]
-    cases = [({}, [], 1, f"file:{cfg}"), ({"SAMPLEGEN_SEED": "2"}, [], 2, "environment"),
+    cases = [({}, [], 1, f"file:{cfg}"), ({"SAMPLEGEN_SEED": "2"}, [], 2, "environment:SAMPLEGEN_SEED"),
              ({"SAMPLEGEN_SEED": "2"}, ["--seed", 3], 3, "command line")]
     for i, (env, extra, seed, source) in enumerate(cases):
         out = tmp_path / f"o{i}"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from samplegen.datasets.coco import read_coco
-from samplegen.stats import dataset_stats
+from samplegen.datasets.stats import dataset_stats
 
 
 @pytest.fixture()

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from samplegen.datasets.facepoints import read_facepoints
-from samplegen.stats import dataset_stats
+from samplegen.datasets.stats import dataset_stats
 
 
 def test_box_order_x1_x2_y1_y2_and_points(tests_data: Path) -> None:

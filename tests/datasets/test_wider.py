@@ -8,7 +8,7 @@ import pytest
 
 from samplegen.datasets import read_dataset
 from samplegen.datasets.wider import read_wider
-from samplegen.stats import dataset_stats
+from samplegen.datasets.stats import dataset_stats
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ import pytest
 
 from samplegen.datasets.coco import read_coco
 from samplegen.datasets.yolo import read_yolo
-from samplegen.stats import dataset_stats
+from samplegen.datasets.stats import dataset_stats
 
 
 @pytest.fixture()

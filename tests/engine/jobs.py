@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from samplegen.engine.manifest import ShardResult
-from samplegen.engine.plan import ShardTask
+from samplegen.engine.task import ShardTask
 from samplegen.rng import rng_for
 from samplegen.writers.base import ShardFile, shard_name
 from samplegen.writers.tar import TarShardWriter

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 from samplegen import embedded
-from samplegen.engine.plan import ShardTask
-from samplegen.jobs.mtcnn_job import MtcnnJob
-from samplegen.jobs.mtcnn_plan import FACES, MtcnnItem
+from samplegen.engine.task import ShardTask
+from samplegen.pipelines.mtcnn_shards import MtcnnJob
+from samplegen.pipelines.mtcnn_selection import FACES, MtcnnItem
 from samplegen.mtcnn.labels import NEG
-from samplegen.mtcnn.plan import make_plan
+from samplegen.mtcnn.crop_plan import make_plan
 from samplegen.record import Record
 
 

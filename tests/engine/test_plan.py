@@ -1,6 +1,6 @@
 import pytest
 
-from samplegen.engine.plan import plan_shards
+from samplegen.engine.task import plan_shards
 
 
 def test_shards_are_sorted_fixed_size_groups():

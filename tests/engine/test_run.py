@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from samplegen.engine.manifest import RunDescription
-from samplegen.engine.plan import plan_shards
+from samplegen.engine.task import plan_shards
 from samplegen.engine.run import EngineSettings, execute
 from samplegen.errors import ConfigError, RunError
 from tests.engine.jobs import RandomBytesJob

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from samplegen.mtcnn.balance import balance, class_targets, kept_rows
 from samplegen.mtcnn.labels import CLASS_ORDER
 from samplegen.mtcnn.landmarks import plan_landmarks
-from samplegen.mtcnn.plan import class_counts, select
+from samplegen.mtcnn.crop_plan import class_counts, select
 from samplegen.mtcnn.propose import plan_faces
 from samplegen.rng import rng_for
 

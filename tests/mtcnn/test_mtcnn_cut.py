@@ -8,7 +8,7 @@ import pytest
 from samplegen.mtcnn.cut import crop_square, cut_crops, rotate_frame
 from samplegen.mtcnn.labels import LANDMARK, MIRROR_POINT_ORDER
 from samplegen.mtcnn.landmarks import plan_landmarks
-from samplegen.mtcnn.plan import empty_plan, make_plan, select
+from samplegen.mtcnn.crop_plan import empty_plan, make_plan, select
 from samplegen.mtcnn.propose import plan_faces
 from samplegen.record import Record
 from samplegen.rng import rng_for

@@ -7,7 +7,7 @@ import pytest
 from samplegen.boxes import iof, iou
 from samplegen.mtcnn.hard import plan_hard, square_detections
 from samplegen.mtcnn.labels import NEG, PART, POS
-from samplegen.mtcnn.plan import class_counts
+from samplegen.mtcnn.crop_plan import class_counts
 from samplegen.record import Record
 from samplegen.rng import rng_for
 

@@ -1,11 +1,11 @@
-"""samplegen.mtcnn.plan: CropPlan construction, concatenation, selection, counts."""
+"""samplegen.mtcnn.crop_plan: CropPlan construction, concatenation, selection, counts."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from samplegen.mtcnn.labels import LANDMARK, NEG, PART, POS
-from samplegen.mtcnn.plan import CropPlan, class_counts, concat_plans, empty_plan, make_plan, select
+from samplegen.mtcnn.crop_plan import CropPlan, class_counts, concat_plans, empty_plan, make_plan, select
 
 FIELDS = {"cls": (np.int8, ()), "crop": (np.float32, (4,)), "roi": (np.float32, (4,)),
           "landmark": (np.float32, (10,)), "angle": (np.float32, ()), "mirror": (np.bool_, ()),

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from samplegen.boxes import iof, iou
+from samplegen.boxes import best_iou, iof, iou, paired_iou
 from samplegen.mtcnn.labels import NEG, PART, POS
-from samplegen.mtcnn.plan import class_counts
-from samplegen.mtcnn.propose import max_iou, paired_iou, plan_faces, seed_faces
+from samplegen.mtcnn.crop_plan import class_counts
+from samplegen.mtcnn.propose import plan_faces, seed_faces
 from samplegen.record import Record
 from samplegen.rng import rng_for
 
@@ -160,11 +160,11 @@ def test_max_iou_blocks_match_dense(make_config):
     crops = np.concatenate([crops, crops + 30], 1)
     faces = rng.uniform(0, 500, (700, 2)).astype(np.float32)
     faces = np.concatenate([faces, faces + 25], 1)
-    best, idx = max_iou(crops, faces)
+    best, idx = best_iou(crops, faces)
     dense = iou(crops, faces)
     np.testing.assert_array_equal(best, dense.max(1))
     np.testing.assert_array_equal(idx, dense.argmax(1))
-    assert max_iou(crops, np.zeros((0, 4), np.float32))[1].tolist() == [-1] * 5000
+    assert best_iou(crops, np.zeros((0, 4), np.float32))[1].tolist() == [-1] * 5000
 
 
 def test_unknown_image_size_is_a_programming_error(make_config):

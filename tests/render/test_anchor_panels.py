@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from samplegen.anchors.config import load_method_config
+from samplegen.anchors.methods import anchor_config
 from samplegen.anchors.labels import IGNORE, NEGATIVE
 from samplegen.anchors.methods import label_image, priors_for
 from samplegen.render import draw
@@ -147,7 +147,7 @@ def test_tile_panels_stacks_titles_and_panels():
 def test_real_method_positives_in_their_level_panel(method):
     # One GT, so every positive outline has GT 0's colour; positives are drawn last (only other
     # positives, of the same colour, can cover them).
-    cfg, _ = load_method_config(method)
+    cfg = anchor_config(method)
     arrays = label_image(np.array([[182, 80, 266, 178]], np.float32), np.zeros(1, np.int32),
                          np.zeros((0, 4), np.float32), 512, 512, cfg, rng_for(0, "x"))
     priors, per_level = priors_for(cfg, 512, 512)

@@ -1,0 +1,111 @@
+"""ssd300 / ssd512: default boxes on fixed maps of a warped square input, MaxIoU (0.5, 0.5, each
+GT's best prior forced), delta targets with variances, and the 3:1 hard-negative budget.
+
+mmdet: ``SSDAnchorGenerator`` + ``MaxIoUAssigner`` + ``PseudoSampler`` (C.4-C.6); torchvision
+(``compat: torchvision``): ``DefaultBoxGenerator`` + ``SSDMatcher``.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from samplegen.anchors import geometry as geo
+from samplegen.anchors import priors as pri
+from samplegen.anchors.assign.max_iou import assign_max_iou
+from samplegen.anchors.assign.torchvision import assign_tv_ssd_matcher
+from samplegen.anchors.coders import delta_targets
+from samplegen.anchors.config import SsdConfig
+from samplegen.anchors.kmeans import kmeans_iou
+from samplegen.anchors.labels import NEGATIVE
+from samplegen.anchors.recipes.checks import check_assigner, check_coder, check_len, check_method
+from samplegen.anchors.sample import Sample, neg_budget, random_choice
+from samplegen.anchors.valid import assign_inside, inside_flags
+from samplegen.config.build import fail
+
+Arrays = dict[str, np.ndarray]
+NAMES = ("ssd300", "ssd512")
+
+
+def validate(cfg: SsdConfig, sources: Mapping[str, str]) -> None:
+    check_method(cfg, NAMES, sources)
+    pg = cfg.prior_generator
+    levels = len(pg.strides)
+    for key in ("featmap_sizes", "ratios"):
+        check_len(f"prior_generator.{key}", getattr(pg, key), levels, sources)
+    check_len("prior_generator.tv_scales", pg.tv_scales, levels + 1, sources)
+    explicit = pg.min_sizes is not None or pg.max_sizes is not None
+    if (pg.sizes == "explicit") != explicit or (explicit and None in (pg.min_sizes, pg.max_sizes)):
+        fail("prior_generator.sizes", "'explicit' goes with both min_sizes and max_sizes, 'voc'/'coco' "
+             "with neither", sources)
+    check_len("prior_generator.min_sizes", pg.min_sizes, levels, sources)
+    check_len("prior_generator.max_sizes", pg.max_sizes, levels, sources)
+    check_assigner("assigner.", cfg.assigner, sources)
+    check_coder("coder.", cfg.coder, sources)
+    if cfg.neg_mining.neg_pos_ratio < 0:
+        fail("neg_mining.neg_pos_ratio", f"must be >= 0, got {cfg.neg_mining.neg_pos_ratio}", sources)
+
+
+def geometry(cfg: SsdConfig, width: int, height: int) -> geo.InputGeometry:
+    size = cfg.input.size
+    return geo.warp_geometry(width, height, (size, size), cfg.prior_generator.featmap_sizes)
+
+
+def min_max_sizes(cfg: SsdConfig) -> tuple[list[float], list[float]]:
+    """SSD min/max sizes: explicit lists, or derived from the VOC / COCO ratio range (C.4)."""
+    pg = cfg.prior_generator
+    if pg.sizes == "explicit":
+        return list(pg.min_sizes), list(pg.max_sizes)
+    ratio_range = pg.voc_basesize_ratio_range if pg.sizes == "voc" else pg.coco_basesize_ratio_range
+    return pri.ssd_sizes(cfg.input.size, tuple(ratio_range), len(pg.strides))
+
+
+def priors(cfg: SsdConfig, g: geo.InputGeometry) -> tuple[np.ndarray, np.ndarray]:
+    pg = cfg.prior_generator
+    if cfg.compat == "torchvision":
+        return pri.tv_default_boxes(g.featmap_sizes, pg.strides, pg.ratios, pg.tv_scales, g.pad_shape, pg.tv_clip)
+    min_sizes, max_sizes = min_max_sizes(cfg)
+    return pri.ssd_priors(g.featmap_sizes, pg.strides, pg.ratios, min_sizes, max_sizes)
+
+
+def label(gts: np.ndarray, labels: np.ndarray, ignores: np.ndarray, g: geo.InputGeometry,
+          cfg: SsdConfig, rng: np.random.Generator, proposals: np.ndarray | None = None) -> Arrays:
+    """SSD: every prior labelled; the 3:1 mining budget is recorded, not applied (C.6).
+
+    ``neg_mining.sampling: random`` additionally marks all positives and ``neg_budget`` uniformly
+    drawn negatives as ``sampled``: an explicit offline approximation of hard-negative mining.
+    """
+    boxes, counts = priors(cfg, g)
+    inside = inside_flags(boxes, g.pad_shape, cfg.allowed_border)
+    if cfg.compat == "mmdet":
+        assign = lambda p: assign_max_iou(p, gts, labels, ignores, cfg.assigner)  # noqa: E731
+    else:
+        assign = lambda p: assign_tv_ssd_matcher(p, gts, labels, cfg.assigner.pos_iou_thr)  # noqa: E731
+    a = assign_inside(boxes, inside, assign)
+    out = delta_targets(boxes, gts, a, cfg.coder)
+    num_pos = len(out["pos_inds"])
+    budget = neg_budget(num_pos, len(boxes) - num_pos, cfg.neg_mining.neg_pos_ratio)
+    out["neg_budget"] = np.array(budget, np.int32)
+    if cfg.neg_mining.sampling == "random":
+        negs = random_choice(np.flatnonzero(a.assigned_gt == NEGATIVE), budget, rng)
+        out["sampled"] = Sample(out["pos_inds"].astype(np.int64), negs).mask(len(boxes))
+    out["priors_per_level"] = counts
+    out.update(geo.geometry_arrays(g, gts, labels))
+    return out
+
+
+def suggest(wh: np.ndarray, cfg: SsdConfig, rng: np.random.Generator) -> dict:
+    """``prior_generator`` overrides: ``min_sizes`` per level from the boxes that fall on that
+    level (k = 1 per level, non-decreasing), the preset's ``max / min`` factor kept."""
+    min_sizes, max_sizes = (np.asarray(v, np.float64) for v in min_max_sizes(cfg))
+    size = np.sqrt(wh[:, 0] * wh[:, 1])
+    level = np.abs(np.log(size[:, None] / min_sizes[None, :])).argmin(axis=1)
+    fitted = min_sizes.copy()
+    for lvl in range(len(min_sizes)):
+        members = size[level == lvl]
+        if members.shape[0]:
+            fitted[lvl] = kmeans_iou(np.stack([members, members], axis=1), 1, rng)[0, 0]
+    fitted = np.maximum.accumulate(np.round(fitted, 2))
+    factor = max_sizes / min_sizes
+    return {"prior_generator": {"sizes": "explicit", "min_sizes": fitted.tolist(),
+                                "max_sizes": np.round(fitted * factor, 2).tolist()}}

@@ -1,0 +1,106 @@
+"""`run_anchors` and `anchor_priors`: the ``samplegen anchors`` command as library functions."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from samplegen import __version__, embedded
+from samplegen.anchors.methods import build_method_config, method_entry, needs_proposals, priors_for
+from samplegen.datasets import read_dataset
+from samplegen.datasets.detections import detections_for, read_detections
+from samplegen.engine.manifest import RunDescription
+from samplegen.engine.run import execute
+from samplegen.engine.task import plan_shards
+from samplegen.errors import ConfigError
+from samplegen.pipelines.anchor_shards import AnchorItem, AnchorsJob
+from samplegen.pipelines.options import RunOptions, describe_inputs, run_options
+from samplegen.pipelines.summary import RunSummary
+
+
+def resolve_method(method: str, options: RunOptions, explicit: Mapping[str, Any] | None = None):
+    """(method config, resolved configuration) of `method` under `options` and explicit values;
+    the one resolution `anchors`, ``show anchors`` and ``fit-anchors`` share."""
+    resolved = options.resolve(method_entry(method).preset, explicit)
+    return build_method_config(method, resolved), resolved
+
+
+def anchor_priors(method: str = "ssd", height: int = 300, width: int = 300, *, compat: str | None = None,
+                  overrides: Mapping[str, Any] | None = None, config: str | Path | None = None,
+                  environ: Mapping[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The priors (or points) of `method` for an ``height x width`` image, as `label_image` uses them.
+
+    Returns:
+        priors float32 [A, 4] (points [A, 2] for fcos) and priors_per_level int32 [L].
+    """
+    if height < 1 or width < 1:
+        raise ConfigError(f"priors: height and width must be >= 1, got {height} x {width}")
+    options = run_options(config=config, overrides=overrides or {}, environ=environ)
+    cfg, _ = resolve_method(method, options, {"compat": compat})
+    return priors_for(cfg, height, width)
+
+
+def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, format: str = "coco",
+                images: str | Path | None = None, stage: str | None = None,
+                proposals: str | Path | None = None, compat: str | None = None,
+                neg_sampling: str | None = None, with_images: bool = False,
+                out: str | Path | None = None, workers: int | None = None, seed: int | None = None,
+                shard_size: int | None = None, max_errors: int | None = None, resume: bool = False,
+                overwrite: bool = False, progress: bool = False, config: str | Path | None = None,
+                overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> RunSummary:
+    """Label the priors (or points) of every image as `method` trains, like ``samplegen anchors``.
+
+    With no `annotations`, runs on the embedded sample. Layering: the method's preset <
+    `config` < ``SAMPLEGEN_*`` < `overrides` (``{"assigner.pos_iou_thr": 0.6}``) < `stage`,
+    `compat`, `neg_sampling` and the engine arguments.
+
+    Args:
+        method: a key of `samplegen.anchors.methods.METHODS`.
+        annotations, format, images: the annotations, their reader and the images root.
+        stage: faster_rcnn / fpn: ``rpn`` (anchors) or ``rcnn`` (label `proposals`).
+        proposals: JSON lines of proposals per image (``stage="rcnn"``).
+        compat: ``mmdet`` or ``torchvision`` semantics; neg_sampling: SSD ``none`` or ``random``.
+        with_images: also write the resized, padded network input of each image.
+        out ... environ: see `RunOptions`.
+    """
+    options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, max_errors=max_errors,
+                          resume=resume, overwrite=overwrite, progress=progress, config=config,
+                          overrides=overrides or {}, environ=environ)
+    explicit = {"stage": stage, "compat": compat,
+                "neg_mining": {"sampling": neg_sampling} if neg_sampling is not None else None}
+    cfg, resolved = resolve_method(method, options, explicit)
+    engine = resolved.engine()
+    if needs_proposals(cfg) and proposals is None:
+        raise ConfigError("stage rcnn labels proposals: give --proposals")
+    if annotations is None:
+        annotations, format, images = embedded.COCO, "coco", embedded.ROOT
+    settings = options.settings(engine, Path("samplegen-out") / f"anchors-{method}")
+    dataset = read_dataset(format, annotations, images)
+    props = read_detections(Path(proposals)) if proposals else {}
+    records = sorted(dataset.records, key=lambda r: r.key)
+    items = [AnchorItem(i, r, detections_for(props, r)[:, :4] if proposals else None)
+             for i, r in enumerate(records)]
+    tasks = plan_shards(items, engine.shard_size, key=lambda item: item.record.key)
+    run = RunDescription(
+        command="anchors", version=__version__, config=resolved.decisive() | {"with_images": with_images},
+        config_sources=resolved.sources, seed=engine.seed, layout="wds", shard_size=engine.shard_size,
+        inputs=describe_inputs(annotations=annotations, proposals=proposals), planned_shards=len(tasks),
+        plan={"class_names": list(dataset.class_names),
+              **{k: v for k, v in dataset.meta.items() if _jsonable(v)}})
+    job = AnchorsJob(str(settings.out_dir), method, method, cfg, engine.seed, str(images) if images else None,
+                     with_images)
+    outcome = execute(job, tasks, run, settings)
+    fields = {**outcome.summary(), "out": str(settings.out_dir), "method": method}
+    return RunSummary("anchors", settings.out_dir, fields, outcome.manifest)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except TypeError:
+        return False
+
