@@ -49,7 +49,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import make_anchor_goldens as base  # noqa: E402  (case readers, ragged storage, sha)
+import golden_cases as base  # noqa: E402  (case readers, ragged storage, sha)
+from anchor_oracle import _inside_image  # noqa: E402
 
 SEED = 20240616
 DETAIL_MAX = 6000
@@ -116,8 +117,8 @@ def all_cases(data: Path, size: int, cell: int) -> list[dict]:
 
 
 def inside(c: dict) -> dict:
-    """mmdet CocoDataset's skip rule (no overlap with the image), as base._inside_image."""
-    return dict(c, **base._inside_image(c))
+    """mmdet CocoDataset's skip rule (no overlap with the image), as _inside_image."""
+    return dict(c, **_inside_image(c))
 
 
 # ----------------------------------------------------------------------------- mmdet

@@ -28,3 +28,11 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tests_data() -> Path:
     return TESTS_DATA
+
+
+@pytest.fixture(scope="session")
+def wider_train(shared_data: Path):
+    """The real WIDER FACE train file, parsed once per test run (no images: sizes unknown)."""
+    from samplegen.datasets.wider import read_wider
+
+    return read_wider(shared_data / "wider" / "wider_face_train_bbx_gt.txt", None)

@@ -32,7 +32,7 @@ import numpy as np
 
 from samplegen.anchors import geometry as geo
 from samplegen.anchors.config import AtssConfig, FcosConfig, GridAnchorConfig, MethodConfig, SsdConfig
-from samplegen.anchors.recipes import atss, fcos, grid, ssd
+from samplegen.anchors.recipes import atss, centernet, fcos, grid, ssd, yolov3, yolov5
 from samplegen.config.build import build_dataclass
 from samplegen.config.layers import Layered
 from samplegen.config.resolve import Resolved, resolve
@@ -51,7 +51,8 @@ class Method:
         validate: ``(cfg, sources)``; raises `ConfigError` naming the key.
         geometry: ``(cfg, width, height) -> InputGeometry``: how the network sees an image.
         priors: ``(cfg, geometry) -> (priors, priors_per_level)``.
-        label: ``(gts, labels, ignores, geometry, cfg, rng, proposals) -> arrays`` in network pixels.
+        label: ``(gt_boxes, gt_labels, ignore_boxes, width, height, cfg, rng, proposals) -> arrays``:
+            inputs in original pixels, outputs as the module docstring says.
         suggest: ``(boxes_wh, cfg, rng) -> overrides`` of a better-fitting anchor set (fit-anchors),
             None when the method has nothing to fit; `not_fittable` then says why.
     """
@@ -80,6 +81,10 @@ METHODS: dict[str, Method] = {
     "ssd512": _entry("anchors/ssd512.yaml", SsdConfig, ssd),
     "fcos": _entry("anchors/fcos.yaml", FcosConfig, fcos),
     "atss": _entry("anchors/atss.yaml", AtssConfig, atss),
+    "yolov3": _entry("anchors/yolov3.yaml", yolov3.Yolov3Config, yolov3),
+    "yolov3_416": _entry("anchors/yolov3_416.yaml", yolov3.Yolov3Config, yolov3),
+    "yolov5": _entry("anchors/yolov5.yaml", yolov5.Yolov5Config, yolov5),
+    "centernet": _entry("anchors/centernet.yaml", centernet.CenterNetConfig, centernet),
 }
 
 
@@ -158,8 +163,8 @@ def label_image(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.nd
     Args:
         gt_boxes: float32 [G, 4] x1 y1 x2 y2 in original image pixels (crowd / difficult boxes
             excluded); gt_labels: int [G] class ids. With ``input.drop_outside_gt`` boxes that do
-            not overlap the image are left out (`overlaps_image`); the output ``gt_boxes`` /
-            ``gt_labels`` and the 1-based indices refer to the kept boxes.
+            not overlap the image are left out (`gt_boxes.overlaps_image`); the output
+            ``gt_boxes`` / ``gt_labels`` and the 1-based indices refer to the kept boxes.
         ignore_boxes: float32 [M, 4] crowd / difficult boxes, original pixels; they act as
             ignore regions only when the assigner's ``ignore_iof_thr > 0`` (otherwise they are
             left out, as in mmdetection's configs).
@@ -174,39 +179,4 @@ def label_image(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.nd
     Raises:
         ValueError: ``stage: rcnn`` without proposals, or malformed box arrays.
     """
-    spec = method_of(cfg)
-    g = spec.geometry(cfg, width, height)
-    clip = cfg.input.clip_object_border
-    original = _boxes(gt_boxes, "gt_boxes")
-    labels = np.asarray(gt_labels, dtype=np.int32).reshape(-1)
-    if len(labels) != len(original):
-        raise ValueError(f"gt_labels has {len(labels)} entries for {len(original)} boxes")
-    if cfg.input.drop_outside_gt:
-        keep = overlaps_image(original, width, height)
-        original, labels = original[keep], labels[keep]
-    gts = geo.scale_boxes(original, g, clip)
-    ignores = geo.scale_boxes(_boxes(ignore_boxes, "ignore_boxes"), g, clip)
-    props = None if proposals is None else geo.scale_boxes(_boxes(proposals, "proposals"), g, True)
-    return spec.label(gts, labels, ignores, g, cfg, rng, props)
-
-
-def overlaps_image(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
-    """bool [G]: boxes with a non-empty intersection with the image (original pixels).
-
-    mmdet ``CocoDataset.parse_data_info`` skips a box when ``max(0, min(x2, W) - max(x1, 0)) *
-    max(0, min(y2, H) - max(y1, 0)) == 0``; kept, it would clip to zero area and tie with every
-    prior at IoU 0 (mmdet #8289). Applied when ``input.drop_outside_gt`` is set.
-    """
-    b = boxes.astype(np.float64)
-    inter_w = np.maximum(0.0, np.minimum(b[:, 2], width) - np.maximum(b[:, 0], 0.0))
-    inter_h = np.maximum(0.0, np.minimum(b[:, 3], height) - np.maximum(b[:, 1], 0.0))
-    return inter_w * inter_h > 0
-
-
-def _boxes(boxes: np.ndarray | None, name: str) -> np.ndarray:
-    arr = np.zeros((0, 4), np.float32) if boxes is None else np.asarray(boxes, dtype=np.float32)
-    if arr.size == 0:
-        return arr.reshape(0, 4)
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"{name} must have shape [N, 4], got {arr.shape}")
-    return arr
+    return method_of(cfg).label(gt_boxes, gt_labels, ignore_boxes, width, height, cfg, rng, proposals)

@@ -11,6 +11,7 @@ command line's rules, never as YAML 1.1 (where ``010`` is 8 and ``1:30`` is 90).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -254,8 +255,14 @@ def preset_text(relative: str) -> str:
 
 def load_preset(relative: str) -> Layered:
     """A shipped preset as the bottom layer, every value sourced ``preset:<relative>``."""
-    data = parse_yaml(preset_text(relative), f"preset {relative}")
-    return Layered({}, {}).merge(data, f"preset:{relative}")
+    return Layered({}, {}).merge(json.loads(_preset_json(relative)), f"preset:{relative}")
+
+
+@functools.lru_cache(maxsize=None)
+def _preset_json(relative: str) -> str:
+    # Presets are package data: parsed once per process (a resolve per image, as `show` and the
+    # tests do, would otherwise spend most of its time in the YAML parser).
+    return json.dumps(parse_yaml(preset_text(relative), f"preset {relative}"))
 
 
 def dump_yaml(values: Mapping[str, Any]) -> str:

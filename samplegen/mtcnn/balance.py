@@ -12,7 +12,7 @@ Totals (ratio ``r`` of 4 non-negative integers in `CLASS_ORDER`, available count
 
 * without duplicates: ``unit = min over r_c > 0 of floor(a_c / r_c)`` -- the scarcest class
   relative to its share sets the total -- and ``target_c = r_c * unit``, drawn without replacement;
-* with duplicates: ``unit = a_b / r_b`` for the base class ``b`` (`ratio_base`, default pos), and a
+* with duplicates: ``unit = floor(a_b / r_b)`` for the base class ``b`` (`ratio_base`, default pos), and a
   class with fewer than ``target_c`` samples takes all of them once plus
   ``target_c - a_c`` draws with replacement (reported as ``duplicates``). A class with
   ``a_c == 0`` and ``target_c > 0`` cannot be filled, so the unit becomes 0.

@@ -22,7 +22,7 @@ from samplegen.mtcnn.config import MtcnnConfig
 from samplegen.mtcnn.labels import NEG
 from samplegen.mtcnn.crop_plan import CropPlan, concat_plans, empty_plan, make_plan
 from samplegen.boxes import best_iou
-from samplegen.mtcnn.propose import centered_squares, classify_crops, image_size, inside_image, touches_ignore
+from samplegen.mtcnn.propose import centered_squares, classify_crops, record_size, inside_image, touches_ignore
 from samplegen.record import Record
 
 
@@ -65,7 +65,7 @@ def plan_hard(record: Record, detections: np.ndarray, cfg: MtcnnConfig,
         raise ValueError(f"detections must be float32 [D, 5], got shape {detections.shape}")
     if detections.shape[0] == 0:
         return empty_plan()
-    width, height = image_size(record)
+    width, height = record_size(record)
     crops = square_detections(detections)
     keep = (crops[:, 2] - crops[:, 0]) >= np.float32(cfg.hard.min_size)
     if not cfg.pad:

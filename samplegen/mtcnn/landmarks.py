@@ -30,7 +30,7 @@ from samplegen.mtcnn.config import MtcnnConfig
 from samplegen.mtcnn.labels import LANDMARK, mirror_landmarks, mirror_roi, regression_targets
 from samplegen.mtcnn.crop_plan import CropPlan, empty_plan, make_plan
 from samplegen.boxes import paired_iou
-from samplegen.mtcnn.propose import centered_squares, image_size, inside_image, jittered_squares
+from samplegen.mtcnn.propose import centered_squares, record_size, inside_image, jittered_squares
 from samplegen.record import Record
 
 
@@ -118,7 +118,7 @@ def plan_landmarks(record: Record, cfg: MtcnnConfig, rng: np.random.Generator) -
     """
     if record.landmarks is None or record.boxes.shape[0] == 0:
         return empty_plan()
-    width, height = image_size(record)
+    width, height = record_size(record)
     lm = cfg.landmark
     crops, owner = _base_crops(record, cfg, rng)
     keep = np.ones(crops.shape[0], bool) if cfg.pad else inside_image(crops, width, height)

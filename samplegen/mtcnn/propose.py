@@ -34,7 +34,7 @@ from samplegen.mtcnn.labels import NEG, PART, POS, regression_targets
 from samplegen.mtcnn.crop_plan import CropPlan, concat_plans, empty_plan, make_plan
 from samplegen.record import Record
 
-def image_size(record: Record) -> tuple[int, int]:
+def record_size(record: Record) -> tuple[int, int]:
     """``(W, H)`` of `record`; planning needs it, so a missing size is a programming error."""
     if record.width is None or record.height is None:
         raise ValueError(f"{record.key}: image size unknown; read it from the image header before planning")
@@ -113,7 +113,7 @@ def random_negatives(record: Record, cfg: MtcnnConfig, rng: np.random.Generator)
     ``cfg.neg_per_image`` when the cap is reached or the image is too small (a shortfall, not an
     error).
     """
-    width, height = image_size(record)
+    width, height = record_size(record)
     lo, hi = negative_side_range(width, height, cfg)
     need, used = cfg.neg_per_image, 0
     found: list[CropPlan] = []
@@ -135,7 +135,7 @@ def random_negatives(record: Record, cfg: MtcnnConfig, rng: np.random.Generator)
 def near_negatives(record: Record, seeds: np.ndarray, cfg: MtcnnConfig,
                    rng: np.random.Generator) -> CropPlan:
     """Rule 3: ``cfg.neg_near_attempts`` negative attempts around each seed face (B.4)."""
-    width, height = image_size(record)
+    width, height = record_size(record)
     lo, hi = negative_side_range(width, height, cfg)
     n = seeds.shape[0] * cfg.neg_near_attempts
     if n == 0 or lo > hi:
@@ -174,7 +174,7 @@ def positives_and_parts(record: Record, seeds: np.ndarray, cfg: MtcnnConfig,
     """Rule 4: ``cfg.pos_attempts`` jittered squares per seed face, classified by IoU bands."""
     if seeds.shape[0] == 0 or cfg.pos_attempts == 0:
         return empty_plan()
-    width, height = image_size(record)
+    width, height = record_size(record)
     crops, owner = jittered_squares(record.boxes[seeds], cfg.pos_attempts, cfg, rng)
     seed_idx = seeds[owner].astype(np.int32)
     if not cfg.pad:

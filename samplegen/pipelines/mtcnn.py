@@ -21,7 +21,7 @@ from samplegen.mtcnn.config import PRESETS, build_mtcnn_config
 from samplegen.pipelines import mtcnn_selection, mtcnn_shards
 from samplegen.pipelines.mtcnn_selection import PlannedRun, plan_run
 from samplegen.pipelines.mtcnn_shards import IMAGE_FORMATS, LAYOUTS, MtcnnJob
-from samplegen.pipelines.options import RunOptions, describe_inputs, run_options
+from samplegen.pipelines.options import describe_inputs, run_options
 from samplegen.pipelines.summary import RunSummary
 
 STAGE_NAMES = {12: "pnet", 24: "rnet", 48: "onet"}

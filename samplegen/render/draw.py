@@ -103,11 +103,6 @@ def dim(image: np.ndarray, amount: float) -> np.ndarray:
     return cv2.addWeighted(image, 1.0 - amount, grey, amount, 0.0)
 
 
-def text_width(text: str, scale: float) -> int:
-    """Width in pixels of `text` in `FONT` at `scale`, thickness 1."""
-    return int(cv2.getTextSize(text, FONT, scale, 1)[0][0])
-
-
 def put_text(canvas: np.ndarray, text: str, origin: tuple[int, int], scale: float,
              colour: Colour = TEXT_COLOUR) -> np.ndarray:
     """A copy of `canvas` with `text` whose baseline starts at `origin` (x, y)."""

@@ -12,7 +12,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO
 
 TEMP_MARK = ".tmp-"
 
@@ -110,13 +110,3 @@ def remove_temporaries(folder: Path) -> int:
                 path.unlink()
             removed += 1
     return removed
-
-
-class ShardWriter(Protocol):
-    """Lifecycle of one output shard: feed samples, then `commit` (or `abort`)."""
-
-    def commit(self) -> list[ShardFile]:
-        ...
-
-    def abort(self) -> None:
-        ...

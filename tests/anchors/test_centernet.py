@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from samplegen.anchors import centernet as cn
+from samplegen.anchors.methods import anchor_config, priors_for
+from samplegen.anchors.recipes import centernet as cn
 from samplegen.anchors.labels import NEGATIVE
 from samplegen.config import build_dataclass, load_preset
 from samplegen.errors import ConfigError
@@ -25,12 +26,7 @@ def sha(arr: np.ndarray, dtype: str) -> str:
 
 
 def load(overrides: dict | None = None) -> cn.CenterNetConfig:
-    layered = load_preset("anchors/centernet.yaml")
-    if overrides:
-        layered = layered.merge(overrides, "test")
-    cfg = build_dataclass(cn.CenterNetConfig, layered.values, layered.sources)
-    cn.validate_centernet(cfg, layered.sources)
-    return cfg
+    return anchor_config("centernet", overrides, environ={})
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +35,9 @@ def cfg() -> cn.CenterNetConfig:
 
 
 def test_geometry_and_grid(cfg):
-    g = cn.centernet_geometry(cfg, 640, 480)
+    g = cn.geometry(cfg, 640, 480)
     assert g.img_shape == (384, 512) and g.pad_shape == (512, 512) and g.featmap_sizes == ((128, 128),)
-    points, counts = cn.priors(cfg, 480, 640)
+    points, counts = priors_for(cfg, 480, 640)
     assert counts.tolist() == [16384]
     np.testing.assert_array_equal(points[[0, 1, 128]], [[0, 0], [4, 0], [0, 4]])
 

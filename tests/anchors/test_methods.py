@@ -6,6 +6,7 @@ from samplegen.anchors.labels import IGNORE, NEGATIVE
 from samplegen.anchors.methods import METHODS, anchor_config, label_image, priors_for
 from samplegen.anchors.recipes.grid import roi_levels
 from samplegen.anchors.valid import inside_flags
+from samplegen.errors import ConfigError
 
 GTS = np.array([[10, 20, 200, 220], [300, 100, 420, 300], [50, 50, 60, 58]], dtype=np.float32)
 LABELS = np.array([1, 17, 3], dtype=np.int32)
@@ -30,8 +31,8 @@ def test_contract_keys_dtypes_and_shapes(method):
     assert out["pos_targets"].shape == (len(out["pos_inds"]), 4)
     assert (out["assigned_gt"][out["pos_inds"]] > 0).all()
     assert out["gt_boxes"].shape == (3, 4) and out["gt_labels"].tolist() == LABELS.tolist()
-    iou_method = not method.startswith("fcos")
-    assert ("max_iou" in out) == iou_method and ("centerness" in out) == (not iou_method)
+    iou_method = method not in ("fcos", "centernet", "yolov5")     # points, and YOLOv5's shape match
+    assert ("max_iou" in out) == iou_method and ("centerness" in out) == (method == "fcos")
 
 
 def test_priors_for_matches_label_image_order():
@@ -116,7 +117,15 @@ def test_allowed_border_marks_outside_anchors_ignored():
     assert outside.any() and (out["assigned_gt"][outside] == IGNORE).all()
 
 
-@pytest.mark.parametrize("method", sorted(m for m in METHODS if m != "atss"))
+def _has_torchvision_variant(method: str) -> bool:
+    try:
+        anchor_config(method, {"compat": "torchvision"})
+    except ConfigError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("method", sorted(m for m in METHODS if _has_torchvision_variant(m)))
 def test_torchvision_compat_runs_with_the_same_contract(method):
     out = _label(method, {"compat": "torchvision"})
     assert out["assigned_gt"].shape == (out["priors_per_level"].sum(),)

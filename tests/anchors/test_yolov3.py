@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from samplegen.anchors import yolo
+from samplegen.anchors.methods import anchor_config, priors_for
+from samplegen.anchors.recipes import yolov3 as yolo
 from samplegen.anchors.labels import IGNORE, NEGATIVE
 from samplegen.config import build_dataclass, load_preset
 from samplegen.errors import ConfigError
@@ -49,12 +50,7 @@ class Golden:
 
 
 def load(preset: str, overrides: dict | None = None) -> yolo.Yolov3Config:
-    layered = load_preset(f"anchors/{preset}.yaml")
-    if overrides:
-        layered = layered.merge(overrides, "test")
-    cfg = build_dataclass(yolo.Yolov3Config, layered.values, layered.sources)
-    yolo.validate_yolov3(cfg, layered.sources)
-    return cfg
+    return anchor_config(preset, overrides, environ={})
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +66,7 @@ def test_presets_build_and_differ_only_in_scale():
 
 def test_prior_count_at_608(cfg):
     # C.2: 22,743 = 3 * (19^2 + 38^2 + 76^2) on a 608 x 608 input
-    anchors, counts = yolo.priors(cfg, 608, 608)
+    anchors, counts = priors_for(cfg, 608, 608)
     assert counts.tolist() == [1083, 4332, 17328] and anchors.shape == (22743, 4)
     # first anchor of P5: (116, 90) around the centre (16, 16) of cell (0, 0)
     np.testing.assert_array_equal(anchors[0], [-42, -29, 74, 61])
@@ -79,7 +75,7 @@ def test_prior_count_at_608(cfg):
 
 
 def test_geometry_640x480(cfg):
-    g = yolo.yolov3_geometry(cfg, 640, 480)
+    g = yolo.geometry(cfg, 640, 480)
     assert g.img_shape == (456, 608) and g.pad_shape == (480, 608)
     assert g.featmap_sizes == ((15, 19), (30, 38), (60, 76))
 
@@ -143,7 +139,7 @@ def check_case(g: Golden, i: int, cfg: yolo.Yolov3Config) -> float:
     for key in ("img_shape", "pad_shape", "scale_factor", "gt_boxes", "priors_per_level"):
         np.testing.assert_array_equal(out[key], g.get(key, i), err_msg=key)
     height, width = int(g.scalar("height", i)), int(g.scalar("width", i))
-    anchors, _ = yolo.priors(cfg, height, width)
+    anchors, _ = priors_for(cfg, height, width)
     rows = np.linspace(0, len(anchors) - 1, 16).astype(int)
     np.testing.assert_array_equal(anchors[rows], g.get("priors_rows", i))
     assert sha(anchors, "<f4") == g.scalar("priors_sha", i), "priors differ"

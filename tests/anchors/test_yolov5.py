@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from samplegen.anchors import yolov5 as y5
+from samplegen.anchors.methods import anchor_config, priors_for
+from samplegen.anchors.recipes import yolov5 as y5
 from samplegen.anchors.labels import NEGATIVE
-from samplegen.anchors.methods import overlaps_image
+from samplegen.anchors.gt_boxes import overlaps_image
 from samplegen.config import build_dataclass, load_preset
 from samplegen.errors import ConfigError
 from tests.anchors.test_yolov3 import Golden
@@ -21,12 +22,7 @@ TARGET_KEYS = ("target_gt", "target_anchor", "target_cell", "target_cls", "targe
 
 
 def load(overrides: dict | None = None) -> y5.Yolov5Config:
-    layered = load_preset("anchors/yolov5.yaml")
-    if overrides:
-        layered = layered.merge(overrides, "test")
-    cfg = build_dataclass(y5.Yolov5Config, layered.values, layered.sources)
-    y5.validate_yolov5(cfg, layered.sources)
-    return cfg
+    return anchor_config("yolov5", overrides, environ={})
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +40,7 @@ def test_letterbox_geometry(cfg):
 
 
 def test_priors_layout(cfg):
-    boxes, counts = y5.priors(cfg, 480, 640)
+    boxes, counts = priors_for(cfg, 480, 640)
     assert counts.tolist() == [19200, 4800, 1200]
     # (a, y, x) order: anchor 0 of P3 at cell (0, 0) then (0, 1); anchor 1 starts at 6400
     np.testing.assert_array_equal(boxes[[0, 1, 6400]], [[-1, -2.5, 9, 10.5], [7, -2.5, 17, 10.5], [-4, -11, 12, 19]])

@@ -95,14 +95,14 @@ def test_read_dataset_dispatches(train_excerpt: Path) -> None:
     assert read_dataset("wider", train_excerpt, None).format == "wider"
 
 
-def test_real_train_file_counts(shared_data: Path) -> None:
+def test_real_train_file_counts(wider_train) -> None:
     """README/A.1: 12,880 images, 159,424 box lines, 31 with w or h <= 0, 2,399 invalid.
 
     The 159,424 lines include the 4 placeholder lines of zero-face images (159,420 face lines
     + 4), and the 31 zero-size boxes are 27 real ones plus those 4 placeholders; no train box is
     both zero-size and invalid.
     """
-    ds = read_wider(shared_data / "wider" / "wider_face_train_bbx_gt.txt", None)
+    ds = wider_train
     stats = dataset_stats(ds)
     assert stats["images"] == 12880
     assert stats["boxes"] + stats["ignored_boxes"] + sum(stats["dropped_boxes"].values()) == 159424
@@ -129,8 +129,8 @@ def test_real_val_file_counts(shared_data: Path) -> None:
     assert len(ds.meta["zero_face_images"]) == 4
 
 
-def test_real_first20_file_matches_the_full_file(shared_data: Path) -> None:
-    full = read_wider(shared_data / "wider" / "wider_face_train_bbx_gt.txt", None).records[:20]
+def test_real_first20_file_matches_the_full_file(shared_data: Path, wider_train) -> None:
+    full = wider_train.records[:20]
     first20 = read_wider(shared_data / "wider" / "wider_face_train_bbx_gt_first20.txt", None).records
     assert [r.key for r in first20] == [r.key for r in full]
     for a, b in zip(first20, full):

@@ -45,11 +45,11 @@ def test_image_without_faces_has_no_values(tmp_path: Path) -> None:
     assert [r.num_boxes for r in ds.records] == [0, 1]
 
 
-def test_real_dface_file(shared_data: Path) -> None:
+def test_real_dface_file(shared_data: Path, wider_train) -> None:
     ds = read_wider_lines(shared_data / "wider" / "wider_origin_anno.txt", None)
     assert len(ds.records) == 12880
     # same image order as the official file; 4 zero-face images written "0 0 0 0"
-    official = read_wider(shared_data / "wider" / "wider_face_train_bbx_gt.txt", None)
+    official = wider_train
     assert {r.key for r in ds.records} == {r.key for r in official.records}
     zero = [r.key for r in ds.records if r.num_boxes == 0 and r.dropped]
     assert set(official.meta["zero_face_images"]) <= set(zero)

@@ -59,9 +59,9 @@ def dlib_landmarks(dlib_root: Path) -> list[Record]:
 
 
 @pytest.fixture(scope="session")
-def wider_all(shared_data: Path) -> list[Record]:
+def wider_all(wider_train) -> list[Record]:
     """All real WIDER train annotations (sizes unknown: no images)."""
-    return read_wider(shared_data / "wider" / "wider_face_train_bbx_gt.txt", None).records
+    return wider_train.records
 
 
 @pytest.fixture(scope="session")

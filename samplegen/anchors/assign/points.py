@@ -13,9 +13,9 @@ from typing import Sequence
 import numpy as np
 
 from samplegen.anchors.assign.overlaps import MAX_CHUNK, MIN_CHUNK
-from samplegen.anchors.assign.result import Assignment
+from samplegen.anchors.assign.result import Assignment, with_labels
 from samplegen.boxes import IOU_BLOCK_ELEMENTS
-from samplegen.anchors.labels import NEGATIVE, NO_LABEL
+from samplegen.anchors.labels import NEGATIVE
 
 FCOS_INF = np.float32(1e8)  # mmdet fcos_head.INF; also torchvision's "1e8 - area"
 TV_MIN_MATCH = np.float32(1e-5)
@@ -143,7 +143,5 @@ def assign_fcos_tv(anchors: np.ndarray, counts: np.ndarray, gt_boxes: np.ndarray
 
 
 def _result(assigned: np.ndarray, gt_labels: np.ndarray) -> Assignment:
-    labels = np.full(len(assigned), NO_LABEL, dtype=np.int32)
-    pos = assigned > 0
-    labels[pos] = gt_labels[assigned[pos] - 1]
-    return Assignment(assigned.astype(np.int32), np.zeros(0, dtype=np.float32), labels)
+    # Points have no IoU: max_iou is an empty array (see `Assignment`).
+    return with_labels(assigned, np.zeros(0, dtype=np.float32), gt_labels)

@@ -16,7 +16,8 @@ class Assignment:
     Attributes:
         assigned_gt: int32 [N]; NEGATIVE (0), IGNORE (-1) or k + 1 for GT k.
         max_iou: float32 [N]; each prior's max IoU over the GTs (-1 where an ignore region
-            removed the column, 0 everywhere when there is no GT).
+            removed the column, 0 everywhere when there is no GT); float32 [0] for point
+            assigners (FCOS), which have no IoU.
         labels: int32 [N]; the matched GT's class for positives, NO_LABEL elsewhere.
     """
 

@@ -11,6 +11,7 @@ from samplegen.anchors import geometry as geo
 from samplegen.anchors import priors as pri
 from samplegen.anchors.assign.atss import assign_atss
 from samplegen.anchors.coders import delta_targets
+from samplegen.anchors.gt_boxes import network_gts
 from samplegen.anchors.config import AtssConfig
 from samplegen.anchors.kmeans import fit_ratios, fit_relative_scales
 from samplegen.anchors.recipes.checks import check_coder, check_method, check_positive_strides
@@ -43,8 +44,11 @@ def priors(cfg: AtssConfig, g: geo.InputGeometry) -> tuple[np.ndarray, np.ndarra
                              pri.octave_scales(pg.octave_base_scale, pg.scales_per_octave), None, pg.center_offset)
 
 
-def label(gts: np.ndarray, labels: np.ndarray, ignores: np.ndarray, g: geo.InputGeometry,
-          cfg: AtssConfig, rng: np.random.Generator, proposals: np.ndarray | None = None) -> Arrays:
+def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray | None, width: int,
+          height: int, cfg: AtssConfig, rng: np.random.Generator,
+          proposals: np.ndarray | None = None) -> Arrays:
+    g = geometry(cfg, width, height)
+    gts, labels, ignores = network_gts(gt_boxes, gt_labels, ignore_boxes, width, height, g, cfg.input)
     anchors, counts = priors(cfg, g)
     inside = inside_flags(anchors, g.pad_shape, cfg.allowed_border)
     # ATSS picks its candidates per level, so the levels of the inside anchors are passed along.

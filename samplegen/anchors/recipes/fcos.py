@@ -11,6 +11,7 @@ from samplegen.anchors import geometry as geo
 from samplegen.anchors import priors as pri
 from samplegen.anchors.assign.points import assign_fcos, assign_fcos_tv, per_point
 from samplegen.anchors.coders import centerness, encode_distance
+from samplegen.anchors.gt_boxes import network_gts
 from samplegen.anchors.config import FcosConfig
 from samplegen.anchors.labels import gt_index_of, positive_mask
 from samplegen.anchors.recipes.checks import check_len, check_method, check_positive_strides
@@ -49,9 +50,12 @@ def priors(cfg: FcosConfig, g: geo.InputGeometry) -> tuple[np.ndarray, np.ndarra
     return pri.fcos_points(g.featmap_sizes, cfg.strides, cfg.prior_generator.offset)
 
 
-def label(gts: np.ndarray, labels: np.ndarray, ignores: np.ndarray, g: geo.InputGeometry,
-          cfg: FcosConfig, rng: np.random.Generator, proposals: np.ndarray | None = None) -> Arrays:
+def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray | None, width: int,
+          height: int, cfg: FcosConfig, rng: np.random.Generator,
+          proposals: np.ndarray | None = None) -> Arrays:
     """Positives with their l/t/r/b targets and centerness; FCOS has no ignore regions or IoU."""
+    g = geometry(cfg, width, height)
+    gts, labels, ignores = network_gts(gt_boxes, gt_labels, ignore_boxes, width, height, g, cfg.input)
     points, counts = priors(cfg, g)
     strides = per_point(cfg.strides, counts)
     assigner = cfg.assigner

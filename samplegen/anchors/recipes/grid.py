@@ -19,6 +19,7 @@ from samplegen.anchors.assign.max_iou import assign_max_iou
 from samplegen.anchors.assign.result import Assignment
 from samplegen.anchors.assign.torchvision import assign_tv_matcher
 from samplegen.anchors.coders import delta_targets
+from samplegen.anchors.gt_boxes import as_boxes, network_gts
 from samplegen.anchors.config import GridAnchorConfig, MaxIoUParams
 from samplegen.anchors.kmeans import fit_ratios, fit_relative_scales
 from samplegen.anchors.recipes.checks import (check_assigner, check_coder, check_len, check_method,
@@ -90,13 +91,18 @@ def _assign(priors_: np.ndarray, gts: np.ndarray, labels: np.ndarray, ignores: n
     return assign_tv_matcher(priors_, gts, labels, assigner.pos_iou_thr, low, assigner.match_low_quality)
 
 
-def label(gts: np.ndarray, labels: np.ndarray, ignores: np.ndarray, g: geo.InputGeometry,
-          cfg: GridAnchorConfig, rng: np.random.Generator, proposals: np.ndarray | None) -> Arrays:
-    """Anchors (``stage: rpn|dense``) or proposals (``stage: rcnn``), network-input pixels."""
+def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray | None, width: int,
+          height: int, cfg: GridAnchorConfig, rng: np.random.Generator,
+          proposals: np.ndarray | None = None) -> Arrays:
+    """Anchors (``stage: rpn|dense``) or `proposals` float32 [N, 4] (``stage: rcnn``); inputs in
+    original pixels, outputs in network-input pixels (`samplegen.anchors.methods` contract)."""
+    g = geometry(cfg, width, height)
+    gts, labels, ignores = network_gts(gt_boxes, gt_labels, ignore_boxes, width, height, g, cfg.input)
     if cfg.stage == "rcnn":
         if proposals is None:
             raise ValueError("stage rcnn labels proposals: pass proposals [N, 4]")
-        out = _label_rcnn(proposals, gts, labels, ignores, cfg, rng)
+        props = geo.scale_boxes(as_boxes(proposals, "proposals"), g, True)
+        out = _label_rcnn(props, gts, labels, ignores, cfg, rng)
     else:
         anchors, counts = priors(cfg, g)
         inside = inside_flags(anchors, g.pad_shape, cfg.allowed_border)

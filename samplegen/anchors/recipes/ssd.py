@@ -15,6 +15,7 @@ from samplegen.anchors import priors as pri
 from samplegen.anchors.assign.max_iou import assign_max_iou
 from samplegen.anchors.assign.torchvision import assign_tv_ssd_matcher
 from samplegen.anchors.coders import delta_targets
+from samplegen.anchors.gt_boxes import network_gts
 from samplegen.anchors.config import SsdConfig
 from samplegen.anchors.kmeans import kmeans_iou
 from samplegen.anchors.labels import NEGATIVE
@@ -68,13 +69,16 @@ def priors(cfg: SsdConfig, g: geo.InputGeometry) -> tuple[np.ndarray, np.ndarray
     return pri.ssd_priors(g.featmap_sizes, pg.strides, pg.ratios, min_sizes, max_sizes)
 
 
-def label(gts: np.ndarray, labels: np.ndarray, ignores: np.ndarray, g: geo.InputGeometry,
-          cfg: SsdConfig, rng: np.random.Generator, proposals: np.ndarray | None = None) -> Arrays:
+def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray | None, width: int,
+          height: int, cfg: SsdConfig, rng: np.random.Generator,
+          proposals: np.ndarray | None = None) -> Arrays:
     """SSD: every prior labelled; the 3:1 mining budget is recorded, not applied (C.6).
 
     ``neg_mining.sampling: random`` additionally marks all positives and ``neg_budget`` uniformly
     drawn negatives as ``sampled``: an explicit offline approximation of hard-negative mining.
     """
+    g = geometry(cfg, width, height)
+    gts, labels, ignores = network_gts(gt_boxes, gt_labels, ignore_boxes, width, height, g, cfg.input)
     boxes, counts = priors(cfg, g)
     inside = inside_flags(boxes, g.pad_shape, cfg.allowed_border)
     if cfg.compat == "mmdet":

@@ -30,12 +30,13 @@ from typing import Literal, Mapping
 import numpy as np
 
 from samplegen.anchors import geometry as geo
-from samplegen.anchors.config import _fail
+from samplegen.anchors.gt_boxes import network_gts
 from samplegen.anchors.labels import FIRST_POSITIVE, NEGATIVE, NO_LABEL
-from samplegen.anchors.methods import _boxes, _geometry_arrays, overlaps_image
+from samplegen.config.build import fail
 
 F32 = np.float32
 Arrays = dict[str, np.ndarray]
+NOT_FITTABLE = "centernet is anchor-free: there are no anchor shapes to fit"
 BACKBONE_DIVISOR = 32   # ResNet's five stride-2 stages; the neck's three deconvolutions give x8 back
 
 
@@ -74,28 +75,32 @@ class CenterNetConfig:
     head: CenterNetHeadConfig
     heatmap: HeatmapConfig
 
+    @property
+    def strides(self) -> tuple[int, ...]:
+        return (self.head.stride,)
 
-def validate_centernet(cfg: CenterNetConfig, sources: Mapping[str, str] | None = None) -> None:
+
+def validate(cfg: CenterNetConfig, sources: Mapping[str, str] | None = None) -> None:
     """Range and consistency checks; raise `ConfigError` naming the dotted key and its value."""
     sources = sources or {}
     inp = cfg.input
     if min(inp.resize_scale) <= 0:
-        _fail("input.resize_scale", f"must be positive, got {list(inp.resize_scale)}", sources)
+        fail("input.resize_scale", f"must be positive, got {list(inp.resize_scale)}", sources)
     if any(p % BACKBONE_DIVISOR for p in inp.pad_size) or min(inp.pad_size) <= 0:
-        _fail("input.pad_size", f"must be positive multiples of {BACKBONE_DIVISOR}, got {list(inp.pad_size)}",
+        fail("input.pad_size", f"must be positive multiples of {BACKBONE_DIVISOR}, got {list(inp.pad_size)}",
               sources)
     if max(inp.resize_scale) > min(inp.pad_size):
-        _fail("input.pad_size", f"must hold the resized image (resize_scale {list(inp.resize_scale)}), "
+        fail("input.pad_size", f"must hold the resized image (resize_scale {list(inp.resize_scale)}), "
               f"got {list(inp.pad_size)}", sources)
     if cfg.head.num_classes <= 0:
-        _fail("head.num_classes", f"must be positive, got {cfg.head.num_classes}", sources)
+        fail("head.num_classes", f"must be positive, got {cfg.head.num_classes}", sources)
     if cfg.head.stride <= 0 or BACKBONE_DIVISOR % cfg.head.stride:
-        _fail("head.stride", f"must divide {BACKBONE_DIVISOR}, got {cfg.head.stride}", sources)
+        fail("head.stride", f"must divide {BACKBONE_DIVISOR}, got {cfg.head.stride}", sources)
     if not 0.0 < cfg.heatmap.min_overlap < 1.0:
-        _fail("heatmap.min_overlap", f"must be in (0, 1), got {cfg.heatmap.min_overlap}", sources)
+        fail("heatmap.min_overlap", f"must be in (0, 1), got {cfg.heatmap.min_overlap}", sources)
 
 
-def centernet_geometry(cfg: CenterNetConfig, width: int, height: int) -> geo.InputGeometry:
+def geometry(cfg: CenterNetConfig, width: int, height: int) -> geo.InputGeometry:
     """Resized (keep ratio), padded to ``pad_size``, one output map of ``pad / stride`` cells.
 
     640x480 -> resized 384x512, padded 512x512, map 128x128.
@@ -107,15 +112,15 @@ def centernet_geometry(cfg: CenterNetConfig, width: int, height: int) -> geo.Inp
                              ((pad_h // s, pad_w // s),))
 
 
-def priors(cfg: CenterNetConfig, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The output grid of an image of ``height x width`` (original pixels).
+def priors(cfg: CenterNetConfig, g: geo.InputGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """The output grid of input geometry `g`.
 
     Returns:
         points float32 [H * W, 2] ``(x * stride, y * stride)``, x fastest (mmdet decodes a peak at
         cell (x, y) with offset (ox, oy) to ``((x + ox) * stride, (y + oy) * stride)``), and
         priors_per_level int32 [1].
     """
-    (feat_h, feat_w), = centernet_geometry(cfg, width, height).featmap_sizes
+    (feat_h, feat_w), = g.featmap_sizes
     s = F32(cfg.head.stride)
     xs, ys = np.arange(feat_w).astype(F32) * s, np.arange(feat_h).astype(F32) * s
     points = np.stack([np.tile(xs, feat_h), np.repeat(ys, feat_w)], axis=-1)
@@ -200,7 +205,7 @@ def avg_factor(peaks: np.ndarray, radii: np.ndarray, featmap_size: tuple[int, in
 
 
 def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray | None, width: int, height: int,
-          cfg: CenterNetConfig, rng: np.random.Generator | None = None) -> Arrays:
+          cfg: CenterNetConfig, rng: np.random.Generator | None = None, proposals: np.ndarray | None = None) -> Arrays:
     """Label one image as ``CenterNetHead.loss_by_feat`` does at training time.
 
     Args:
@@ -225,18 +230,11 @@ def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray 
         ValueError: malformed arrays, a class outside [0, num_classes), or a centre off the
             output grid (only possible without clipping; mmdet indexes out of range there).
     """
-    del ignore_boxes, rng
-    g = centernet_geometry(cfg, width, height)
-    original = _boxes(gt_boxes, "gt_boxes")
-    classes = np.asarray(gt_labels, dtype=np.int32).reshape(-1)
-    if len(classes) != len(original):
-        raise ValueError(f"gt_labels has {len(classes)} entries for {len(original)} boxes")
+    del ignore_boxes, rng, proposals
+    g = geometry(cfg, width, height)
+    gts, classes, _ = network_gts(gt_boxes, gt_labels, None, width, height, g, cfg.input)
     if len(classes) and (classes.min() < 0 or classes.max() >= cfg.head.num_classes):
         raise ValueError(f"gt_labels must lie in [0, {cfg.head.num_classes}), got {classes.min()}..{classes.max()}")
-    if cfg.input.drop_outside_gt:
-        keep = overlaps_image(original, width, height)
-        original, classes = original[keep], classes[keep]
-    gts = geo.scale_boxes(original, g, cfg.input.clip_object_border)
     (feat_h, feat_w), = g.featmap_sizes
     peaks, radii, assigned, targets = _peaks(gts, classes, (feat_h, feat_w), g.pad_shape, cfg.heatmap.min_overlap)
     pos = np.flatnonzero(assigned >= FIRST_POSITIVE)
@@ -246,7 +244,7 @@ def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray 
            "heatmap_peaks": peaks, "heatmap_radii": radii,
            "avg_factor": np.array(avg_factor(peaks, radii, (feat_h, feat_w)), np.int32),
            "priors_per_level": np.array([feat_h * feat_w], np.int32)}
-    out.update(_geometry_arrays(g, gts, classes))
+    out.update(geo.geometry_arrays(g, gts, classes))
     return out
 
 

@@ -35,12 +35,13 @@ from typing import Literal, Mapping, Sequence
 import numpy as np
 
 from samplegen.anchors import geometry as geo
-from samplegen.anchors.config import _fail
+from samplegen.anchors.gt_boxes import kept_gts
 from samplegen.anchors.labels import FIRST_POSITIVE, NEGATIVE, NO_LABEL
-from samplegen.anchors.methods import _boxes, overlaps_image
+from samplegen.config.build import fail
 
 F32 = np.float32
 Arrays = dict[str, np.ndarray]
+NOT_FITTABLE = "yolov5: fit-anchors does not fit YOLO anchors yet"
 Pair = tuple[float, float]
 # build_targets' ``off`` matrix: own cell, then x-1, y-1, x+1, y+1 neighbours (times the bias)
 NEIGHBOURS = np.array([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1]], dtype=F32)
@@ -82,6 +83,10 @@ class Yolov5Config:
     prior_generator: Yolov5AnchorsConfig
     assigner: Yolov5AssignerConfig
 
+    @property
+    def strides(self) -> tuple[int, ...]:
+        return self.prior_generator.strides
+
 
 @dataclass(frozen=True)
 class Letterbox:
@@ -99,28 +104,28 @@ class Letterbox:
     pad: tuple[float, float]
 
 
-def validate_yolov5(cfg: Yolov5Config, sources: Mapping[str, str] | None = None) -> None:
+def validate(cfg: Yolov5Config, sources: Mapping[str, str] | None = None) -> None:
     """Range and consistency checks; raise `ConfigError` naming the dotted key and its value."""
     sources = sources or {}
     gen = cfg.prior_generator
     if not gen.strides or min(gen.strides) <= 0:
-        _fail("prior_generator.strides", f"must be positive, got {list(gen.strides)}", sources)
+        fail("prior_generator.strides", f"must be positive, got {list(gen.strides)}", sources)
     if cfg.input.img_size <= 0 or any(cfg.input.img_size % s for s in gen.strides):
-        _fail("input.img_size", f"must be a positive multiple of every stride {list(gen.strides)}, "
+        fail("input.img_size", f"must be a positive multiple of every stride {list(gen.strides)}, "
               f"got {cfg.input.img_size}", sources)
     if not 0.0 <= cfg.input.label_clip_eps < 1.0:
-        _fail("input.label_clip_eps", f"must be in [0, 1), got {cfg.input.label_clip_eps}", sources)
+        fail("input.label_clip_eps", f"must be in [0, 1), got {cfg.input.label_clip_eps}", sources)
     if len(gen.anchors) != len(gen.strides):
-        _fail("prior_generator.anchors", f"needs one list per level ({len(gen.strides)} strides), "
+        fail("prior_generator.anchors", f"needs one list per level ({len(gen.strides)} strides), "
               f"got {len(gen.anchors)}", sources)
     if len({len(level) for level in gen.anchors}) != 1 or not gen.anchors[0]:
-        _fail("prior_generator.anchors", "every level needs the same, non-zero number of anchors", sources)
+        fail("prior_generator.anchors", "every level needs the same, non-zero number of anchors", sources)
     if any(v <= 0 for level in gen.anchors for pair in level for v in pair):
-        _fail("prior_generator.anchors", "anchor sizes must be positive", sources)
+        fail("prior_generator.anchors", "anchor sizes must be positive", sources)
     if cfg.assigner.anchor_t <= 1.0:
-        _fail("assigner.anchor_t", f"must be > 1, got {cfg.assigner.anchor_t}", sources)
+        fail("assigner.anchor_t", f"must be > 1, got {cfg.assigner.anchor_t}", sources)
     if not 0.0 <= cfg.assigner.offset_bias <= 1.0:
-        _fail("assigner.offset_bias", f"must be in [0, 1], got {cfg.assigner.offset_bias}", sources)
+        fail("assigner.offset_bias", f"must be in [0, 1], got {cfg.assigner.offset_bias}", sources)
 
 
 def letterbox_geometry(cfg: Yolov5Config, width: int, height: int) -> Letterbox:
@@ -147,7 +152,12 @@ def grid_anchors(gen: Yolov5AnchorsConfig) -> list[np.ndarray]:
     return [np.asarray(level, F32) / F32(s) for level, s in zip(gen.anchors, gen.strides)]
 
 
-def priors(cfg: Yolov5Config, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+def geometry(cfg: Yolov5Config, width: int, height: int) -> geo.InputGeometry:
+    """The letterboxed input (`letterbox_geometry`) as the other methods' geometry."""
+    return letterbox_geometry(cfg, width, height).geometry
+
+
+def priors(cfg: Yolov5Config, g: geo.InputGeometry) -> tuple[np.ndarray, np.ndarray]:
     """The reference boxes of the predictions, float32 [A, 4], and int32 [L] counts.
 
     Levels P3, P4, P5; within a level YOLOv5's prediction layout ``(a, y, x)``, x fastest (not
@@ -155,9 +165,8 @@ def priors(cfg: Yolov5Config, height: int, width: int) -> tuple[np.ndarray, np.n
     prediction decodes there) and the anchor's size. 25,200 at 640. The image size does not
     matter: every image is letterboxed to the same square.
     """
-    del height, width
     levels = []
-    for (feat_h, feat_w), s, level in zip(letterbox_geometry(cfg, 1, 1).geometry.featmap_sizes,
+    for (feat_h, feat_w), s, level in zip(g.featmap_sizes,
                                           cfg.prior_generator.strides, cfg.prior_generator.anchors):
         half = np.asarray(level, F32) / F32(2)
         xs = (np.arange(feat_w).astype(F32) + F32(0.5)) * F32(s)
@@ -253,7 +262,7 @@ def build_targets(xywhn: np.ndarray, cfg: Yolov5Config, featmap_sizes: Sequence[
 
 
 def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray | None, width: int, height: int,
-          cfg: Yolov5Config, rng: np.random.Generator | None = None) -> Arrays:
+          cfg: Yolov5Config, rng: np.random.Generator | None = None, proposals: np.ndarray | None = None) -> Arrays:
     """Label one image as ``ComputeLoss.build_targets`` does for the non-augmented loader.
 
     Args:
@@ -278,15 +287,11 @@ def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray 
         (dw, dh); ``gt_boxes`` float32 [K, 4] (letterboxed, clipped), ``gt_labels`` int32 [K] and
         ``gt_source`` int32 [K] (index into the input boxes).
     """
-    del ignore_boxes, rng
+    del ignore_boxes, rng, proposals
     lb = letterbox_geometry(cfg, width, height)
-    original = _boxes(gt_boxes, "gt_boxes")
-    classes = np.asarray(gt_labels, dtype=np.int64).reshape(-1)
-    if len(classes) != len(original):
-        raise ValueError(f"gt_labels has {len(classes)} entries for {len(original)} boxes")
-    keep = overlaps_image(original, width, height) if cfg.input.drop_outside_gt else np.ones(len(original), bool)
-    rows, source = yolo_rows(original[keep], classes[keep], width, height)
-    source = np.flatnonzero(keep)[source]
+    boxes, classes, kept = kept_gts(gt_boxes, gt_labels, width, height, cfg.input.drop_outside_gt)
+    rows, source = yolo_rows(boxes, classes.astype(np.int64), width, height)
+    source = kept[source]
     xyxy, xywhn = letterbox_labels(rows, lb, cfg.input.label_clip_eps)
     levels = build_targets(xywhn, cfg, lb.geometry.featmap_sizes)
     out = _flatten(levels, rows[:, 0].astype(np.int32), cfg, lb.geometry.featmap_sizes)

@@ -27,27 +27,18 @@ from typing import Literal, Mapping, Sequence
 import numpy as np
 
 from samplegen.anchors import geometry as geo
-from samplegen.anchors.assign import Assignment
-from samplegen.anchors.config import _fail
+from samplegen.anchors.assign.result import Assignment
+from samplegen.anchors.config import ResizeInput
+from samplegen.anchors.gt_boxes import network_gts
 from samplegen.anchors.labels import FIRST_POSITIVE, IGNORE, NEGATIVE, NO_LABEL
-from samplegen.anchors.methods import _boxes, _geometry_arrays, overlaps_image
 from samplegen.anchors.priors import anchor_grid
+from samplegen.config.build import fail
 from samplegen.boxes import iou
 
 F32 = np.float32
 Arrays = dict[str, np.ndarray]
+NOT_FITTABLE = "yolov3: fit-anchors does not fit YOLO base sizes yet"
 Pair = tuple[float, float]
-
-
-@dataclass(frozen=True)
-class Yolov3Input:
-    """``Resize(scale=resize_scale, keep_ratio=True)`` + ``pad_size_divisor`` + the dataset's box
-    rules (the fields of the anchor methods' keep-ratio input section)."""
-
-    resize_scale: tuple[int, int]
-    pad_size_divisor: int
-    clip_object_border: bool
-    drop_outside_gt: bool
 
 
 @dataclass(frozen=True)
@@ -81,43 +72,47 @@ class Yolov3Config:
 
     method: Literal["yolov3"]
     compat: Literal["mmdet"]
-    input: Yolov3Input
+    input: ResizeInput
     prior_generator: YoloAnchorGeneratorConfig
     assigner: GridAssignerConfig
     coder: YoloCoderConfig
 
+    @property
+    def strides(self) -> tuple[int, ...]:
+        return self.prior_generator.strides
 
-def validate_yolov3(cfg: Yolov3Config, sources: Mapping[str, str] | None = None) -> None:
+
+def validate(cfg: Yolov3Config, sources: Mapping[str, str] | None = None) -> None:
     """Range and consistency checks; raise `ConfigError` naming the dotted key and its value."""
     sources = sources or {}
     inp, gen, a = cfg.input, cfg.prior_generator, cfg.assigner
     if min(inp.resize_scale) <= 0:
-        _fail("input.resize_scale", f"must be positive, got {list(inp.resize_scale)}", sources)
+        fail("input.resize_scale", f"must be positive, got {list(inp.resize_scale)}", sources)
     if inp.pad_size_divisor <= 0:
-        _fail("input.pad_size_divisor", f"must be positive, got {inp.pad_size_divisor}", sources)
+        fail("input.pad_size_divisor", f"must be positive, got {inp.pad_size_divisor}", sources)
     if not gen.strides or min(gen.strides) <= 0:
-        _fail("prior_generator.strides", f"must be positive, got {list(gen.strides)}", sources)
+        fail("prior_generator.strides", f"must be positive, got {list(gen.strides)}", sources)
     if len(gen.base_sizes) != len(gen.strides):
-        _fail("prior_generator.base_sizes", f"needs one list per level ({len(gen.strides)} strides), "
+        fail("prior_generator.base_sizes", f"needs one list per level ({len(gen.strides)} strides), "
               f"got {len(gen.base_sizes)}", sources)
     if len({len(level) for level in gen.base_sizes}) != 1 or not gen.base_sizes[0]:
-        _fail("prior_generator.base_sizes", "every level needs the same, non-zero number of sizes", sources)
+        fail("prior_generator.base_sizes", "every level needs the same, non-zero number of sizes", sources)
     if any(inp.pad_size_divisor % s for s in gen.strides):
-        _fail("input.pad_size_divisor", f"must be a multiple of every stride {list(gen.strides)}, "
+        fail("input.pad_size_divisor", f"must be a multiple of every stride {list(gen.strides)}, "
               f"got {inp.pad_size_divisor}", sources)
     if not 0.0 <= a.pos_iou_thr <= 1.0:
-        _fail("assigner.pos_iou_thr", f"must be in [0, 1], got {a.pos_iou_thr}", sources)
+        fail("assigner.pos_iou_thr", f"must be in [0, 1], got {a.pos_iou_thr}", sources)
     top = a.neg_iou_thr[1] if isinstance(a.neg_iou_thr, tuple) else a.neg_iou_thr
     if not 0.0 <= top <= a.pos_iou_thr:
-        _fail("assigner.neg_iou_thr", f"must satisfy 0 <= neg <= pos_iou_thr ({a.pos_iou_thr}), "
+        fail("assigner.neg_iou_thr", f"must satisfy 0 <= neg <= pos_iou_thr ({a.pos_iou_thr}), "
               f"got {a.neg_iou_thr}", sources)
     if not 0.0 <= a.min_pos_iou <= 1.0:
-        _fail("assigner.min_pos_iou", f"must be in [0, 1], got {a.min_pos_iou}", sources)
+        fail("assigner.min_pos_iou", f"must be in [0, 1], got {a.min_pos_iou}", sources)
     if not 0.0 < cfg.coder.eps < 0.5:
-        _fail("coder.eps", f"must be in (0, 0.5), got {cfg.coder.eps}", sources)
+        fail("coder.eps", f"must be in (0, 0.5), got {cfg.coder.eps}", sources)
 
 
-def yolov3_geometry(cfg: Yolov3Config, width: int, height: int) -> geo.InputGeometry:
+def geometry(cfg: Yolov3Config, width: int, height: int) -> geo.InputGeometry:
     """How YOLOv3 sees a ``width x height`` image: resized, padded, maps ``ceil(pad / s)`` per level.
 
     Darknet-53's stride-2 3x3 convolutions (padding 1) round up, like ResNet's (C.2); a padded side
@@ -150,13 +145,13 @@ def yolo_priors(featmap_sizes: Sequence[tuple[int, int]],
     return anchor_grid(bases, featmap_sizes, [(s, s) for s in gen.strides])
 
 
-def priors(cfg: Yolov3Config, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The anchors `label` uses for a ``height x width`` image (original pixels).
+def priors(cfg: Yolov3Config, g: geo.InputGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """The anchors `label` uses for input geometry `g`.
 
     Returns:
         priors float32 [A, 4] x1 y1 x2 y2 in network-input pixels and priors_per_level int32 [L].
     """
-    return yolo_priors(yolov3_geometry(cfg, width, height).featmap_sizes, cfg.prior_generator)
+    return yolo_priors(g.featmap_sizes, cfg.prior_generator)
 
 
 def responsible_flags(gt_boxes: np.ndarray, featmap_sizes: Sequence[tuple[int, int]], strides: Sequence[int],
@@ -258,7 +253,7 @@ def encode_yolo(priors: np.ndarray, gt_boxes: np.ndarray, strides: np.ndarray, e
 
 
 def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray | None, width: int, height: int,
-          cfg: Yolov3Config, rng: np.random.Generator | None = None) -> Arrays:
+          cfg: Yolov3Config, rng: np.random.Generator | None = None, proposals: np.ndarray | None = None) -> Arrays:
     """Label one image as ``YOLOV3Head.loss_by_feat`` does at training time.
 
     Args:
@@ -281,16 +276,9 @@ def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray 
         ValueError: malformed box arrays, or a GT centre past the padded grid (see
             `responsible_flags`).
     """
-    del ignore_boxes, rng
-    g = yolov3_geometry(cfg, width, height)
-    original = _boxes(gt_boxes, "gt_boxes")
-    labels = np.asarray(gt_labels, dtype=np.int32).reshape(-1)
-    if len(labels) != len(original):
-        raise ValueError(f"gt_labels has {len(labels)} entries for {len(original)} boxes")
-    if cfg.input.drop_outside_gt:
-        keep = overlaps_image(original, width, height)
-        original, labels = original[keep], labels[keep]
-    gts = geo.scale_boxes(original, g, cfg.input.clip_object_border)
+    del rng, proposals
+    g = geometry(cfg, width, height)
+    gts, labels, _ = network_gts(gt_boxes, gt_labels, None, width, height, g, cfg.input)
     gen = cfg.prior_generator
     anchors, counts = yolo_priors(g.featmap_sizes, gen)
     responsible = responsible_flags(gts, g.featmap_sizes, gen.strides, len(gen.base_sizes[0]))
@@ -300,5 +288,5 @@ def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray 
     targets = encode_yolo(anchors[pos], gts[a.assigned_gt[pos] - FIRST_POSITIVE], strides[pos], cfg.coder.eps)
     out = {"assigned_gt": a.assigned_gt, "labels": a.labels, "max_iou": a.max_iou, "responsible": responsible,
            "pos_inds": pos.astype(np.int32), "pos_targets": targets, "priors_per_level": counts}
-    out.update(_geometry_arrays(g, gts, labels))
+    out.update(geo.geometry_arrays(g, gts, labels))
     return out
