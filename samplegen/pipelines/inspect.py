@@ -26,7 +26,8 @@ def inspect_annotations(annotations: str | Path | None = None, format: str | Non
 def output_stats(out_dir: str | Path) -> dict[str, Any]:
     """Samples per class / per level, IoU histograms and GTs without a positive prior of a run's
     output (`samplegen.outputs.stats`), with its command and completeness."""
-    from samplegen.outputs.read import output_method_config, read_anchors, read_mtcnn
+    from samplegen.outputs.anchors import output_method_config, read_anchors
+    from samplegen.outputs.mtcnn import read_mtcnn
     from samplegen.outputs.stats import anchors_output_stats, mtcnn_output_stats
 
     out = Path(out_dir)

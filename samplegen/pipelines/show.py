@@ -22,7 +22,8 @@ from samplegen.engine.images import load_image
 from samplegen.engine.manifest import read_manifest
 from samplegen.errors import ConfigError, InputError
 from samplegen.mtcnn.labels import CLASS_CODES
-from samplegen.outputs.read import output_method_config, read_anchors, read_mtcnn
+from samplegen.outputs.anchors import output_method_config, read_anchors
+from samplegen.outputs.mtcnn import read_mtcnn
 from samplegen.pipelines.anchor_shards import network_input
 from samplegen.pipelines.anchors import resolve_method
 from samplegen.pipelines.options import run_options

@@ -1,31 +1,20 @@
-"""Reading what samplegen wrote, whatever the layout: `read_mtcnn` and `read_anchors`.
+"""`read_mtcnn`: the samples of a ``samplegen mtcnn`` output, whatever the layout.
 
-Both find the layout and the shard list in ``manifest.json`` (only complete shards are listed)
-and yield one dict per sample, in shard order.
+The layout and the shard list come from ``manifest.json`` (only complete shards are listed); one
+dict per sample, in shard order.
 """
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from pathlib import Path
 from typing import Iterator
 
 import cv2
 import numpy as np
 
-from samplegen.engine.manifest import read_manifest
-from samplegen.errors import ConfigError
 from samplegen.mtcnn.crop_plan import SAMPLE_COLUMNS
 from samplegen.mtcnn.labels import CLASS_CODES, CLASS_NAMES, LANDMARK, NEG
-
-
-
-def _manifest(out_dir: Path, command: str) -> dict:
-    manifest = read_manifest(Path(out_dir))
-    if manifest is None or manifest.get("command") != command:
-        raise ConfigError(f"{out_dir}: no samplegen {command} output (manifest.json missing or of another command)")
-    return manifest
+from samplegen.outputs.shards import output_manifest, tar_groups
 
 
 def read_mtcnn(out_dir: str | Path, images: bool = True) -> Iterator[dict]:
@@ -37,14 +26,14 @@ def read_mtcnn(out_dir: str | Path, images: bool = True) -> Iterator[dict]:
     ``angle``, ``mirror``, ``iou``, ``gt`` and ``source``.
     """
     out = Path(out_dir)
-    manifest = _manifest(out, "mtcnn")
+    manifest = output_manifest(out, "mtcnn")
     layout = manifest["layout"].split(":")[0]
     for shard in manifest["shards"]:
         names = [f["name"] for f in shard["files"]]
         if layout == "packed":
             yield from _packed_samples(out, names, images)
         elif layout == "wds":
-            yield from (_wds_sample(members, images) for members in _tar_groups(out / names[0]))
+            yield from (_wds_sample(members, images) for members in tar_groups(out / names[0]))
         else:
             yield from _list_samples(out, names[0], images)
 
@@ -84,45 +73,3 @@ def _list_samples(out: Path, stem: str, decode: bool) -> Iterator[dict]:
             image = cv2.imread(str(out / path), cv2.IMREAD_COLOR) if decode else None
             yield {"image": image, "cls": cls,
                    "label": CLASS_NAMES[cls], "roi": roi, "landmark": landmark, "path": path}
-
-
-def output_method_config(out_dir: str | Path):
-    """The method config an anchors output was written with (rebuilt from its manifest)."""
-    from samplegen.anchors.methods import build_method_config
-    from samplegen.config.layers import Layered
-    from samplegen.config.resolve import ENGINE_KEYS
-
-    out = Path(out_dir)
-    manifest = _manifest(out, "anchors")
-    values = {k: v for k, v in manifest["config"].items() if k not in ENGINE_KEYS and k != "with_images"}
-    where = f"file:{out / 'manifest.json'}"
-    return build_method_config(str(values.get("method")), Layered(values, {k: where for k in values}))
-
-
-def read_anchors(out_dir: str | Path) -> Iterator[dict]:
-    """Samples of a ``samplegen anchors`` output folder: the npz arrays plus ``meta`` (KEY.json)
-    and ``key``; ``image`` (the network input, BGR) when written with ``--with-images``."""
-    out = Path(out_dir)
-    manifest = _manifest(out, "anchors")
-    for shard in manifest["shards"]:
-        for members in _tar_groups(out / shard["files"][0]["name"]):
-            sample = dict(np.load(io.BytesIO(members["npz"])))
-            sample["meta"] = json.loads(members["json"])
-            sample["key"] = members["__key__"]
-            if "jpg" in members:
-                sample["image"] = cv2.imdecode(np.frombuffer(members["jpg"], np.uint8), cv2.IMREAD_COLOR)
-            yield sample
-
-
-def _tar_groups(path: Path) -> Iterator[dict]:
-    with tarfile.open(path) as archive:
-        group: dict = {}
-        for member in archive:
-            key, _, ext = member.name.partition(".")
-            if group and group["__key__"] != key:
-                yield group
-                group = {}
-            group["__key__"] = key
-            group[ext] = archive.extractfile(member).read()
-        if group:
-            yield group
