@@ -25,9 +25,14 @@ def cli(debug: bool) -> None:
 
 
 def _register() -> None:
-    # Commands attach themselves to `cli` on import; imported here, not at the top, because
-    # they import `cli` from this module.
-    from samplegen.cli import anchors_cmd, fit_anchors_cmd, inspect_cmd, mtcnn_cmd, show_cmd, stats_cmd  # noqa: F401
+    # Commands attach themselves to `cli` on import; every `*_cmd` module of this package is one
+    # (imported here, not at the top, because they import `cli` from this module).
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if module.name.endswith("_cmd"):
+            importlib.import_module(f"{__name__}.{module.name}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,21 +33,50 @@ def detections_for(detections: dict[str, np.ndarray], record: Record) -> np.ndar
 def read_detections(path: Path) -> dict[str, np.ndarray]:
     """Image key -> float32 [N, 5] boxes ``x1 y1 x2 y2 score`` (continuous), in file order.
 
+    `path` is a JSON-lines file, or a folder: the output of ``samplegen detect`` (its complete
+    shards in manifest order; an unfinished run is refused) or any folder of ``*.jsonl`` files
+    (read in name order).
+
     Raises:
         InputError: a line that is not JSON, not an object with ``image`` (string) and ``boxes``
-            (list of 4- or 5-number lists), a non-finite value, or an image listed twice.
+            (list of 4- or 5-number lists), a non-finite value, an image listed twice (in any of
+            the files), or an unfinished ``samplegen detect`` folder.
     """
     result: dict[str, np.ndarray] = {}
-    first: dict[str, int] = {}
-    for number, text in enumerate(read_lines(path), start=1):
-        if not text.strip():
-            continue
-        key, boxes = _parse_line(path, number, text)
-        if key in first:
-            raise duplicate_error(path, number, key, first[key])
-        first[key] = number
-        result[key] = boxes
+    first: dict[str, tuple[Path, int]] = {}
+    for file in detection_files(Path(path)):
+        for number, text in enumerate(read_lines(file), start=1):
+            if not text.strip():
+                continue
+            key, boxes = _parse_line(file, number, text)
+            if key in first:
+                where, line = first[key]
+                raise duplicate_error(file, number, key, line if where == file else f"{where}:{line}")
+            first[key] = (file, number)
+            result[key] = boxes
     return result
+
+
+def detection_files(path: Path) -> list[Path]:
+    """The JSON-lines files of a detections file or folder (see `read_detections`)."""
+    if not path.is_dir():
+        return [path]
+    manifest = path / "manifest.json"
+    if not manifest.is_file():
+        files = sorted(path.glob("*.jsonl"))
+        if not files:
+            raise InputError(path, None, "no *.jsonl detection files in this folder")
+        return files
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(manifest, None, f"unreadable manifest ({exc})") from None
+    if not isinstance(data, dict) or data.get("command") != "detect":
+        raise InputError(manifest, None, "not the output of samplegen detect")
+    if not data.get("complete"):
+        raise InputError(path, None, f"an unfinished samplegen detect run ({len(data.get('shards', []))} of "
+                                     f"{data.get('planned_shards')} shards); finish it with --resume")
+    return [path / f["name"] for shard in data.get("shards", []) for f in shard.get("files", [])]
 
 
 def _parse_line(path: Path, number: int, text: str) -> tuple[str, np.ndarray]:

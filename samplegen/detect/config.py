@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-from samplegen.config import build_dataclass, load_preset
+from samplegen.config import Resolved, build_dataclass, load_preset
 from samplegen.errors import ConfigError
 
 PRESETS: dict[str, str] = {"ipazc": "detect/ipazc.yaml", "aittsmd": "detect/aittsmd.yaml"}
@@ -254,6 +254,14 @@ def load_detect_config(preset: str, overrides: Mapping[str, Any] | None = None,
     if overrides:
         layered = layered.merge(overrides, source)
     cfg = build_dataclass(DetectConfig, layered.values, layered.sources)
+    validate_detect_config(cfg)
+    return cfg
+
+
+def build_detect_config(resolved: Resolved) -> DetectConfig:
+    """The validated config from a resolved configuration (`samplegen.config.resolve` of a
+    ``detect/*.yaml`` preset; engine keys ignored)."""
+    cfg = build_dataclass(DetectConfig, resolved.method_values, resolved.sources)
     validate_detect_config(cfg)
     return cfg
 
