@@ -1,0 +1,86 @@
+"""RayPool (--engine ray) on a local Ray instance with 2 CPUs: the same bytes as local workers,
+retries of a worker that dies, version probe. Skipped when Ray is not installed."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'samplegen[ray]')")
+
+from samplegen.engine.ray_pool import RayPool, check_versions, runtime_versions  # noqa: E402
+from samplegen.engine.run import EngineSettings, execute  # noqa: E402
+from samplegen.engine.task import ShardTask, plan_shards  # noqa: E402
+from samplegen.errors import ConfigError  # noqa: E402
+from tests.engine.jobs import RandomBytesJob  # noqa: E402
+from tests.engine.test_run import KEYS, describe, folder_bytes  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@dataclass(frozen=True)
+class DiesOnceJob:
+    """RandomBytesJob whose worker process exits abruptly the first time it starts shard 1."""
+
+    inner: RandomBytesJob
+    marker: str
+
+    def run_shard(self, task: ShardTask):
+        if task.index == 1 and not Path(self.marker).exists():
+            Path(self.marker).touch()
+            os._exit(9)
+        return self.inner.run_shard(task)
+
+    def finalize(self, out_dir, shards):
+        return []
+
+
+def run(out: Path, pool, job=None):
+    tasks = plan_shards(KEYS, 5, str)
+    job = job or RandomBytesJob(str(out), 7)
+    return execute(job, tasks, describe(planned=len(tasks)), EngineSettings(out, workers=2), pool)
+
+
+def test_ray_gives_the_bytes_of_local_workers(tmp_path, local_ray):
+    with RayPool(None, 2) as pool:
+        on_ray = run(tmp_path / "ray", pool)
+    local = run(tmp_path / "local", None)
+    assert folder_bytes(tmp_path / "ray") == folder_bytes(tmp_path / "local")
+    assert on_ray.manifest == local.manifest
+
+
+def test_a_worker_that_dies_is_retried_with_identical_bytes(tmp_path, local_ray):
+    out = tmp_path / "retried"
+    with RayPool(None, 2) as pool:
+        run(out, pool, DiesOnceJob(RandomBytesJob(str(out), 7), str(tmp_path / "died")))
+    assert (tmp_path / "died").exists()
+    run(tmp_path / "local", None)
+    assert folder_bytes(out) == folder_bytes(tmp_path / "local")
+    assert not [p for p in out.iterdir() if ".tmp-" in p.name]
+
+
+def test_a_run_interrupted_locally_resumes_on_ray(tmp_path, local_ray):
+    out = tmp_path / "mixed"
+    with pytest.raises(Exception):
+        run(out, None, RandomBytesJob(str(out), 7, crash_at=3))
+    tasks = plan_shards(KEYS, 5, str)
+    with RayPool(None, 2) as pool:
+        outcome = execute(RandomBytesJob(str(out), 7), tasks, describe(planned=len(tasks)),
+                          EngineSettings(out, workers=2, resume=True), pool)
+    assert outcome.resumed_shards >= 1
+    run(tmp_path / "whole", None)
+    assert folder_bytes(out) == folder_bytes(tmp_path / "whole")
+
+
+def test_version_probe(local_ray):
+    assert check_versions(ray) == runtime_versions()
+    driver = {**runtime_versions(), "samplegen": "0.0-other"}
+    with pytest.raises(ConfigError, match="other versions.*samplegen 0.0-other here"):
+        check_versions(ray, driver)
