@@ -1,32 +1,37 @@
-"""Plan, then balance: the MTCNN run decided from boxes and image sizes only (no pixels).
+"""Plan, then balance: the MTCNN run decided from boxes and image sizes only, in two passes.
 
-1. Every image gets its own generator, ``rng_for(seed, item key)``, and is planned by the pure
-   core (`plan_faces`, `plan_hard` with detections, `plan_landmarks` for the landmark source).
-2. `balance` chooses, over the whole dataset in sorted key order, exactly the samples that meet
-   the ratio; each image keeps the chosen rows of its plan.
-Planning is spread over the workers in chunks of images when there are enough of them to pay for
-starting a pool (~2,000 images plan per second per core); the result depends only on the seed and
-the inputs, never on worker count or scheduling.
+1. Pass 1 (planning workers): every image gets its own generator, ``rng_for(seed, item key)``, is
+   planned by the pure core (`plan_faces`, `plan_hard` with detections, `plan_landmarks` for the
+   landmark source) and only its class counts come back (plus the boxes it was mined with, when
+   the worker detected faces itself).
+2. The parent runs `balance` over the counts, in sorted key order: per image, which samples of
+   each class are kept (their ordinals), exactly meeting the ratio.
+3. Pass 2 (cut workers): `MtcnnItem.plan` plans the image again -- a pure function of seed, key,
+   record and detections, so the very same plan -- and keeps the chosen rows.
+The parent therefore holds counts and ordinals, not plans (~18.7 KB an image at size 12): its
+memory no longer grows with the planned crops. The result depends only on the seed and the
+inputs, never on worker count or scheduling.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from samplegen.datasets.detections import detections_for
-from samplegen.pipelines.detect import MiningSpec
-from samplegen.pipelines.detect_shards import detect_record
 from samplegen.engine.distribute import WorkerPool, run_serial
 from samplegen.engine.images import NO_SIZE
-from samplegen.mtcnn.balance import Balance, balance
+from samplegen.mtcnn.balance import Balance, balance, kept_rows
 from samplegen.mtcnn.config import MtcnnConfig
+from samplegen.mtcnn.crop_plan import CropPlan, class_counts, select
 from samplegen.mtcnn.hard import plan_hard
 from samplegen.mtcnn.labels import CLASS_CODES, CLASS_NAMES, CLASS_ORDER
 from samplegen.mtcnn.landmarks import plan_landmarks
-from samplegen.mtcnn.crop_plan import CropPlan, class_counts, select
 from samplegen.mtcnn.propose import plan_faces
+from samplegen.pipelines.detect import MiningSpec
+from samplegen.pipelines.detect_shards import detect_record
 from samplegen.record import Record
 from samplegen.rng import rng_for
 
@@ -34,20 +39,55 @@ FACES = "faces"
 LANDMARKS = "landmarks"
 PARALLEL_PLAN_MIN_IMAGES = 500  # below this, planning (~2,000 images/s) is not worth shipping records
 MINING_CHUNK = 8                # images per planning task when detecting: ~1 s of work, balanced
+NO_ROWS = (np.zeros(0, np.int64),) * 4
+
+
+def item_key(role: str, record: Record) -> str:
+    return f"{role}/{record.key}"
+
+
+def plan_image(role: str, record: Record, cfg: MtcnnConfig, seed: int, detections: np.ndarray | None) -> CropPlan:
+    """The full plan of one image: the same in pass 1 and pass 2 (seeded by its item key)."""
+    rng = rng_for(seed, item_key(role, record))
+    if role == LANDMARKS:
+        return plan_landmarks(record, cfg, rng)
+    if detections is not None:
+        return plan_hard(record, detections, cfg, rng)
+    return plan_faces(record, cfg, rng)
 
 
 @dataclass(frozen=True, eq=False)
 class MtcnnItem:
-    """One image's share of the run: where its pixels are and which crops to cut.
+    """One image's share of the run: where its pixels are and which of its planned crops to cut.
 
     `key` is ``"faces/<record key>"`` or ``"landmarks/<record key>"`` so the two sources never
-    collide; `role` tells which images root the path is under.
+    collide; `role` tells which images root the path is under. `ordinals` are, per class in
+    `CLASS_ORDER`, the kept samples of that class in plan order (a repeat is a duplicate);
+    `detections` the previous stage's boxes the plan was made from (None for PNet-style plans).
+    `given_plan` is an explicit plan to cut instead (callers that planned themselves, tests).
     """
 
     key: str
     role: str
     record: Record
-    plan: CropPlan
+    cfg: MtcnnConfig | None = None
+    seed: int = 0
+    detections: np.ndarray | None = None
+    ordinals: tuple[np.ndarray, ...] = field(default=NO_ROWS)
+    given_plan: CropPlan | None = None
+
+    @property
+    def plan(self) -> CropPlan:
+        """The kept rows of the image's plan (pass 2: planned again, see the module docstring)."""
+        return self.given_plan if self.given_plan is not None else _kept_plan(self)
+
+
+@functools.lru_cache(maxsize=4)
+def _kept_plan(item: MtcnnItem) -> CropPlan:
+    # A cut worker reads `plan` a few times per image: a tiny cache, so re-planning happens once
+    # and a long shard does not accumulate plans.
+    full = plan_image(item.role, item.record, item.cfg, item.seed, item.detections)
+    return select(full, kept_rows(full.cls, list(item.ordinals)))
 
 
 @dataclass(frozen=True)
@@ -64,36 +104,27 @@ class PlanChunk:
     mining: MiningSpec | None = None
 
 
-def item_key(role: str, record: Record) -> str:
-    return f"{role}/{record.key}"
-
-
-def plan_chunk(chunk: PlanChunk) -> list[CropPlan | str]:
-    """Plans of a chunk of images, each from its own generator (runs in workers); an image that
-    could not be mined (missing, undecodable) gives its skip reason instead of a plan."""
-    plans: list[CropPlan | str] = []
+def count_chunk(chunk: PlanChunk) -> list[tuple[np.ndarray, np.ndarray | None] | str]:
+    """Pass 1 of a chunk (runs in workers): per image, its class counts int64 [4] and the boxes it
+    was planned from; an image that could not be mined (missing, undecodable) gives its reason."""
+    out: list[tuple[np.ndarray, np.ndarray | None] | str] = []
     for record, detections in zip(chunk.records, chunk.detections):
-        rng = rng_for(chunk.seed, item_key(chunk.role, record))
         if chunk.role == FACES and chunk.mining is not None:
             m = chunk.mining
             detections, reason = detect_record(record, m.images_root, m.nets, m.cfg)
             if detections is None:
-                plans.append(reason)
+                out.append(reason)
                 continue
-        if chunk.role == LANDMARKS:
-            plans.append(plan_landmarks(record, chunk.cfg, rng))
-        elif detections is not None:
-            plans.append(plan_hard(record, detections, chunk.cfg, rng))
-        else:
-            plans.append(plan_faces(record, chunk.cfg, rng))
-    return plans
+        plan = plan_image(chunk.role, record, chunk.cfg, chunk.seed, detections)
+        out.append((class_counts(plan), detections if chunk.mining is not None else None))
+    return out
 
 
 @dataclass(frozen=True)
 class PlannedRun:
     """Everything decided before pixels are touched."""
 
-    items: list[MtcnnItem]          # selected crops per image, sorted by key, images with no crop kept
+    items: list[MtcnnItem]          # one per usable image, sorted by key, images with no crop kept
     balance: Balance
     skipped: list[tuple[str, str]]  # (image, reason) not planned
     planned_images: int
@@ -118,9 +149,10 @@ class PlannedRun:
 def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnConfig, seed: int,
              pool: WorkerPool, detections: Mapping[str, np.ndarray] | None = None,
              chunk_size: int = 200, mining: MiningSpec | None = None) -> PlannedRun:
-    """Plan every usable image, balance globally, and keep each image's chosen rows.
+    """Count every usable image's plan (pass 1), balance globally, and give each image its kept
+    ordinals (the module docstring).
 
-    Planning runs on `pool` when there are at least `PARALLEL_PLAN_MIN_IMAGES` images, or always
+    Pass 1 runs on `pool` when there are at least `PARALLEL_PLAN_MIN_IMAGES` images, or always
     when faces are mined here (`mining`: detection costs ~0.1 s an image, so chunks are small).
     Images that cannot be used (no size; missing or undecodable while mining) are skipped and
     listed with their reason.
@@ -136,23 +168,24 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
     chunks = _chunks(entries, cfg, seed, detections, MINING_CHUNK if mining else chunk_size, mining)
     indexed = list(enumerate(chunks))
     parallel = len(entries) >= PARALLEL_PLAN_MIN_IMAGES or (mining is not None and len(chunks) > 1)
-    mapped = pool.map(_indexed_plan_chunk, indexed) if parallel else run_serial(_indexed_plan_chunk, indexed)
-    plans_by_key: dict[str, CropPlan | str] = {}
-    for chunk, plans in zip(chunks, _ordered(mapped)):
-        for record, plan in zip(chunk.records, plans):
-            plans_by_key[item_key(chunk.role, record)] = plan
+    mapped = pool.map(_indexed_count_chunk, indexed) if parallel else run_serial(_indexed_count_chunk, indexed)
+    counted: dict[str, tuple[np.ndarray, np.ndarray | None] | str] = {}
+    for chunk, results in zip(chunks, _ordered(mapped)):
+        for record, result in zip(chunk.records, results):
+            counted[item_key(chunk.role, record)] = result
     usable = []
     for key, role, record in entries:
-        plan = plans_by_key[key]
-        if isinstance(plan, str):
-            skipped.append((record.image, plan))
-        else:
-            usable.append((key, role, record, plan))
-    counts = np.array([class_counts(plan) for *_, plan in usable], np.int64).reshape(-1, 4)
+        result = counted.pop(key)
+        if isinstance(result, str):
+            skipped.append((record.image, result))
+            continue
+        given = detections_for(detections, record) if role == FACES and detections is not None else None
+        usable.append((key, role, record, result[0], result[1] if mining is not None else given))
+    counts = np.array([c for *_, c, _ in usable], np.int64).reshape(-1, 4)
     ratio = tuple(cfg.ratio) if landmarks else tuple(cfg.ratio[:3]) + (0,)
     chosen = balance(counts, ratio, seed, cfg.allow_duplicates, CLASS_ORDER.index(CLASS_CODES[cfg.ratio_base]))
-    items = [MtcnnItem(key, role, record, select(plan, chosen.rows(i, plan.cls)))
-             for i, (key, role, record, plan) in enumerate(usable)]
+    items = [MtcnnItem(key, role, record, cfg, seed, dets, tuple(chosen.ordinals(i)))
+             for i, (key, role, record, _, dets) in enumerate(usable)]
     return PlannedRun(items, chosen, skipped, len(usable), ratio)
 
 
@@ -171,11 +204,11 @@ def _chunks(entries: list, cfg: MtcnnConfig, seed: int, detections: Mapping[str,
     return chunks
 
 
-def _indexed_plan_chunk(indexed: tuple[int, PlanChunk]) -> tuple[int, list[CropPlan | str]]:
+def _indexed_count_chunk(indexed: tuple[int, PlanChunk]) -> tuple[int, list]:
     index, chunk = indexed
-    return index, plan_chunk(chunk)
+    return index, count_chunk(chunk)
 
 
-def _ordered(results) -> list[list[CropPlan | str]]:
+def _ordered(results) -> list[list]:
     collected = dict(results)
     return [collected[i] for i in range(len(collected))]

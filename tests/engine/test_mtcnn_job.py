@@ -14,7 +14,7 @@ from samplegen.record import Record
 def _item(name: str, crops: list[list[float]]) -> MtcnnItem:
     record = Record(key=name, image=name, width=512, height=512)
     plan = make_plan(NEG, np.array(crops, np.float32))
-    return MtcnnItem(f"{FACES}/{name}", FACES, record, plan)
+    return MtcnnItem(f"{FACES}/{name}", FACES, record, given_plan=plan)
 
 
 @pytest.mark.parametrize("layout", ["packed", "wds", "list"])

@@ -1,0 +1,82 @@
+"""Two-pass MTCNN selection: the parent keeps counts and ordinals; a cut worker re-plans each image
+and keeps exactly the rows a one-pass selection (plan everything, balance, select) would keep."""
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from samplegen.engine.distribute import WorkerPool
+from samplegen.mtcnn.balance import balance
+from samplegen.mtcnn.crop_plan import CropPlan, class_counts, select
+from samplegen.mtcnn.labels import CLASS_CODES, CLASS_ORDER
+from samplegen.pipelines.mtcnn_selection import FACES, LANDMARKS, item_key, plan_image, plan_run
+
+
+def one_pass(faces, marks, cfg, seed, detections=None) -> list[CropPlan]:
+    """The selection as it was computed before (and as the issue defines it): every plan held."""
+    entries = sorted([(item_key(FACES, r), FACES, r) for r in faces] +
+                     [(item_key(LANDMARKS, r), LANDMARKS, r) for r in marks])
+    plans = [plan_image(role, r, cfg, seed, None if detections is None or role == LANDMARKS
+                        else detections.get(r.key, np.zeros((0, 5), np.float32))) for _, role, r in entries]
+    counts = np.array([class_counts(p) for p in plans]).reshape(-1, 4)
+    ratio = tuple(cfg.ratio) if marks else tuple(cfg.ratio[:3]) + (0,)
+    chosen = balance(counts, ratio, seed, cfg.allow_duplicates, CLASS_ORDER.index(CLASS_CODES[cfg.ratio_base]))
+    return [select(p, chosen.rows(i, p.cls)) for i, p in enumerate(plans)]
+
+
+def same_plan(a: CropPlan, b: CropPlan) -> bool:
+    return all(np.array_equal(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__)
+
+
+@pytest.mark.parametrize("duplicates", [False, True])
+def test_kept_plans_equal_the_one_pass_selection(wider_subset, facepoint_subset, make_config, duplicates):
+    cfg = make_config(12, allow_duplicates=duplicates)
+    faces, marks = wider_subset[:120], facepoint_subset[:80]
+    with WorkerPool(1) as pool:
+        planned = plan_run(faces, marks, cfg, 3, pool)
+    expected = one_pass(faces, marks, cfg, 3)
+    assert len(planned.items) == len(expected) == 200
+    assert all(same_plan(item.plan, want) for item, want in zip(planned.items, expected))
+    assert sum(len(item.plan) for item in planned.items) == sum(planned.balance.targets)
+
+
+def test_hard_examples_from_detections(wider_subset, make_config):
+    cfg = make_config(24)
+    rng = np.random.default_rng(0)
+    dets = {}
+    for r in wider_subset[:60]:
+        jitter = r.boxes[:, None, :] + rng.normal(0, 6, (r.num_boxes, 3, 4)).astype(np.float32)
+        boxes = jitter.reshape(-1, 4)
+        dets[r.key] = np.column_stack([boxes, rng.uniform(0.5, 1, len(boxes))]).astype(np.float32)
+    with WorkerPool(1) as pool:
+        planned = plan_run(wider_subset[:60], [], cfg, 1, pool, dets)
+    expected = one_pass(wider_subset[:60], [], cfg, 1, dets)
+    assert all(same_plan(item.plan, want) for item, want in zip(planned.items, expected))
+    assert sum(len(i.plan) for i in planned.items) > 0
+
+
+def test_an_item_re_plans_identically_in_another_process(wider_subset, make_config, tmp_path):
+    cfg = make_config(12)
+    with WorkerPool(1) as pool:
+        item = next(i for i in plan_run(wider_subset[:30], [], cfg, 5, pool).items if len(i.plan))
+    (tmp_path / "item.pkl").write_bytes(pickle.dumps(item))
+    code = ("import pickle, sys, numpy as np; item = pickle.load(open(sys.argv[1], 'rb')); "
+            "np.save(sys.argv[2], item.plan.crop)")
+    subprocess.run([sys.executable, "-c", code, tmp_path / "item.pkl", tmp_path / "crop.npy"], check=True)
+    assert np.array_equal(np.load(tmp_path / "crop.npy"), item.plan.crop)
+
+
+def test_the_parent_holds_counts_not_plans(wider_subset, make_config):
+    cfg = make_config(12)
+    with WorkerPool(1) as pool:
+        planned = plan_run(wider_subset[:100], [], cfg, 0, pool)
+    # An item carries its record, config and kept ordinals; pickled, it is small next to its plan.
+    item = max(planned.items, key=lambda i: len(i.plan))
+    full = plan_image(FACES, item.record, cfg, 0, None)
+    plan_bytes = sum(getattr(full, f).nbytes for f in full.__dataclass_fields__)
+    ordinal_bytes = sum(o.nbytes for o in item.ordinals)
+    assert ordinal_bytes * 5 < plan_bytes
