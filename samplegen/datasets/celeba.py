@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from samplegen.datasets.lines import expect_count, float_fields, int_field, numbered_tokens
+from samplegen.datasets.lines import expect_count, float_fields, int_field, numbered_tokens, quote
 from samplegen.datasets.paths import image_key, image_size_under
 from samplegen.errors import InputError
 from samplegen.record import Dataset, FACE_CLASSES, Record, ZERO_SIZE, check_record
@@ -47,7 +47,7 @@ def read_celeba(path: Path, images_root: Path | None) -> Dataset:
     grouped: dict[str, list[tuple[int, list[float]]]] = {}
     written: dict[str, tuple[str, int]] = {}
     for number, image, values in boxes:
-        key = image_key(image)
+        key = image_key(image, path, number)
         written.setdefault(key, (image, number))
         grouped.setdefault(key, []).append((number, values))
     pairs = _pair_landmarks(landmarks_path, points, grouped) if points is not None else None
@@ -83,13 +83,13 @@ def _pair_landmarks(path: Path, points: Rows,
     for number, image, values in points:
         key = image_key(image)
         if key not in pairs:
-            raise InputError(path, number, f"landmarks for {image!r}, which has no box row")
+            raise InputError(path, number, f"landmarks for {quote(image)}, which has no box row")
         if len(pairs[key]) == len(grouped[key]):
-            raise InputError(path, number, f"more landmark rows than box rows for {image!r}")
+            raise InputError(path, number, f"more landmark rows than box rows for {quote(image)}")
         pairs[key].append(values)
     for key, rows in grouped.items():
         if len(pairs[key]) != len(rows):
-            raise InputError(path, None, f"{key!r} has {len(rows)} box rows but {len(pairs[key])} landmark rows")
+            raise InputError(path, None, f"{quote(key)} has {len(rows)} box rows but {len(pairs[key])} landmark rows")
     return pairs
 
 

@@ -43,7 +43,7 @@ def read_facepoints(path: Path, images_root: Path | None) -> Dataset:
     for number, tokens in numbered_tokens(path):
         expect_count(path, number, tokens, _FIELDS, "facial-point line (path x1 x2 y1 y2 + 5 points)")
         values = float_fields(path, number, tokens[1:], "value", _LABELS)
-        key = image_key(tokens[0])
+        key = image_key(tokens[0], path, number)
         if key not in images:
             images[key] = (tokens[0], number)
             faces[key] = []

@@ -4,22 +4,77 @@ Every helper takes the annotation path and the 1-based line number it is looking
 bad token into `InputError(path, line, message)`, so no reader lets a bare `ValueError` escape.
 Lines are split on any run of whitespace; CRLF line ends are accepted (the CUHK facial-point
 lists use them) and a UTF-8 byte-order mark at the start of the file is ignored.
+
+Numbers are bounded where they are parsed, so nothing downstream overflows: coordinates lie within
+``±MAX_COORDINATE`` (2**24: boxes are float32, which holds every whole pixel only up to there, and
+``x + w`` of two such values is still finite), integers within int32, and an image side is at
+most `MAX_IMAGE_SIDE`. Text quoted in a message is cut to `QUOTE_LIMIT` characters (`quote`), so
+a wrong file never turns into a megabyte-long error line.
 """
 from __future__ import annotations
 
 import math
+import os
+import re
+import stat
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from samplegen.errors import InputError
 
+MAX_COORDINATE = float(2 ** 24)
+"""Largest coordinate magnitude accepted (16,777,216 px)."""
+MAX_INT = 2 ** 31 - 1
+"""Largest integer field accepted (counts, attributes, classes, sizes are int32 downstream)."""
+MAX_IMAGE_SIDE = 2 ** 20
+"""Largest image width or height accepted from an annotation: OpenCV refuses to decode images
+wider or taller than this (``CV_IO_MAX_IMAGE_WIDTH``/``HEIGHT`` = 1 << 20), so a larger recorded
+size is a broken annotation (COCO ``"width": 1e30`` would otherwise shrink every GT to 1e-26 px)."""
+QUOTE_LIMIT = 80
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)`` of at most about `limit` characters: longer text is cut and says how long
+    it was (``'{"info": {"descr...' (560,112 characters)``)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value):,} characters)"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def check_path_text(path: Path) -> None:
+    """Refuse a path that the file system cannot be asked about (a NUL byte, a lone surrogate)."""
+    text = str(path)
+    if "\x00" in text:
+        raise InputError(quote(text), None, "the path contains a NUL byte")
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        raise InputError(quote(text), None, "the path is not valid text (a lone surrogate)") from None
+
 
 def read_input(path: Path) -> bytes:
-    """The bytes of an input file; a folder or an unreadable file is an InputError, not an OSError."""
+    """The bytes of a regular input file.
+
+    A folder, a device, a FIFO or a socket (``--annotations /dev/zero`` would never end) and an
+    unreadable file are InputErrors, not OSErrors or a hang.
+    """
+    check_path_text(path)
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(path, None, "cannot read: Is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(path, None, "not a regular file (a device, FIFO or socket): refusing to read it")
     try:
         return path.read_bytes()
     except OSError as exc:
         raise InputError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    except MemoryError:
+        raise InputError(path, None, f"too large to read into memory ({info.st_size:,} bytes)") from None
 
 
 def read_lines(path: Path) -> list[str]:
@@ -45,30 +100,61 @@ def numbered_tokens(path: Path) -> Iterator[tuple[int, list[str]]]:
             yield number, tokens
 
 
-def int_field(path: Path, line: int, token: str, name: str) -> int:
-    """`token` as an int; ``"3"`` and ``"3.0"`` are accepted, ``"3.5"`` or ``"x"`` are not."""
-    try:
-        return int(token)
-    except ValueError:
-        pass
-    try:
-        value = float(token)
-    except ValueError:
-        raise InputError(path, line, f"{name} must be an integer, got {token!r}") from None
-    if not value.is_integer():
-        raise InputError(path, line, f"{name} must be an integer, got {token!r}")
-    return int(value)
-
-
-def float_field(path: Path, line: int, token: str, name: str) -> float:
-    """`token` as a finite float (``nan`` and ``inf`` are refused: a box cannot use them)."""
-    try:
-        value = float(token)
-    except ValueError:
-        raise InputError(path, line, f"{name} must be a number, got {token!r}") from None
-    if not math.isfinite(value):
-        raise InputError(path, line, f"{name} must be finite, got {token!r}")
+def int_field(path: Path, line: int | None, token: str, name: str) -> int:
+    """`token` as an int within ±`MAX_INT`; ``"3"`` and ``"3.0"`` are accepted, ``"3.5"``, ``"x"``
+    and a 400-digit number are not."""
+    if len(token) < 10:  # the common case: fewer than 10 digits is always within MAX_INT
+        try:
+            return int(token)
+        except ValueError:
+            pass
+    if _INTEGER.fullmatch(token):
+        # Python refuses int() of more than 4300 digits; anything over 10 is out of range anyway.
+        value = int(token) if len(token.lstrip("+-").lstrip("0")) <= 10 else MAX_INT + 1
+    else:
+        try:
+            number = float(token)
+        except ValueError:
+            raise InputError(path, line, f"{name} must be an integer, got {quote(token)}") from None
+        if not number.is_integer():  # also nan and inf
+            raise InputError(path, line, f"{name} must be an integer, got {quote(token)}")
+        value = int(number) if abs(number) <= MAX_INT else MAX_INT + 1
+    if abs(value) > MAX_INT:
+        raise InputError(path, line, f"{name} {quote(token)} is out of range (at most {MAX_INT:,})")
     return value
+
+
+def float_field(path: Path, line: int | None, token: str, name: str) -> float:
+    """`token` as a finite float within ±`MAX_COORDINATE` (``nan``, ``inf``, ``1e400`` and
+    ``1e39``, which overflows float32, are refused: a box cannot use them)."""
+    try:
+        value = float(token)
+    except ValueError:
+        raise InputError(path, line, f"{name} must be a number, got {quote(token)}") from None
+    if not -MAX_COORDINATE <= value <= MAX_COORDINATE:  # also false for nan
+        if not math.isfinite(value):
+            raise InputError(path, line, f"{name} must be finite, got {quote(token)}")
+        check_coordinate(path, line, value, name, token)
+    return value
+
+
+def check_coordinate(path: Path, line: int | None, value: float, name: str, token: Any = None) -> None:
+    """Refuse a coordinate beyond ±`MAX_COORDINATE` (message names `name` and the value)."""
+    if abs(value) > MAX_COORDINATE:
+        shown = quote(token) if token is not None else f"{value:g}"
+        raise InputError(path, line, f"{name} {shown} is beyond ±{MAX_COORDINATE:,.0f} px "
+                                     "(2**24; float32 boxes cannot hold it)")
+
+
+def check_image_side(path: Path, line: int | None, value: int | float, name: str) -> None:
+    """Refuse an image width/height above `MAX_IMAGE_SIDE` (OpenCV cannot decode such an image)."""
+    if value > MAX_IMAGE_SIDE:
+        if isinstance(value, float):
+            shown = f"{value:g}"
+        else:
+            shown = f"{value:,}" if value < 10 ** 18 else f"{str(value)[:12]}... ({len(str(value))} digits)"
+        raise InputError(path, line, f"{name} {shown} is above {MAX_IMAGE_SIDE:,} px "
+                                     "(the largest side OpenCV decodes): not a real image size")
 
 
 def float_fields(path: Path, line: int, tokens: Sequence[str], name: str,
@@ -92,4 +178,4 @@ def expect_count(path: Path, line: int, tokens: Sequence[str], count: int, what:
 def duplicate_error(path: Path, line: int | None, key: str, first: int | str | None) -> InputError:
     """The error for an image listed twice, naming where it was first seen."""
     where = f"line {first}" if isinstance(first, int) else str(first)
-    return InputError(path, line, f"duplicate image {key!r} (first listed at {where})")
+    return InputError(path, line, f"duplicate image {quote(key)} (first listed at {where})")

@@ -6,6 +6,10 @@ is the key joined under `images_root`. A path that would leave the root (``../x.
 absolute path) is refused with the annotation's FILE:LINE, so an annotation cannot make samplegen
 read arbitrary files. The check is lexical (``..`` components are resolved without touching the
 file system), so a symlink placed inside the root by the user is still followed.
+
+A path the outputs could not carry is refused where it is read (`image_key` with a source): a NUL
+byte (no file system accepts it), a lone surrogate (a JSON ``"\\ud800"`` escape, or a file name
+that is not UTF-8 on disk) - keys are written into UTF-8 manifests and tar headers.
 """
 from __future__ import annotations
 
@@ -14,13 +18,33 @@ import posixpath
 from pathlib import Path
 
 from samplegen.datasets.image_size import image_size
+from samplegen.datasets.lines import quote
 from samplegen.errors import InputError
 from samplegen.record import Record
 
 
-def image_key(written: str) -> str:
-    """The record key for a path as written: backslashes become forward slashes."""
+def image_key(written: str, source: Path | None = None, line: int | None = None) -> str:
+    """The record key for a path as written: backslashes become forward slashes.
+
+    With `source` (the annotation file) and its 1-based `line`, the path is checked first.
+
+    Raises:
+        InputError: the path holds a NUL byte or is not valid UTF-8 text (only with `source`).
+    """
+    if source is not None:
+        check_written_path(written, source, line)
     return written.replace("\\", "/")
+
+
+def check_written_path(written: str, source: Path, line: int | None) -> None:
+    """Refuse an image path with a NUL byte or a lone surrogate (it cannot be opened or written)."""
+    if "\x00" in written:
+        raise InputError(source, line, f"image path {quote(written)} contains a NUL byte")
+    try:
+        written.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(source, line, f"image path {quote(written)} is not valid UTF-8 text "
+                                       "(a lone surrogate, or a file name that is not UTF-8)") from None
 
 
 def resolve_image(images_root: Path, written: str, source: Path, line: int | None,
@@ -37,13 +61,13 @@ def resolve_image(images_root: Path, written: str, source: Path, line: int | Non
     Raises:
         InputError: the path is absolute or climbs out of `images_root`.
     """
-    key = image_key(written)
+    key = image_key(written, source, line)
     if default_ext and not posixpath.splitext(key)[1]:
         key += default_ext
     normal = posixpath.normpath(key)
     # A drive letter ("C:/x") is absolute on Windows and a relative folder here: refuse it too.
     if key.startswith("/") or (len(key) > 1 and key[1] == ":") or normal == ".." or normal.startswith("../"):
-        raise InputError(source, line, f"image path {written!r} escapes the images root {str(images_root)!r}")
+        raise InputError(source, line, f"image path {quote(written)} escapes the images root {quote(str(images_root))}")
     return Path(os.path.normpath(images_root / normal))
 
 

@@ -27,8 +27,10 @@ import numpy as np
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
-from samplegen.datasets.lines import duplicate_error, float_field, int_field, numbered_tokens, read_input
-from samplegen.datasets.paths import image_key, image_size_under, resolve_image
+from samplegen.datasets.lines import (
+    check_image_side, duplicate_error, float_field, int_field, numbered_tokens, quote, read_input,
+)
+from samplegen.datasets.paths import check_written_path, image_key, image_size_under, resolve_image
 from samplegen.errors import InputError
 from samplegen.record import Dataset, Record, ZERO_SIZE, check_record
 
@@ -90,7 +92,7 @@ def _xml_files(path: Path) -> list[Path]:
         first[tokens[0]] = number
         xml = annotations / f"{tokens[0]}.xml"
         if not xml.is_file():
-            raise InputError(path, number, f"no annotation file {str(xml)!r} for id {tokens[0]!r}")
+            raise InputError(path, number, f"no annotation file {quote(str(xml))} for id {quote(tokens[0])}")
     return [annotations / f"{image_id}.xml" for image_id in first]
 
 
@@ -102,6 +104,7 @@ def _parse_file(xml: Path, images_root: Path | None) -> tuple[str, tuple[int | N
     image = image or f"{xml.stem}.jpg"
     size = (_size_value(xml, root, "width", lines), _size_value(xml, root, "height", lines))
     line = lines.get(id(filename)) if filename is not None else None
+    check_written_path(image, xml, line)
     if images_root is not None:
         resolve_image(images_root, image, xml, line)  # refuse escapes even when the size is known
     if not size[0] or not size[1]:
@@ -130,7 +133,9 @@ def _size_value(xml: Path, root: Element, name: str, lines: dict[int, int]) -> i
     element = root.find(f"size/{name}")
     if element is None or not (element.text or "").strip():
         return None
-    value = int_field(xml, lines.get(id(element)), element.text.strip(), f"size/{name}")
+    line = lines.get(id(element))
+    value = int_field(xml, line, element.text.strip(), f"size/{name}")
+    check_image_side(xml, line, value, f"size/{name}")
     return value if value > 0 else None
 
 
@@ -141,7 +146,7 @@ def _object(xml: Path, obj: Element, lines: dict[int, int]) -> tuple[str, list[f
         raise InputError(xml, line, "object without <name>")
     bndbox = obj.find("bndbox")  # direct child only: a <part>'s bndbox is not matched
     if bndbox is None:
-        raise InputError(xml, line, f"object {name_el.text.strip()!r} without <bndbox>")
+        raise InputError(xml, line, f"object {quote(name_el.text.strip())} without <bndbox>")
     coords = []
     for tag in _COORDS:
         element = bndbox.find(tag)

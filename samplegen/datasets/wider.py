@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from samplegen.datasets.lines import (
-    duplicate_error, expect_count, float_fields, int_field, int_fields, read_lines,
+    duplicate_error, expect_count, float_fields, int_field, int_fields, quote, read_lines,
 )
 from samplegen.datasets.paths import image_key, image_size_under
 from samplegen.errors import InputError
@@ -69,7 +69,7 @@ def read_wider(path: Path, images_root: Path | None) -> Dataset:
             i += 1
             continue
         path_line = i + 1
-        key = image_key(image)
+        key = image_key(image, path, path_line)
         if key in first_line:
             raise duplicate_error(path, path_line, key, first_line[key])
         first_line[key] = path_line
@@ -86,7 +86,7 @@ def read_wider(path: Path, images_root: Path | None) -> Dataset:
 def _read_count(path: Path, lines: list[str], index: int, image: str) -> int:
     tokens = lines[index].split() if index < len(lines) else []
     if not tokens:
-        raise InputError(path, index + 1, f"truncated block: no face count after image {image!r}")
+        raise InputError(path, index + 1, f"truncated block: no face count after image {quote(image)}")
     expect_count(path, index + 1, tokens, 1, "face count line")
     count = int_field(path, index + 1, tokens[0], "face count")
     if count < 0:
@@ -108,8 +108,8 @@ def _block_rows(path: Path, lines: list[str], i: int, count: int,
         number = i + k + 1
         tokens = lines[i + k].split() if i + k < len(lines) else []
         if len(tokens) <= 1:
-            found = "end of file" if i + k >= len(lines) else (f"{tokens[0]!r}" if tokens else "a blank line")
-            raise InputError(path, number, f"truncated block: image {image!r} declares {count} faces, "
+            found = "end of file" if i + k >= len(lines) else (quote(tokens[0]) if tokens else "a blank line")
+            raise InputError(path, number, f"truncated block: image {quote(image)} declares {count} faces, "
                                            f"box line {k + 1} is {found}")
         expect_count(path, number, tokens, _FIELDS, "WIDER box line (x y w h + 6 attributes)")
         coords = float_fields(path, number, tokens[:4], "box")

@@ -50,7 +50,7 @@ def read_wider_lines(path: Path, images_root: Path | None) -> Dataset:
         if len(values) % 4:
             raise InputError(path, number, f"{len(values)} values after the image path; "
                                            "expected x1 y1 x2 y2 groups (a multiple of 4)")
-        key = image_key(image)
+        key = image_key(image, path, number)
         if key in first_line:
             raise duplicate_error(path, number, key, first_line[key])
         first_line[key] = number

@@ -28,7 +28,8 @@ import numpy as np
 import yaml
 
 from samplegen.datasets.image_size import image_size
-from samplegen.datasets.lines import expect_count, float_fields, int_field, numbered_tokens, read_input
+from samplegen.datasets.lines import expect_count, float_fields, int_field, numbered_tokens, quote, read_input
+from samplegen.datasets.paths import check_written_path
 from samplegen.errors import InputError
 from samplegen.record import Dataset, Record, ZERO_SIZE, check_record
 
@@ -53,16 +54,17 @@ def read_yolo(path: Path, images_root: Path | None = None) -> Dataset:
     else:
         images_dir, names = _read_yaml(path)
     if not images_dir.is_dir():
-        raise InputError(path, None, f"images folder {str(images_dir)!r} does not exist")
+        raise InputError(path, None, f"images folder {quote(str(images_dir))} does not exist")
     labels_dir = _labels_dir(path, images_dir)
     images = sorted((p for p in images_dir.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
                     key=lambda p: p.relative_to(images_dir).as_posix())
     if not images:
-        raise InputError(path, None, f"no images in {str(images_dir)!r}")
+        raise InputError(path, None, f"no images in {quote(str(images_dir))}")
     num_classes = len(names) if names is not None else None
     records = []
     for image in images:
         rel = image.relative_to(images_dir)
+        check_written_path(rel.as_posix(), images_dir, None)  # a non-UTF-8 file name on disk
         rows = _read_label(labels_dir / rel.with_suffix(".txt"), num_classes)
         records.append(_record(image, rel.as_posix(), rows))
     if names is None:
@@ -84,7 +86,7 @@ def _read_yaml(path: Path) -> tuple[Path, tuple[str, ...]]:
         raise InputError(path, None, "data.yaml must be a mapping with train and names")
     train = data.get("train")
     if not isinstance(train, str):
-        raise InputError(path, None, f"'train' must be an images folder, got {train!r}")
+        raise InputError(path, None, f"'train' must be an images folder, got {quote(train)}")
     base = path.parent / str(data.get("path") or ".")
     return base / train, _names(path, data)
 
@@ -99,14 +101,14 @@ def _names(path: Path, data: dict) -> tuple[str, ...]:
         raise InputError(path, None, "'names' must be a non-empty list or {index: name} mapping")
     nc = data.get("nc")
     if nc is not None and nc != len(names):
-        raise InputError(path, None, f"'nc' is {nc!r} but 'names' has {len(names)} entries")
+        raise InputError(path, None, f"'nc' is {quote(nc)} but 'names' has {len(names)} entries")
     return tuple(str(n) for n in names)
 
 
 def _labels_dir(source: Path, images_dir: Path) -> Path:
     parts = list(images_dir.parts)
     if "images" not in parts:
-        raise InputError(source, None, f"images path {str(images_dir)!r} has no 'images' component "
+        raise InputError(source, None, f"images path {quote(str(images_dir))} has no 'images' component "
                                        "to replace with 'labels'")
     last = len(parts) - 1 - parts[::-1].index("images")
     parts[last] = "labels"
