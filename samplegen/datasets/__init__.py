@@ -4,57 +4,131 @@
 its reader; below it, code calls the reader functions directly. Every reader returns the records
 in file order (YOLO: sorted image order), builds each with `check_record`, and reports every
 malformation as ``InputError(path, line, message)``.
+
+`read_dataset` is the front door the commands use. Around the reader it
+
+* resolves ``auto`` by `samplegen.datasets.sniff.sniff` (a file whose layout it cannot tell is an
+  error asking for ``--format``, never a guess);
+* adds to a reader's error what the file looks like when that is another format ("this looks like
+  COCO instances JSON: use --format coco"), and keeps every message short;
+* refuses a dataset without images, warns about (or refuses) a large share of dropped boxes, and
+  refuses an images root holding none of the images (`samplegen.datasets.checks`).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
 
+from samplegen.datasets import checks
 from samplegen.datasets.celeba import read_celeba
 from samplegen.datasets.coco import read_coco
 from samplegen.datasets.detections import read_detections
 from samplegen.datasets.facepoints import read_facepoints
+from samplegen.datasets.lines import check_path_text
+from samplegen.datasets.sniff import Guess, sniff
 from samplegen.datasets.voc import read_voc
 from samplegen.datasets.wider import read_wider
+from samplegen.datasets.wider_colmajor import read_wider_colmajor
 from samplegen.datasets.wider_lines import read_wider_lines
 from samplegen.datasets.yolo import read_yolo
 from samplegen.errors import ConfigError, InputError
 from samplegen.record import Dataset
 
 Reader = Callable[[Path, "Path | None"], Dataset]
+AUTO = "auto"
+MAX_MESSAGE = 400  # a reader's message longer than this is cut (the hint is added after)
+
+
+def read_auto(path: Path, images_root: Path | None) -> Dataset:
+    """Read `path` with the reader `sniff` names; InputError when it cannot tell."""
+    guess = sniff(path)
+    if guess is None:
+        raise InputError(path, None, "cannot tell the annotation format from the first lines; give --format "
+                                     f"({', '.join(name for name in READERS if name != AUTO)})")
+    if guess.format is None:
+        raise InputError(path, None, f"{guess.hint()}")
+    return READERS[guess.format](guess.path or path, images_root)
+
 
 READERS: dict[str, Reader] = {
     "wider": read_wider,
     "wider-lines": read_wider_lines,
+    "wider-colmajor": read_wider_colmajor,
     "coco": read_coco,
     "voc": read_voc,
     "yolo": read_yolo,
     "facepoints": read_facepoints,
     "celeba": read_celeba,
+    AUTO: read_auto,
 }
 
 
-def read_dataset(format: str, path: str | Path, images_root: str | Path | None = None) -> Dataset:
-    """Read `path` with the reader named `format`.
+def read_dataset(format: str, path: str | Path, images_root: str | Path | None = None, *,
+                 allow_drops: bool = False) -> Dataset:
+    """Read `path` with the reader named `format` (``auto``: the one `sniff` names) and check it.
+
+    Args:
+        format: a key of `READERS`.
+        path: the annotation file (or folder, for voc / yolo / celeba).
+        images_root: the folder the annotation's image paths are relative to, or None.
+        allow_drops: read a file whose reader drops more than `checks.REFUSE_SHARE` of its boxes
+            (``--allow-drops``); the warning is still printed.
 
     Raises:
         ConfigError: `format` is not a key of `READERS`.
-        InputError: `path` does not exist, `images_root` is given but is not a folder (ignored
-            for yolo, whose images are found through its layout), or the reader found a
-            malformed annotation.
+        InputError: `path` does not exist; `images_root` is given but is not a folder, or holds
+            none of the images (both ignored for yolo, whose images are found through its layout);
+            the reader found a malformed annotation (with what the file looks like when it is
+            another format); the file holds no image; too many boxes were dropped.
     """
     reader = READERS.get(format)
     if reader is None:
         raise ConfigError(f"unknown annotation format {format!r}; known: {', '.join(READERS)}")
     path = Path(path)
+    check_path_text(path)
     if not path.exists():
         raise InputError(path, None, "no such file")
     root = None if images_root is None else Path(images_root)
-    # A mistyped images folder would otherwise only show up as every image "missing" later.
-    if root is not None and reader is not read_yolo and not root.is_dir():
-        raise InputError(root, None, "images root is not a folder")
-    return reader(path, root)
+    uses_root = root is not None and format != "yolo"
+    if uses_root:
+        check_path_text(root)
+        # A mistyped images folder would otherwise only show up as every image "missing" later.
+        if not root.is_dir():
+            raise InputError(root, None, "images root is not a folder")
+    try:
+        dataset = reader(path, root)
+    except InputError as exc:
+        raise _with_hint(exc, format, path) from None
+    guess = _cached_sniff(path)
+    checks.check_not_empty(dataset)
+    checks.check_drops(dataset, allow_drops, guess)
+    if uses_root and dataset.format != "yolo":
+        checks.check_images_present(dataset, root)
+    return dataset
 
 
-__all__ = ["READERS", "read_dataset", "read_detections", "read_celeba", "read_coco", "read_facepoints",
-           "read_voc", "read_wider", "read_wider_lines", "read_yolo"]
+def _cached_sniff(path: Path) -> Callable[[], Guess | None]:
+    found: list[Guess | None] = []
+
+    def guess() -> Guess | None:
+        if not found:
+            found.append(sniff(path))
+        return found[0]
+    return guess
+
+
+def _with_hint(error: InputError, format: str, path: Path) -> InputError:
+    """`error` with a short message, plus what `path` looks like when that is another format."""
+    message = error.message
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + f"... ({len(error.message):,} characters)"
+    guess = sniff(path) if format != AUTO else None
+    if guess is not None and guess.format != format:
+        message += f"; {guess.hint()}"
+    if message == error.message:
+        return error
+    return InputError(error.path, error.line, message)
+
+
+__all__ = ["AUTO", "READERS", "read_dataset", "read_detections", "read_celeba", "read_coco", "read_facepoints",
+           "read_voc", "read_wider", "read_wider_colmajor", "read_wider_lines", "read_yolo"]

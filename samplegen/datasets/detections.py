@@ -5,16 +5,22 @@ One JSON object per line: ``{"image": PATH, "boxes": [[x1, y1, x2, y2, score], .
 result are image keys (backslashes -> ``/``), the same as `Record.key`, so detections pair with
 the records of the annotation file. The format is plain JSON on purpose: the public MTCNN
 pipelines exchange detections as pickles, and unpickling a file can execute arbitrary code.
+
+`match_detections` says how many entries name an image of the annotations, with an unmatched
+example beside the nearest annotation key, for the caller to raise when none do.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import numpy as np
 
-from samplegen.datasets.lines import duplicate_error, read_lines
+from samplegen.datasets.lines import MAX_COORDINATE, duplicate_error, quote, read_lines
 from samplegen.datasets.paths import image_key
 from samplegen.errors import InputError
 from samplegen.record import Record
@@ -28,6 +34,49 @@ def detections_for(detections: dict[str, np.ndarray], record: Record) -> np.ndar
     """
     found = detections.get(record.key, detections.get(record.image))
     return np.zeros((0, 5), np.float32) if found is None else found
+
+
+@dataclass(frozen=True)
+class DetectionMatch:
+    """How the entries of a detections file pair with the records of an annotation file.
+
+    Attributes:
+        matched: entries whose image is a record's key or path as written (`detections_for`).
+        total: entries in the detections file.
+        example: the first unmatched entry's image key (None when all match).
+        nearest: the annotation key closest to `example` (difflib ratio), or None.
+    """
+
+    matched: int
+    total: int
+    example: str | None
+    nearest: str | None
+
+    def message(self) -> str:
+        """``0 of 4 detection entries name an image of the annotations (e.g. 'a/x.jpg'; nearest
+        annotation key: 'x.jpg')``."""
+        text = f"{self.matched:,} of {self.total:,} detection entries name an image of the annotations"
+        if self.example is not None:
+            text += f" (e.g. {quote(self.example)}"
+            text += f"; nearest annotation key: {quote(self.nearest)})" if self.nearest is not None else ")"
+        return text
+
+
+def match_detections(detections: Mapping[str, np.ndarray], records: Sequence[Record]) -> DetectionMatch:
+    """Count the detection entries that pair with `records`, with one unmatched example.
+
+    The caller decides what is an error: ``samplegen mtcnn --detections`` refuses
+    ``matched == 0`` as ``InputError(detections_path, None, match.message())``.
+    """
+    names = {record.key for record in records} | {record.image for record in records}
+    unmatched = [key for key in detections if key not in names]
+    example = unmatched[0] if unmatched else None
+    nearest = None
+    if example is not None and records:
+        keys = sorted({record.key for record in records})
+        close = difflib.get_close_matches(example, keys, n=1, cutoff=0.0)
+        nearest = close[0] if close else None
+    return DetectionMatch(len(detections) - len(unmatched), len(detections), example, nearest)
 
 
 def read_detections(path: Path) -> dict[str, np.ndarray]:
@@ -84,15 +133,23 @@ def _parse_line(path: Path, number: int, text: str) -> tuple[str, np.ndarray]:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(path, number, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(path, number, "invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise InputError(path, number, f"invalid JSON: {quote(str(exc), 60)}") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("image"), str) or not isinstance(obj.get("boxes"), list):
         raise InputError(path, number, 'expected {"image": PATH, "boxes": [[x1, y1, x2, y2, score], ...]}')
     rows = []
     for i, box in enumerate(obj["boxes"]):
         if not isinstance(box, list) or len(box) not in (4, 5) or not all(_is_number(v) for v in box):
-            raise InputError(path, number, f"box {i + 1} must be 4 or 5 finite numbers, got {box!r}")
+            raise InputError(path, number, f"box {i + 1} must be 4 or 5 finite numbers within "
+                                           f"±{MAX_COORDINATE:,.0f}, got {quote(box)}")
         rows.append([float(v) for v in box] + ([1.0] if len(box) == 4 else []))
     return image_key(obj["image"]), np.array(rows, np.float32).reshape(-1, 5)
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    # abs() first: math.isfinite of a 400-digit int raises OverflowError.
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or abs(value) > MAX_COORDINATE:
+        return False
+    return math.isfinite(value)
