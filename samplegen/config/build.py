@@ -3,7 +3,10 @@
 `build_dataclass` walks a dataclass's type hints: nested dataclasses are built from nested
 mappings, lists become tuples, ints are accepted for floats, Literals are checked. A key the
 dataclass does not have is refused; when the class lists it in ``RENAMED_KEYS`` (a ``ClassVar``
-mapping an old key to its new dotted key), the error names the new key.
+mapping an old key to its new dotted key), the error names the new key. When `data` is a
+`SiblingValues` (the method part of a resolved configuration), the unknown-key error also lists
+the keys accepted beside it (the engine keys ``seed``, ``shard_size``, ...), so a typo in a
+``--config`` file shows every key that file may hold.
 """
 from __future__ import annotations
 
@@ -13,6 +16,15 @@ import typing
 from typing import Any, Mapping
 
 from samplegen.errors import ConfigError
+
+
+class SiblingValues(dict):
+    """A dict of configuration values, and the keys another dataclass accepts at the same level
+    (`sibling_keys`), for the unknown-key message of `build_dataclass`."""
+
+    def __init__(self, values: Mapping[str, Any], sibling_keys: typing.Sequence[str]) -> None:
+        super().__init__(values)
+        self.sibling_keys = tuple(sibling_keys)
 
 
 def where(path: str, sources: Mapping[str, str]) -> str:
@@ -48,7 +60,9 @@ def build_dataclass(cls: type, data: Mapping[str, Any], sources: Mapping[str, st
         if unknown[0] in renamed:
             raise ConfigError(f"{where(path, sources)}: '{path}' is now '{prefix}{renamed[unknown[0]]}' "
                               "(configurations are nested by concept)")
-        raise ConfigError(f"{where(path, sources)}: unknown key '{path}' (known: {', '.join(sorted(fields))})")
+        siblings = getattr(data, "sibling_keys", ()) if not prefix else ()
+        beside = f"; engine keys: {', '.join(sorted(siblings))}" if siblings else ""
+        raise ConfigError(f"{where(path, sources)}: unknown key '{path}' (known: {', '.join(sorted(fields))}{beside})")
     kwargs = {}
     for name, f in fields.items():
         path = prefix + name

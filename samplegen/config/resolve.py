@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from samplegen.config.build import build_dataclass, fail
+from samplegen.config.build import SiblingValues, build_dataclass, fail
 from samplegen.config.layers import Layered, environment_overrides, leaf_paths, load_preset, load_yaml, nest
 from samplegen.errors import ConfigError
 
@@ -58,8 +58,9 @@ class Resolved:
 
     @property
     def method_values(self) -> dict[str, Any]:
-        """The values of the method's own dataclass (everything but the engine keys)."""
-        return {k: v for k, v in self.layered.values.items() if k not in ENGINE_KEYS}
+        """The values of the method's own dataclass (everything but the engine keys), carrying the
+        engine keys as `SiblingValues.sibling_keys` for the unknown-key message."""
+        return SiblingValues({k: v for k, v in self.layered.values.items() if k not in ENGINE_KEYS}, ENGINE_KEYS)
 
     def engine(self) -> EngineValues:
         """The engine values, type- and range-checked (errors name key and source)."""

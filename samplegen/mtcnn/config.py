@@ -3,7 +3,7 @@
 The dataclasses have no defaults for method numbers (house rule: one home per default, the
 preset); `build_mtcnn_config` builds the frozen dataclasses from a resolved configuration with
 `samplegen.config.build_dataclass` (unknown keys and wrong types are `ConfigError`s naming the key
-and its source) and then checks ranges with messages; `load_mtcnn_config` does the same from the
+and its source) and then checks ranges with messages that name the key's source too; `load_mtcnn_config` does the same from the
 preset and a mapping of overrides.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-from samplegen.config import Layered, Resolved, build_dataclass, load_preset
+from samplegen.config import Layered, Resolved, build_dataclass, fail, load_preset
 from samplegen.errors import ConfigError
 
 PRESETS: dict[int, str] = {12: "mtcnn/pnet.yaml", 24: "mtcnn/rnet.yaml", 48: "mtcnn/onet.yaml"}
@@ -116,12 +116,13 @@ def build_mtcnn_config(size: int, resolved: Resolved) -> MtcnnConfig:
     """The validated config of crop size `size` from a resolved configuration (engine keys ignored).
 
     Raises:
-        ConfigError: unknown key, wrong type, a ``size`` other than `size`, an out-of-range value.
+        ConfigError: unknown key, wrong type, a ``size`` other than `size`, an out-of-range value
+            (each naming the key and where its value came from).
     """
     cfg = build_dataclass(MtcnnConfig, resolved.method_values, resolved.sources)
     if cfg.size != size:
-        raise ConfigError(f"config: 'size' is {cfg.size} but the {PRESETS[size]} preset was requested for {size}")
-    validate_mtcnn_config(cfg)
+        fail("size", f"is {cfg.size} but the {PRESETS[size]} preset was requested for {size}", resolved.sources)
+    validate_mtcnn_config(cfg, resolved.sources)
     return cfg
 
 
@@ -148,44 +149,60 @@ def load_mtcnn_config(size: int, overrides: Mapping[str, Any] | None = None,
     return build_mtcnn_config(size, Resolved(layered)), layered
 
 
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(f"config: {message}")
+def validate_mtcnn_config(cfg: MtcnnConfig, sources: Mapping[str, str] | None = None) -> None:
+    """Raise `ConfigError` naming the key, its value and its source (`sources`: dotted key ->
+    ``preset:...``, ``file:...``, ``environment:NAME``, ``command line``) when a setting is out of range."""
+    sources = sources or {}
 
+    def require(ok: bool, key: str, message: str) -> None:
+        if not ok:
+            fail(key, message, sources)
 
-def validate_mtcnn_config(cfg: MtcnnConfig) -> None:
-    """Raise `ConfigError` naming the key and value when a setting is out of range."""
-    _require(cfg.size >= 1, f"'size' must be >= 1, got {cfg.size}")
-    _require(cfg.min_face >= 0, f"'min_face' must be >= 0, got {cfg.min_face}")
-    _require(0.0 <= cfg.neg_iou_thr <= cfg.part_iou_thr <= cfg.pos_iou_thr <= 1.0,
-             "thresholds must satisfy 0 <= neg_iou_thr <= part_iou_thr <= pos_iou_thr <= 1, got "
-             f"neg_iou_thr={cfg.neg_iou_thr}, part_iou_thr={cfg.part_iou_thr}, pos_iou_thr={cfg.pos_iou_thr}")
-    _require(0.0 <= cfg.ignore_iof_thr < 1.0, f"'ignore_iof_thr' must be in [0, 1), got {cfg.ignore_iof_thr}")
+    require(cfg.size >= 1, "size", f"must be >= 1, got {cfg.size}")
+    require(cfg.min_face >= 0, "min_face", f"must be >= 0, got {cfg.min_face}")
+    _require_chain(cfg, ("neg_iou_thr", "part_iou_thr", "pos_iou_thr"), sources)
+    require(0.0 <= cfg.ignore_iof_thr < 1.0, "ignore_iof_thr", f"must be in [0, 1), got {cfg.ignore_iof_thr}")
     for key in ("pos_attempts", "neg_per_image", "neg_near_attempts"):
-        _require(getattr(cfg, key) >= 0, f"'{key}' must be >= 0, got {getattr(cfg, key)}")
+        require(getattr(cfg, key) >= 0, key, f"must be >= 0, got {getattr(cfg, key)}")
     lo, hi = cfg.size_range
-    _require(0.0 < lo <= hi, f"'size_range' must satisfy 0 < lo <= hi, got {list(cfg.size_range)}")
-    _require(cfg.jitter >= 0.0, f"'jitter' must be >= 0, got {cfg.jitter}")
-    _require(cfg.neg_max_attempts >= cfg.neg_per_image,
-             f"'neg_max_attempts' ({cfg.neg_max_attempts}) must be >= 'neg_per_image' ({cfg.neg_per_image})")
-    _require(cfg.neg_min_size >= 1, f"'neg_min_size' must be >= 1, got {cfg.neg_min_size}")
-    _require(0.0 < cfg.neg_max_frac <= 1.0, f"'neg_max_frac' must be in (0, 1], got {cfg.neg_max_frac}")
-    _require(all(r >= 0 for r in cfg.ratio) and sum(cfg.ratio) > 0,
-             f"'ratio' must be 4 non-negative integers with a positive sum, got {list(cfg.ratio)}")
+    require(0.0 < lo <= hi, "size_range", f"must satisfy 0 < lo <= hi, got {list(cfg.size_range)}")
+    require(cfg.jitter >= 0.0, "jitter", f"must be >= 0, got {cfg.jitter}")
+    require(cfg.neg_max_attempts >= cfg.neg_per_image, "neg_max_attempts",
+            f"({cfg.neg_max_attempts}) must be >= 'neg_per_image' ({cfg.neg_per_image}, {_source('neg_per_image', sources)})")
+    require(cfg.neg_min_size >= 1, "neg_min_size", f"must be >= 1, got {cfg.neg_min_size}")
+    require(0.0 < cfg.neg_max_frac <= 1.0, "neg_max_frac", f"must be in (0, 1], got {cfg.neg_max_frac}")
+    require(all(r >= 0 for r in cfg.ratio) and sum(cfg.ratio) > 0, "ratio",
+            f"must be 4 non-negative integers with a positive sum, got {list(cfg.ratio)}")
     base = ("pos", "neg", "part", "landmark").index(cfg.ratio_base)
-    _require(not cfg.allow_duplicates or cfg.ratio[base] > 0,
-             f"'ratio_base' is {cfg.ratio_base} but its share in 'ratio' {list(cfg.ratio)} is 0")
-    _validate_landmark(cfg.landmark)
-    _require(cfg.hard.min_size >= 1, f"'hard.min_size' must be >= 1, got {cfg.hard.min_size}")
-    _require(cfg.hard.neg_per_image >= 0, f"'hard.neg_per_image' must be >= 0, got {cfg.hard.neg_per_image}")
+    require(not cfg.allow_duplicates or cfg.ratio[base] > 0, "ratio_base",
+            f"is {cfg.ratio_base} but its share in 'ratio' {list(cfg.ratio)} ({_source('ratio', sources)}) is 0")
+    _validate_landmark(cfg.landmark, require)
+    require(cfg.hard.min_size >= 1, "hard.min_size", f"must be >= 1, got {cfg.hard.min_size}")
+    require(cfg.hard.neg_per_image >= 0, "hard.neg_per_image", f"must be >= 0, got {cfg.hard.neg_per_image}")
 
 
-def _validate_landmark(lm: LandmarkConfig) -> None:
-    _require(lm.min_face >= 0, f"'landmark.min_face' must be >= 0, got {lm.min_face}")
-    _require(lm.attempts >= 0, f"'landmark.attempts' must be >= 0, got {lm.attempts}")
-    _require(0.0 <= lm.iou_thr < 1.0, f"'landmark.iou_thr' must be in [0, 1), got {lm.iou_thr}")
+def _source(key: str, sources: Mapping[str, str]) -> str:
+    return sources.get(key, "unknown source")
+
+
+def _require_chain(cfg: MtcnnConfig, keys: tuple[str, ...], sources: Mapping[str, str]) -> None:
+    """``0 <= keys[0] <= keys[1] <= ... <= 1``; the error blames a key the user set (not from a
+    preset) when there is one, and lists every value with its source."""
+    values = [getattr(cfg, key) for key in keys]
+    if 0.0 <= values[0] and all(a <= b for a, b in zip(values, values[1:])) and values[-1] <= 1.0:
+        return
+    given = [key for key in keys if not _source(key, sources).startswith("preset:")]
+    blamed = given[-1] if given else keys[-1]
+    chain = " <= ".join(f"{key}={getattr(cfg, key)} ({_source(key, sources)})" for key in keys)
+    fail(blamed, f"is {getattr(cfg, blamed)}: the thresholds must satisfy 0 <= {chain} <= 1", sources)
+
+
+def _validate_landmark(lm: LandmarkConfig, require) -> None:  # noqa: ANN001 - validate's closure
+    require(lm.min_face >= 0, "landmark.min_face", f"must be >= 0, got {lm.min_face}")
+    require(lm.attempts >= 0, "landmark.attempts", f"must be >= 0, got {lm.attempts}")
+    require(0.0 <= lm.iou_thr < 1.0, "landmark.iou_thr", f"must be in [0, 1), got {lm.iou_thr}")
     for key in ("mirror_prob", "rotate_prob"):
         value = getattr(lm, key)
-        _require(0.0 <= value <= 1.0, f"'landmark.{key}' must be in [0, 1], got {value}")
-    _require(all(-90.0 < a < 90.0 and a != 0.0 for a in lm.angles),
-             f"'landmark.angles' must be non-zero degrees in (-90, 90), got {list(lm.angles)}")
+        require(0.0 <= value <= 1.0, f"landmark.{key}", f"must be in [0, 1], got {value}")
+    require(all(-90.0 < a < 90.0 and a != 0.0 for a in lm.angles), "landmark.angles",
+            f"must be non-zero degrees in (-90, 90), got {list(lm.angles)}")
