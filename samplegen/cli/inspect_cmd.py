@@ -13,14 +13,15 @@ from samplegen.pipelines.inspect import inspect_annotations
 
 @cli.command("inspect")
 @click.argument("annotations", required=False, type=click.Path(path_type=Path))
-@format_option(help="Annotation format (required with ANNOTATIONS).")
+@format_option(default="auto", show_default=True,
+               help="Annotation format; auto reads the file with the reader its first lines point to.")
 @click.option("--images", type=click.Path(file_okay=False, path_type=Path),
               help="Image root; sizes missing from the annotation are read from image headers.")
-def inspect_command(annotations: Path | None, format_name: str | None, images: Path | None) -> None:
+@click.option("--allow-drops", is_flag=True,
+              help="Read a file even when its reader drops more than 20 % of the boxes (a warning still says so).")
+def inspect_command(annotations: Path | None, format_name: str, images: Path | None, allow_drops: bool) -> None:
     """Count images, boxes, ignored and dropped boxes, classes and box sizes.
 
     With no ANNOTATIONS, describes the embedded sample.
     """
-    if annotations is not None and format_name is None:
-        raise click.UsageError("--format is required with ANNOTATIONS")
-    print_json(inspect_annotations(annotations, format_name, images))
+    print_json(inspect_annotations(annotations, format_name, images, allow_drops=allow_drops))

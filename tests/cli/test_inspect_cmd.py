@@ -105,12 +105,14 @@ def test_malformed_json_one_line(tmp_path):
     assert "Traceback" not in res.stderr
 
 
-def test_missing_format_with_annotations_is_usage_error(shared_data):
-    res = run_cli(["inspect", shared_data / "wider/wider_face_val_bbx_gt.txt"])
-    assert res.code == 2
-    assert res.stdout == ""
-    assert "--format" in res.stderr
-    assert "Traceback" not in res.stderr
+def test_format_defaults_to_auto(shared_data):
+    """Without --format the file is read by the reader its first lines point to: the same numbers."""
+    path = shared_data / "wider/wider_face_val_bbx_gt.txt"
+    auto = ok(run_inproc(["inspect", path]))
+    assert auto == ok(run_inproc(["inspect", "--format", "wider", path]))
+    res = run_cli(["inspect", shared_data / "lists/sierkinhane_imglist_anno_48.txt"])
+    assert res.code == 2 and res.stdout == "" and "MTCNN training list" in res.stderr
+    assert len(res.stderr.splitlines()) == 1
 
 
 def test_missing_file_exit_2(tmp_path):
