@@ -1,7 +1,7 @@
 """Option bundles shared by the commands: each builds what the library function takes.
 
-`engine_options` adds ``--out --workers --seed --shard-size --max-errors --resume --overwrite
---no-progress`` and `config_options` adds ``--config FILE`` and ``--set KEY=VALUE``; the command
+`engine_options` adds ``--out --workers --seed --shard-size --shards --max-errors --resume
+--overwrite --no-progress`` and `config_options` adds ``--config FILE`` and ``--set KEY=VALUE``; the command
 receives their values as keyword arguments of `samplegen.pipelines.options.RunOptions`.
 """
 from __future__ import annotations
@@ -46,7 +46,10 @@ def engine_options(command: Callable) -> Callable:
                      help="Output folder (created if needed)."),
         click.option("--workers", type=click.IntRange(min=1), help="Worker processes [CPU count]."),
         click.option("--seed", type=click.IntRange(min=0), help="Base random seed [0]."),
-        click.option("--shard-size", type=click.IntRange(min=1), help="Images per shard [100]."),
+        click.option("--shard-size", type=click.IntRange(min=1),
+                     help="Images per shard [100, or fewer so that there are at least 16 shards]."),
+        click.option("--shards", type=click.IntRange(min=1),
+                     help="Cut the images into N shards of balanced size instead of --shard-size."),
         click.option("--max-errors", type=click.IntRange(min=0),
                      help="Missing/undecodable images tolerated before failing [0]."),
         click.option("--resume", is_flag=True, help="Continue a run in --out, skipping complete shards."),
@@ -55,9 +58,14 @@ def engine_options(command: Callable) -> Callable:
     ]
 
     @functools.wraps(command)
-    def wrapper(*args: Any, resume: bool, overwrite: bool, no_progress: bool, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, resume: bool, overwrite: bool, no_progress: bool, shards: int | None,
+                **kwargs: Any) -> Any:
         if resume and overwrite:
             raise click.UsageError("--resume and --overwrite exclude each other")
+        if shards is not None and kwargs.get("shard_size") is not None:
+            raise click.UsageError("--shards and --shard-size exclude each other")
+        if shards is not None:  # passed only when given: a command may not take it yet
+            kwargs["shards"] = shards
         return command(*args, resume=resume, overwrite=overwrite, progress=not no_progress, **kwargs)
 
     wrapper = config_options(wrapper)

@@ -70,17 +70,26 @@ class ShardJob(Protocol):
         ...
 
 
-def plan_shards(items: Sequence[Any], shard_size: int, key: Callable[[Any], str]) -> list[ShardTask]:
-    """Sort `items` by `key` and cut them into groups of `shard_size` (the last may be shorter).
+def plan_shards(items: Sequence[Any], shard_size: int, key: Callable[[Any], str],
+                num_shards: int | None = None) -> list[ShardTask]:
+    """Sort `items` by `key` and cut them into shards.
 
+    Without `num_shards`: groups of `shard_size` (the last may be shorter). With it: exactly
+    ``min(num_shards, len(items))`` shards, shard ``i`` holding the sorted items
+    ``[i n // k, (i + 1) n // k)`` (sizes differ by at most one; `shard_size` is then unused).
     An empty input gives no task. Keys must be unique: two items with one key would make the
     order, and so the bytes, depend on the input order.
     """
-    if shard_size < 1:
-        raise ValueError("shard_size must be >= 1")
+    if shard_size < 1 or (num_shards is not None and num_shards < 1):
+        raise ValueError("shard_size and num_shards must be >= 1")
     ordered = sorted(items, key=key)
     for before, after in zip(ordered, ordered[1:]):
         if key(before) == key(after):
             raise ValueError(f"duplicate key {key(before)!r}")
-    return [ShardTask(i, tuple(ordered[start:start + shard_size]))
-            for i, start in enumerate(range(0, len(ordered), shard_size))]
+    n = len(ordered)
+    if num_shards is None:
+        bounds = list(range(0, n, shard_size)) + [n]
+    else:
+        count = min(num_shards, n)
+        bounds = [i * n // count for i in range(count)] + [n] if count else [n]
+    return [ShardTask(i, tuple(ordered[start:stop])) for i, (start, stop) in enumerate(zip(bounds, bounds[1:]))]

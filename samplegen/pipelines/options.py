@@ -1,19 +1,38 @@
 """How a library run proceeds (`RunOptions`), and what it needs from the resolved configuration.
 
 The same fields are the engine options of the CLI (``--out``, ``--workers``, ``--seed``,
-``--shard-size``, ``--max-errors``, ``--resume``, ``--overwrite``, ``--no-progress``, ``--config``,
-``--set``); `samplegen.run_mtcnn` and `samplegen.run_anchors` take them as keyword arguments.
+``--shard-size``, ``--shards``, ``--max-errors``, ``--resume``, ``--overwrite``, ``--no-progress``,
+``--config``, ``--set``); `samplegen.run_mtcnn` and `samplegen.run_anchors` take them as keyword
+arguments.
+
+How images are cut into shards (`RunOptions.shard`), a pure function of the image count and
+fingerprinted values, never of ``--workers`` (the bytes must not depend on it):
+
+1. ``shards=N`` (``--shards N``): exactly ``min(N, n)`` shards of balanced size.
+2. ``shard_size`` given anywhere (``--shard-size``, ``--config``, ``SAMPLEGEN_SHARD_SIZE``):
+   groups of exactly that many images, the last shorter (the historical rule).
+3. Neither: the preset's ``shard_size`` (100) when that makes at least `MIN_SHARDS` shards
+   (``n >= MIN_SHARDS * 100``: today's bytes); below that, ``min(MIN_SHARDS, n)`` balanced
+   shards, so small inputs still feed up to `MIN_SHARDS` workers, DataLoader workers or nodes.
+Balanced plans record ``shards: K`` in the fingerprinted configuration and every plan records its
+largest shard as ``shard_size`` in the manifest.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
-from samplegen.config.resolve import EngineValues, Resolved, resolve
+from samplegen.config.resolve import COMMAND_LINE, EngineValues, Resolved, resolve
 from samplegen.engine.manifest import describe_input
 from samplegen.engine.run import EngineSettings
+from samplegen.engine.task import ShardTask, plan_shards
 from samplegen.errors import ConfigError
+
+MIN_SHARDS = 16
+"""Fewest shards the default shard size yields when there are that many images (rule 3 above):
+enough for the worker processes, DataLoader workers x nodes of a typical machine."""
+PRESET_SOURCE = "preset:"
 
 
 @dataclass(frozen=True)
@@ -23,6 +42,7 @@ class RunOptions:
     Attributes:
         out: output folder (default ``samplegen-out/<command>``).
         workers, seed, shard_size, max_errors: override the engine keys of the configuration.
+        shards: cut the images into this many balanced shards instead (excludes `shard_size`).
         resume: continue a run in `out`; overwrite: replace it (exclusive).
         progress: a tqdm bar on stderr when it is a terminal.
         config: a YAML file with the preset's (nested) keys.
@@ -34,6 +54,7 @@ class RunOptions:
     workers: int | None = None
     seed: int | None = None
     shard_size: int | None = None
+    shards: int | None = None
     max_errors: int | None = None
     resume: bool = False
     overwrite: bool = False
@@ -45,6 +66,10 @@ class RunOptions:
     def __post_init__(self) -> None:
         if self.resume and self.overwrite:
             raise ConfigError("resume and overwrite exclude each other")
+        if self.shards is not None and self.shard_size is not None:
+            raise ConfigError("give shards (--shards) or shard_size (--shard-size), not both")
+        if self.shards is not None and self.shards < 1:
+            raise ConfigError(f"shards: must be >= 1, got {self.shards}")
 
     def engine_explicit(self) -> dict[str, Any]:
         return {"seed": self.seed, "shard_size": self.shard_size, "workers": self.workers,
@@ -54,6 +79,31 @@ class RunOptions:
         """The configuration of `preset` under these options and a command's own `explicit` values."""
         return resolve(preset, config_file=self.config, overrides=self.overrides,
                        explicit={**self.engine_explicit(), **(explicit or {})}, environ=self.environ)
+
+    def shard(self, items: Sequence[Any], engine: EngineValues, resolved: Resolved,
+              key: Callable[[Any], str]) -> tuple[list[ShardTask], EngineValues, Resolved]:
+        """Cut `items` into shard tasks by the module's rules.
+
+        Returns:
+            the tasks; `engine` with ``shard_size`` the largest shard's size (recorded in the
+            manifest); `resolved` with ``shards: K`` added for balanced plans (fingerprinted,
+            its source saying which rule chose it).
+        """
+        count, source = self._shard_count(len(items), engine.shard_size, resolved.sources.get("shard_size", ""))
+        tasks = plan_shards(items, engine.shard_size, key, count)
+        if count is None or not tasks:
+            return tasks, engine, resolved
+        largest = max(len(task.items) for task in tasks)
+        return (tasks, replace(engine, shard_size=largest),
+                Resolved(resolved.layered.merge({"shards": len(tasks)}, source)))
+
+    def _shard_count(self, n: int, shard_size: int, size_source: str) -> tuple[int | None, str]:
+        """(balanced shard count or None for fixed groups of `shard_size`, the rule's source)."""
+        if self.shards is not None:
+            return self.shards, COMMAND_LINE
+        if not size_source.startswith(PRESET_SOURCE) or n >= MIN_SHARDS * shard_size:
+            return None, ""
+        return MIN_SHARDS, f"default: at least {MIN_SHARDS} shards"
 
     def settings(self, engine: EngineValues, default_out: Path) -> EngineSettings:
         return EngineSettings(out_dir=Path(self.out) if self.out is not None else default_out,
