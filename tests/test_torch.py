@@ -44,7 +44,7 @@ def outputs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("torch")
     return {"packed": run_mtcnn(root / "packed", "--shard-size", "1"),
             "wds": run_mtcnn(root / "wds", "--layout", "wds", "--shard-size", "1"),
-            "wds-1-shard": run_mtcnn(root / "wds1", "--layout", "wds")}
+            "wds-1-shard": run_mtcnn(root / "wds1", "--layout", "wds", "--shards", "1")}
 
 
 def sample_keys(images, labels, rois, landmarks) -> list[tuple]:

@@ -11,7 +11,9 @@ from samplegen.cli.options import engine_options, format_option
 from samplegen.cli.output import print_json
 from samplegen.datasets import READERS
 from samplegen.pipelines.mtcnn import run_mtcnn
+from samplegen.pipelines.mtcnn_lists import LIST_STYLES
 from samplegen.pipelines.mtcnn_shards import IMAGE_FORMATS, LAYOUTS
+from samplegen.pipelines.mtcnn_tfrecord import SPLITS
 
 
 @cli.command("mtcnn")
@@ -26,9 +28,17 @@ from samplegen.pipelines.mtcnn_shards import IMAGE_FORMATS, LAYOUTS
               help="Root of the landmark images.")
 @click.option("--detections", type=click.Path(dir_okay=False, path_type=Path),
               help="JSON lines of previous-stage detections (24/48 hard examples).")
+@click.option("--classes", metavar="NAME[,NAME]",
+              help="Face classes of a multi-class --annotations (names or ids, e.g. person or 1); required there.")
 @click.option("--layout", type=click.Choice(LAYOUTS), default="packed", show_default=True)
-@click.option("--image-format", type=click.Choice(sorted(IMAGE_FORMATS)), default="png", show_default=True,
-              help="Image encoding of the wds and list layouts.")
+@click.option("--image-format", type=click.Choice(sorted(IMAGE_FORMATS)),
+              help="Image encoding of the wds and list layouts [png; jpg for --list-style dface].")
+@click.option("--list-style", type=click.Choice(sorted(LIST_STYLES)),
+              help="list layout: files and lines a trainer loads as they are [classic: samplegen's own].")
+@click.option("--relative-paths", is_flag=True,
+              help="list layout, aittsmd/dface styles: lists name images relative to --out, not absolutely.")
+@click.option("--tfrecord-split", type=click.Choice(SPLITS),
+              help="tfrecord layout: one mixed file (PNet) or one file per class (RNet/ONet) [mixed].")
 @click.option("--ratio", help="pos:neg:part:landmark [1:3:1:2].")
 @click.option("--allow-duplicates", is_flag=True, default=None, help="Fill short classes with replacement.")
 @click.option("--pad", is_flag=True, default=None, help="Zero-pad crops leaving the image instead of dropping them.")

@@ -15,12 +15,12 @@ from samplegen.datasets.detections import read_detections
 from samplegen.engine.distribute import WorkerPool
 from samplegen.engine.manifest import RunDescription
 from samplegen.engine.run import execute, skip_reasons
-from samplegen.engine.task import plan_shards
 from samplegen.errors import ConfigError
 from samplegen.mtcnn.config import PRESETS, build_mtcnn_config
 from samplegen.pipelines import mtcnn_selection, mtcnn_shards
+from samplegen.pipelines.mtcnn_classes import select_classes
 from samplegen.pipelines.mtcnn_selection import PlannedRun, plan_run
-from samplegen.pipelines.mtcnn_shards import IMAGE_FORMATS, LAYOUTS, MtcnnJob
+from samplegen.pipelines.mtcnn_shards import CHANNEL_ORDER, LayoutChoice, MtcnnJob, choose_layout
 from samplegen.pipelines.options import describe_inputs, run_options
 from samplegen.pipelines.summary import RunSummary
 
@@ -47,12 +47,14 @@ def parse_ratio(ratio: str | Sequence[int] | None) -> list[int] | None:
 def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: str = "wider",
               images: str | Path | None = None, landmarks: str | Path | None = None,
               landmark_format: str = "facepoints", landmark_images: str | Path | None = None,
-              detections: str | Path | None = None, layout: str = "packed", image_format: str = "png",
+              detections: str | Path | None = None, classes: str | Sequence[str | int] | None = None,
+              layout: str = "packed", image_format: str | None = None, list_style: str | None = None,
+              relative_paths: bool = False, tfrecord_split: str | None = None,
               ratio: str | Sequence[int] | None = None, allow_duplicates: bool | None = None,
               pad: bool | None = None, dry_run: bool = False, out: str | Path | None = None,
               workers: int | None = None, seed: int | None = None, shard_size: int | None = None,
-              max_errors: int | None = None, resume: bool = False, overwrite: bool = False,
-              progress: bool = False, config: str | Path | None = None,
+              shards: int | None = None, max_errors: int | None = None, resume: bool = False,
+              overwrite: bool = False, progress: bool = False, config: str | Path | None = None,
               overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> RunSummary:
     """Generate MTCNN crops (pos / part / neg / landmark) balanced to a ratio, like ``samplegen mtcnn``.
 
@@ -65,9 +67,16 @@ def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: 
         annotations, format, images: face annotations, their reader and images root.
         landmarks, landmark_format, landmark_images: the facial-point source.
         detections: previous-stage detections (JSON lines) for 24/48 hard examples.
-        layout: ``packed``, ``wds`` or ``list``; image_format: ``png`` or ``jpg`` (wds, list).
+        classes: the face classes of a multi-class `annotations` (``"person"``, ``"1,3"``, a
+            list of names or ids; `samplegen.pipelines.mtcnn_classes`); required when it has several.
+        layout: ``packed``, ``wds``, ``list`` or ``tfrecord``; image_format: ``png`` or ``jpg``
+            (wds, list; default png, jpg for the dface list style).
+        list_style: ``classic``, ``aittsmd`` or ``dface`` (list; `samplegen.pipelines.mtcnn_lists`);
+            relative_paths: aittsmd/dface top-level lists name images relative to the output
+                folder, not absolutely (classic lists always do).
+        tfrecord_split: ``mixed`` (one file, PNet) or ``per-class`` (RNet/ONet) (tfrecord).
         dry_run: plan and balance only; nothing is written.
-        out ... environ: see `RunOptions`.
+        out ... environ: see `RunOptions` (`shards` excludes `shard_size`).
 
     Returns:
         The `RunSummary` the CLI prints (``selected`` counts, shards, samples, bytes...).
@@ -78,23 +87,23 @@ def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: 
     """
     if size not in STAGE_NAMES:
         raise ConfigError(f"size: expected one of {sorted(STAGE_NAMES)}, got {size!r}")
-    if layout not in LAYOUTS or image_format not in IMAGE_FORMATS:
-        raise ConfigError(f"layout must be one of {list(LAYOUTS)} and image_format one of {sorted(IMAGE_FORMATS)}")
+    choice = choose_layout(layout, image_format, list_style, tfrecord_split, relative_paths)
     if annotations is None and landmarks is None:
         annotations, format, images = embedded.WIDER, "wider", embedded.ROOT
         landmarks, landmark_format, landmark_images = embedded.FACEPOINTS, "facepoints", embedded.ROOT
     if detections is not None and size == 12:
         raise ConfigError("detections are for size 24 or 48 (hard examples of the previous stage)")
-    options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, max_errors=max_errors,
-                          resume=resume, overwrite=overwrite, progress=progress, config=config,
-                          overrides=overrides or {}, environ=environ)
+    options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, shards=shards,
+                          max_errors=max_errors, resume=resume, overwrite=overwrite, progress=progress,
+                          config=config, overrides=overrides or {}, environ=environ)
     explicit = {"ratio": parse_ratio(ratio), "allow_duplicates": allow_duplicates, "pad": pad}
     resolved = options.resolve(PRESETS[size], explicit)
     engine = resolved.engine()
     cfg = build_mtcnn_config(size, resolved)
     settings = options.settings(engine, Path("samplegen-out") / STAGE_NAMES[size])
+    _refuse_unlistable(choice, settings.out_dir)
 
-    faces = read_dataset(format, annotations, images).records if annotations else []
+    faces, class_info = select_classes(read_dataset(format, annotations, images), classes) if annotations else ([], {})
     marks = read_dataset(landmark_format, landmarks, landmark_images).records if landmarks else []
     if marks and not any(r.landmarks is not None for r in marks):
         raise ConfigError(f"{landmarks}: format {landmark_format} carries no landmarks")
@@ -106,19 +115,30 @@ def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: 
             return RunSummary("mtcnn", None, {"command": "mtcnn", "size": size, "dry_run": True,
                                               **planned.counts()})
         _refuse_starved(planned)
-        tasks = plan_shards(planned.items, engine.shard_size, key=lambda item: item.key)
+        tasks, engine, resolved = options.shard(planned.items, engine, resolved, key=lambda item: item.key)
         run = RunDescription(
-            command="mtcnn", version=__version__, config=resolved.decisive(), config_sources=resolved.sources,
-            seed=engine.seed, layout=layout if layout == "packed" else f"{layout}:{image_format}",
+            command="mtcnn", version=__version__, config=resolved.decisive() | class_info | choice.config(),
+            config_sources=resolved.sources, seed=engine.seed, layout=choice.manifest_layout(),
             shard_size=engine.shard_size,
             inputs=describe_inputs(annotations=annotations, landmarks=landmarks, detections=detections),
-            planned_shards=len(tasks), plan=planned.counts(), skipped=tuple(planned.skipped))
-        job = MtcnnJob(str(settings.out_dir), STAGE_NAMES[size], layout, size, cfg.pad, image_format,
-                       str(images) if images else None, str(landmark_images) if landmark_images else None)
+            planned_shards=len(tasks), plan=planned.counts() | {"channel_order": CHANNEL_ORDER},
+            skipped=tuple(planned.skipped))
+        job = MtcnnJob(str(settings.out_dir), STAGE_NAMES[size], choice.layout, size, cfg.pad, choice.image_format,
+                       str(images) if images else None, str(landmark_images) if landmark_images else None,
+                       engine.seed, choice.tfrecord_split, choice.list_style, choice.absolute_paths)
         outcome = execute(job, tasks, run, settings, pool)
-    fields = {**outcome.summary(), "out": str(settings.out_dir), "size": size, "layout": layout,
+    fields = {**outcome.summary(), "out": str(settings.out_dir), "size": size, "layout": choice.layout,
               "selected": planned.balance.totals()}
     return RunSummary("mtcnn", settings.out_dir, fields, outcome.manifest)
+
+
+def _refuse_unlistable(choice: LayoutChoice, out_dir: Path) -> None:
+    """Trainers split list lines at single spaces: an absolute path with whitespace would break
+    every line, so refuse it before writing anything."""
+    where = out_dir.resolve().as_posix()
+    if choice.absolute_paths and any(c.isspace() for c in where):
+        raise ConfigError(f"{where}: the list layout writes absolute image paths and trainers split list "
+                          "lines at spaces; choose an output folder without whitespace, or --relative-paths")
 
 
 def _refuse_starved(planned: PlannedRun) -> None:

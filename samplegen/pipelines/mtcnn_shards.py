@@ -3,7 +3,9 @@
 Layouts (issue 3), all with the same samples and fields for a given seed:
 * ``packed``: ``PREFIX-000000.images.npy`` uint8 [N, S, S, 3] BGR + ``.labels.npz`` columns;
 * ``wds``: WebDataset tar, ``KEY.png`` (or ``.jpg``) + ``KEY.json`` per crop;
-* ``list``: the classic class folders + ``pos_S.txt``-style lists.
+* ``list``: class folders + ``pos_S.txt``-style lists in one of the dialects of `mtcnn_lists`;
+* ``tfrecord``: AITTSMD's TFRecords (`mtcnn_tfrecord`), merged at the end into the files its
+  ``train.py`` opens.
 """
 from __future__ import annotations
 
@@ -18,29 +20,94 @@ import numpy as np
 from samplegen.datasets.paths import image_file
 from samplegen.engine.images import load_image
 from samplegen.engine.task import ShardResult, ShardTask
+from samplegen.errors import ConfigError
 from samplegen.mtcnn.crop_plan import SAMPLE_COLUMNS, CropPlan, class_counts, empty_plan
 from samplegen.mtcnn.cut import cut_crops
 from samplegen.mtcnn.labels import CLASS_NAMES, CLASS_ORDER, LANDMARK, NEG
+from samplegen.pipelines.mtcnn_lists import FOLDERS, LIST_STYLES
 from samplegen.pipelines.mtcnn_selection import LANDMARKS, MtcnnItem
+from samplegen.pipelines.mtcnn_tfrecord import SPLITS, TFRecordSink, merge_mtcnn_tfrecords, write_record_list
 from samplegen.writers.base import ShardFile, shard_name
-from samplegen.writers.lists import ListShardWriter, merge_lists
+from samplegen.writers.lists import ListShardWriter, concatenate_files, merge_lists
 from samplegen.writers.packed import PackedShardWriter
 from samplegen.writers.tar import TarShardWriter
 
-LAYOUTS = ("packed", "wds", "list")
+LAYOUTS = ("packed", "wds", "list", "tfrecord")
 IMAGE_FORMATS = {"png": (".png", [cv2.IMWRITE_PNG_COMPRESSION, 1]),
                  "jpg": (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 95])}
-# Classic layout: one folder and one list per class (AITTSMD's names, B.8).
-LIST_FOLDERS = {1: "positive", 0: "negative", -1: "part", -2: "landmark"}
+CHANNEL_ORDER = "bgr"
+"""Channel order of every pixel array samplegen's MTCNN layouts store (``packed`` images, the
+``tfrecord`` ``image/encoded`` bytes) and of samplegen's readers by default; PNG/JPEG files
+(``wds``, ``list``) hold true colours, which OpenCV decodes as BGR and PIL as RGB."""
 
 
-def list_names(size: int) -> list[str]:
-    return [f"{CLASS_NAMES[code]}_{size}.txt" for code in LIST_FOLDERS]
+@dataclass(frozen=True)
+class LayoutChoice:
+    """The output layout and its options, validated (`choose_layout`)."""
+
+    layout: str
+    image_format: str
+    list_style: str = "classic"
+    tfrecord_split: str = "mixed"
+    absolute_paths: bool = False
+
+    def manifest_layout(self) -> str:
+        """The manifest's ``layout`` (fingerprinted): ``packed``, ``wds:png``, ``list:png``,
+        ``list:jpg:dface``, ``tfrecord:mixed``...; readers split it at ``:``."""
+        if self.layout == "packed":
+            return "packed"
+        if self.layout == "tfrecord":
+            return f"tfrecord:{self.tfrecord_split}"
+        style = "" if self.layout != "list" or self.list_style == "classic" else f":{self.list_style}"
+        return f"{self.layout}:{self.image_format}{style}"
+
+    def config(self) -> dict:
+        """Fingerprinted values beyond the layout string (none for today's relative lists)."""
+        return {"list_paths": "absolute"} if self.layout == "list" and self.absolute_paths else {}
+
+
+def choose_layout(layout: str, image_format: str | None = None, list_style: str | None = None,
+                  tfrecord_split: str | None = None, relative_paths: bool = False) -> LayoutChoice:
+    """Validate a layout and its options; None means the default (``png``, ``classic``, ``mixed``).
+
+    The top-level lists of the ``aittsmd`` and ``dface`` list styles name images by absolute
+    path unless `relative_paths`; ``classic`` lists are relative to the output folder.
+
+    Raises:
+        ConfigError: an unknown value, an option of another layout, or a format the chosen list
+            style's trainer cannot load (DFace needs JPEG).
+    """
+    if layout not in LAYOUTS:
+        raise ConfigError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
+    for name, value, owner in (("list_style", list_style, "list"), ("tfrecord_split", tfrecord_split, "tfrecord"),
+                               ("relative_paths", relative_paths or None, "list")):
+        if value is not None and layout != owner:
+            raise ConfigError(f"{name} applies to the {owner} layout, not {layout}")
+    style = LIST_STYLES.get(list_style or "classic")
+    if style is None:
+        raise ConfigError(f"list_style must be one of {sorted(LIST_STYLES)}, got {list_style!r}")
+    if tfrecord_split not in (None, *SPLITS):
+        raise ConfigError(f"tfrecord_split must be one of {list(SPLITS)}, got {tfrecord_split!r}")
+    fmt = image_format or style.image_format or "png"
+    if fmt not in IMAGE_FORMATS:
+        raise ConfigError(f"image_format must be one of {sorted(IMAGE_FORMATS)}, got {fmt!r}")
+    if style.image_format and fmt != style.image_format:
+        raise ConfigError(f"list style {style.name} needs {style.image_format} images (its loader appends "
+                          f".{style.image_format} to other paths), got {fmt}")
+    # classic keeps samplegen's historical bytes (lists relative to the output folder); the
+    # trainer dialects name images absolutely so they load from any working directory.
+    absolute = layout == "list" and style.name != "classic" and not relative_paths
+    return LayoutChoice(layout, fmt, style.name, tfrecord_split or "mixed", absolute)
 
 
 @dataclass(frozen=True)
 class MtcnnJob:
-    """Everything a worker needs to cut shards (picklable, no open handles)."""
+    """Everything a worker needs to cut shards (picklable, no open handles).
+
+    `seed` permutes ``tfrecord`` shards and merges; `tfrecord_split` is ``mixed`` or
+    ``per-class``; `list_style` a key of `LIST_STYLES`; `absolute_paths`: the top-level lists
+    of the ``list`` layout name images by absolute path.
+    """
 
     out_dir: str
     prefix: str
@@ -50,6 +117,10 @@ class MtcnnJob:
     image_format: str
     faces_root: str | None
     landmarks_root: str | None
+    seed: int = 0
+    tfrecord_split: str = "mixed"
+    list_style: str = "classic"
+    absolute_paths: bool = False
 
     def run_shard(self, task: ShardTask) -> ShardResult:
         # Each image's crops are written as soon as they are cut, so a worker holds one image's
@@ -85,10 +156,22 @@ class MtcnnJob:
         return cut_crops(pixels, item.plan, self.size, self.pad)
 
     def finalize(self, out_dir: Path, shards: Sequence[ShardResult]) -> list[ShardFile]:
+        """The files a trainer opens, joined from the shards: lists (``list``) or the merged
+        TFRecords and their line-count list (``tfrecord``)."""
+        stems = [shard_name(self.prefix, s.index, "") for s in shards]
+        if self.layout == "tfrecord":
+            merged = merge_mtcnn_tfrecords(out_dir, stems, self.size, self.tfrecord_split, self.seed)
+            return merged + [write_record_list(out_dir, [f.name for f in merged], self.size)]
         if self.layout != "list":
             return []
-        stems = [shard_name(self.prefix, s.index, "") for s in shards]
-        return merge_lists(out_dir, stems, list_names(self.size))
+        style = LIST_STYLES[self.list_style]
+        names = style.list_names(self.size)
+        prefix = Path(out_dir).resolve().as_posix() + "/" if self.absolute_paths else ""
+        written = merge_lists(out_dir, stems, list(names.values()), prefix)
+        if style.merged:
+            written.append(concatenate_files(out_dir, [names[code] for code in style.merged_order],
+                                             style.merged_name(self.size)))
+        return written
 
 
 def plan_columns(plan: CropPlan, source: np.ndarray) -> dict[str, np.ndarray]:
@@ -108,21 +191,6 @@ def sample_json(columns: dict[str, np.ndarray], row: int, sources: list[str]) ->
         "gt": int(columns["gt"][row]), "source": sources[int(columns["source"][row])],
     }
     return json.dumps(data, separators=(",", ":")).encode()
-
-
-def list_fields(plan: CropPlan, row: int) -> str:
-    """``cls roi...`` (pos/part), ``cls`` (neg) or ``cls landmark...`` (landmark) as in B.8.
-
-    Values are written with 9 significant digits, enough to restore the float32 exactly.
-    """
-    code = int(plan.cls[row])
-    if code == NEG:
-        values = []
-    elif code == LANDMARK:
-        values = plan.landmark[row].tolist()
-    else:
-        values = plan.roi[row].tolist()
-    return " ".join([str(code)] + [f"{v:.9g}" for v in values])
 
 
 class _PackedSink:
@@ -150,6 +218,8 @@ class _EncodedSink:
         self.job, self.index, self.rows = job, index, 0
         self.ext, self.params = IMAGE_FORMATS[job.image_format]
         self.tar = job.layout == "wds"
+        self.style = LIST_STYLES[job.list_style]
+        self.list_names = self.style.list_names(job.size)
         root = Path(job.out_dir)
         self.writer = (TarShardWriter(root, shard_name(job.prefix, index, ".tar")) if self.tar
                        else ListShardWriter(root, shard_name(job.prefix, index, "")))
@@ -164,16 +234,20 @@ class _EncodedSink:
                                                                 "json": sample_json(columns, k, sources)})
             else:
                 code = int(plan.cls[k])
-                self.writer.add(f"{CLASS_NAMES[code]}_{self.job.size}.txt",
-                                f"{LIST_FOLDERS[code]}/{row:06d}{self.ext}", encoded, list_fields(plan, k))
+                self.writer.add(self.list_names[code], f"{FOLDERS[code]}/{row:06d}{self.ext}", encoded,
+                                self.style.line_fields(plan, k))
         self.rows += len(plan)
 
     def commit(self, sources: list[str]) -> list[ShardFile]:
-        return self.writer.commit() if self.tar else self.writer.commit(list_names(self.job.size))
+        return self.writer.commit() if self.tar else self.writer.commit(list(self.list_names.values()))
 
     def abort(self) -> None:
         self.writer.abort()
 
 
-def _open_sink(job: MtcnnJob, index: int) -> _PackedSink | _EncodedSink:
-    return _PackedSink(job, index) if job.layout == "packed" else _EncodedSink(job, index)
+def _open_sink(job: MtcnnJob, index: int) -> _PackedSink | _EncodedSink | TFRecordSink:
+    if job.layout == "packed":
+        return _PackedSink(job, index)
+    if job.layout == "tfrecord":
+        return TFRecordSink(Path(job.out_dir), shard_name(job.prefix, index, ""), job.tfrecord_split, job.seed)
+    return _EncodedSink(job, index)

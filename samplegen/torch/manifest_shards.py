@@ -10,10 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from samplegen.engine.manifest import read_manifest
-
-
-STORED_CHANNELS = "bgr"
-"""Channel order of stored pixel arrays when the manifest does not record one (every output so far)."""
+from samplegen.outputs.mtcnn import stored_channel_order
 
 
 @dataclass(frozen=True)
@@ -27,7 +24,7 @@ class ShardEntry:
 @dataclass(frozen=True)
 class OutputShards:
     """What a dataset needs from a manifest: the command, the stored channel order of pixel
-    arrays (``channel_order``, default `STORED_CHANNELS`) and the complete shards in order."""
+    arrays (`samplegen.outputs.mtcnn.stored_channel_order`) and the complete shards in order."""
 
     command: str
     channel_order: str
@@ -49,4 +46,4 @@ def manifest_shards(out_dir: str | Path, layouts: tuple[str, ...]) -> OutputShar
         raise ValueError(f"{out_dir}: layout {layout!r}, this dataset reads {' or '.join(layouts)}")
     shards = [ShardEntry(tuple(f["name"] for f in s["files"]), int(s["samples"]))
               for s in sorted(manifest["shards"], key=lambda s: int(s["index"]))]
-    return OutputShards(str(manifest.get("command")), str(manifest.get("channel_order", STORED_CHANNELS)), shards)
+    return OutputShards(str(manifest.get("command")), stored_channel_order(manifest), shards)

@@ -3,7 +3,9 @@
 Each shard is a folder ``PREFIX-000000/`` holding ``<folder>/<name>.<ext>`` files and its own list
 files (``pos_12.txt``, ...), lines naming images relative to the output folder. The folder is
 built under a temporary name and renamed when complete, so it appears whole or not at all;
-`merge_lists` then concatenates the shards' lists, in shard order, into the top-level lists.
+`merge_lists` then concatenates the shards' lists, in shard order, into the top-level lists
+(each line's path optionally prefixed, e.g. by the output folder's absolute path), and
+`concatenate_files` joins top-level lists into one.
 """
 from __future__ import annotations
 
@@ -60,11 +62,27 @@ def directory_record(root: Path, folder: Path) -> ShardFile:
     return ShardFile(folder.relative_to(root).as_posix(), total, digest)
 
 
-def merge_lists(root: Path, stems: Sequence[str], list_names: Sequence[str]) -> list[ShardFile]:
-    """Concatenate each shard's lists into ``root/<list name>``, atomically, in shard order."""
+def merge_lists(root: Path, stems: Sequence[str], list_names: Sequence[str], prefix: str = "") -> list[ShardFile]:
+    """Concatenate each shard's lists into ``root/<list name>``, atomically, in shard order.
+
+    `prefix` is put before every line (``"/abs/out/"`` turns ``STEM/positive/000001.png ...``
+    into an absolute path); ``""`` keeps the shards' bytes.
+    """
     merged = []
     for name in list_names:
         data = b"".join((root / stem / name).read_bytes() for stem in stems)
-        write_bytes_atomic(root / name, data)
-        merged.append(ShardFile(name, len(data), hashlib.sha256(data).hexdigest()))
+        if prefix and data:
+            head = prefix.encode("utf-8")
+            data = b"".join(head + line for line in data.splitlines(keepends=True))
+        merged.append(_write_list(root, name, data))
     return merged
+
+
+def concatenate_files(root: Path, names: Sequence[str], target: str) -> ShardFile:
+    """``root/target`` = the files ``root/<name>`` back to back, in order, written atomically."""
+    return _write_list(root, target, b"".join((root / name).read_bytes() for name in names))
+
+
+def _write_list(root: Path, name: str, data: bytes) -> ShardFile:
+    write_bytes_atomic(root / name, data)
+    return ShardFile(name, len(data), hashlib.sha256(data).hexdigest())

@@ -197,6 +197,11 @@ def merge_records(root: Path, sources: Sequence[str], target: str,
             raise
 
 
+def map_file(handle: BinaryIO) -> "_mapped":
+    """Context manager: a read-only map of the whole open file `handle` (``b""`` when empty)."""
+    return _mapped(handle)
+
+
 def _map_file(handle: BinaryIO) -> mmap.mmap | bytes:
     """A read-only map of a whole file (``b""`` for an empty one, which mmap refuses)."""
     size = handle.seek(0, 2)

@@ -52,10 +52,10 @@ def independent_frames(path: Path) -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def packed_out(tmp_path_factory) -> Path:
-    """A real packed output of the embedded sample (91 crops of 4 classes)."""
+    """A real packed output of the embedded sample (91 crops of 4 classes) in one shard."""
     out = tmp_path_factory.mktemp("packed") / "out"
-    subprocess.run([sys.executable, "-m", "samplegen", "mtcnn", "--size", "12", "--out", str(out), "--no-progress"],
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "samplegen", "mtcnn", "--size", "12", "--out", str(out), "--no-progress",
+                    "--shards", "1"], check=True, capture_output=True)
     return out
 
 
