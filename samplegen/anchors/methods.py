@@ -10,7 +10,9 @@ positives, G boxes, L levels):
 
 * ``assigned_gt`` int32 [A]: NEGATIVE 0, IGNORE -1, k + 1 = positive on GT k (`labels.py`);
 * ``labels`` int32 [A]: the matched GT's class for positives, NO_LABEL -1 otherwise;
-* ``max_iou`` float32 [A]: IoU methods only (faster_rcnn, fpn, retinanet, ssd, atss; not fcos);
+* ``max_iou`` float32 [A]: IoU methods only (faster_rcnn, fpn, retinanet, ssd, atss, yolov3; not
+  fcos); with ``with_max_iou=False`` replaced by ``pos_max_iou`` float32 [P], its values at
+  ``pos_inds`` (cheaper: the assigners may then skip pairs that cannot change the labels);
 * ``sampled`` bool [A]: where a sampler runs (RPN / R-CNN random sampler, SSD
   ``neg_mining.sampling: random``);
 * ``pos_inds`` int32 [P] (ascending), ``pos_targets`` float32 [P, 4] (deltas, or l/t/r/b for FCOS),
@@ -51,8 +53,9 @@ class Method:
         validate: ``(cfg, sources)``; raises `ConfigError` naming the key.
         geometry: ``(cfg, width, height) -> InputGeometry``: how the network sees an image.
         priors: ``(cfg, geometry) -> (priors, priors_per_level)``.
-        label: ``(gt_boxes, gt_labels, ignore_boxes, width, height, cfg, rng, proposals) -> arrays``:
-            inputs in original pixels, outputs as the module docstring says.
+        label: ``(gt_boxes, gt_labels, ignore_boxes, width, height, cfg, rng, proposals,
+            with_max_iou) -> arrays``: inputs in original pixels, outputs as the module docstring
+            says (without `with_max_iou`, ``max_iou`` need only be exact at the positives).
         suggest: ``(boxes_wh, cfg, rng) -> overrides`` of a better-fitting anchor set (fit-anchors),
             None when the method has nothing to fit; `not_fittable` then says why.
     """
@@ -157,7 +160,7 @@ def needs_proposals(cfg: MethodConfig) -> bool:
 
 def label_image(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray, width: int,
                 height: int, cfg: MethodConfig, rng: np.random.Generator,
-                proposals: np.ndarray | None = None) -> Arrays:
+                proposals: np.ndarray | None = None, with_max_iou: bool = True) -> Arrays:
     """Label one image exactly as `cfg`'s detector does at training time.
 
     Args:
@@ -172,6 +175,8 @@ def label_image(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.nd
         cfg: a method config from `anchor_config`.
         rng: the image's generator (`samplegen.rng.rng_for`); used only by samplers.
         proposals: float32 [N, 4] boxes in original pixels, required for ``stage: rcnn``.
+        with_max_iou: return the dense ``max_iou`` [A]; False returns ``pos_max_iou`` [P] instead
+            (the rest is identical), which is what ``samplegen anchors`` stores by default.
 
     Returns:
         The npz contract described in the module docstring.
@@ -179,4 +184,8 @@ def label_image(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.nd
     Raises:
         ValueError: ``stage: rcnn`` without proposals, or malformed box arrays.
     """
-    return method_of(cfg).label(gt_boxes, gt_labels, ignore_boxes, width, height, cfg, rng, proposals)
+    out = method_of(cfg).label(gt_boxes, gt_labels, ignore_boxes, width, height, cfg, rng, proposals,
+                               with_max_iou=with_max_iou)
+    if not with_max_iou and "max_iou" in out:
+        out["pos_max_iou"] = out.pop("max_iou")[out["pos_inds"]]
+    return out

@@ -40,6 +40,8 @@ def print_priors(method: str, height: int, width: int, save: Path | None, **conf
 @click.option("--neg-sampling", type=click.Choice(["none", "random"]),
               help="SSD: label all negatives (none) or pick the 3:1 budget at random.")
 @click.option("--with-images", is_flag=True, help="Also write the resized, padded network input (KEY.jpg).")
+@click.option("--with-max-iou", is_flag=True,
+              help="Also store each prior's max IoU (dense; otherwise only at the positives).")
 @click.option("--priors", "priors_shape", type=click.IntRange(min=1), nargs=2, metavar="H W",
               help="Print the priors of an H x W image and exit.")
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="With --priors: save them as .npy.")

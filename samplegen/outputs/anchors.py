@@ -1,4 +1,12 @@
-"""`read_anchors`: the samples of a ``samplegen anchors`` output, and the config it was written with."""
+"""`read_anchors`: the samples of a ``samplegen anchors`` output, and the config it was written with.
+
+``KEY.npz`` holds the sparse form of the labels (`samplegen.anchors.sparse`); `read_anchors` gives
+the dense arrays of `label_image` back, bit for bit. Outside samplegen's reader (WebDataset, Ray
+Data, a plain ``np.load``), one call densifies a sample::
+
+    from samplegen.outputs.anchors import dense_arrays
+    arrays = dense_arrays(np.load(io.BytesIO(sample["npz"])))   # webdataset: sample["npz"] bytes
+"""
 from __future__ import annotations
 
 import io
@@ -9,7 +17,10 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from samplegen.anchors.sparse import dense_arrays
 from samplegen.outputs.shards import output_manifest, tar_groups
+
+__all__ = ["dense_arrays", "output_method_config", "read_anchors"]
 
 
 def output_method_config(out_dir: str | Path):
@@ -20,19 +31,28 @@ def output_method_config(out_dir: str | Path):
 
     out = Path(out_dir)
     manifest = output_manifest(out, "anchors")
-    values = {k: v for k, v in manifest["config"].items() if k not in ENGINE_KEYS and k != "with_images"}
+    values = {k: v for k, v in manifest["config"].items()
+              if k not in ENGINE_KEYS and k not in ("with_images", "with_max_iou")}
     where = f"file:{out / 'manifest.json'}"
     return build_method_config(str(values.get("method")), Layered(values, {k: where for k in values}))
 
 
-def read_anchors(out_dir: str | Path) -> Iterator[dict]:
-    """Samples of a ``samplegen anchors`` output folder: the npz arrays plus ``meta`` (KEY.json)
-    and ``key``; ``image`` (the network input, BGR) when written with ``--with-images``."""
+def read_anchors(out_dir: str | Path, dense: bool = True) -> Iterator[dict]:
+    """Samples of a ``samplegen anchors`` output folder: the label arrays plus ``meta`` (KEY.json)
+    and ``key``; ``image`` (the network input, BGR) when written with ``--with-images``.
+
+    Args:
+        out_dir: the run's folder (its manifest lists the shards).
+        dense: rebuild `label_image`'s dense arrays (`dense_arrays`); False yields the stored
+            sparse arrays as they are.
+    """
     out = Path(out_dir)
     manifest = output_manifest(out, "anchors")
     for shard in manifest["shards"]:
         for members in tar_groups(out / shard["files"][0]["name"]):
-            sample = dict(np.load(io.BytesIO(members["npz"])))
+            with np.load(io.BytesIO(members["npz"]), allow_pickle=False) as stored:
+                arrays = {k: stored[k] for k in stored.files}
+            sample = dense_arrays(arrays) if dense else arrays
             sample["meta"] = json.loads(members["json"])
             sample["key"] = members["__key__"]
             if "jpg" in members:

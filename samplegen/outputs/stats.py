@@ -73,6 +73,8 @@ def anchors_output_stats(samples: Iterable[dict], strides: Sequence[int] | None 
             levels.setdefault(level, Counter())["priors"] += int(count)
         if "max_iou" in sample:
             pos_ious.append(sample["max_iou"][sample["pos_inds"]])
+        elif "pos_max_iou" in sample:          # stored without --with-max-iou
+            pos_ious.append(sample["pos_max_iou"])
         boxes = sample["gt_boxes"]
         covered = np.zeros(boxes.shape[0], bool)
         covered[np.unique(gt_index_of(assigned))] = True

@@ -1,8 +1,10 @@
 """Anchor / point labelling shards: one WebDataset sample per image (issue 4 output contract).
 
-``KEY.npz`` (compressed) holds the arrays of `samplegen.anchors.methods.label_image`; ``KEY.json``
-the source path, method and counts; with images, ``KEY.jpg`` the resized and padded network
-input. Images are decoded only for ``--with-images``.
+``KEY.npz`` (deflated) holds the arrays of `samplegen.anchors.methods.label_image` in their sparse
+form (`samplegen.anchors.sparse`: positives with targets, ignored runs, sampled indices; the dense
+``max_iou`` only with ``--with-max-iou``), which `samplegen.outputs.anchors.dense_arrays` turns back
+into the dense arrays bit for bit; ``KEY.json`` the source path, method and counts; with images,
+``KEY.jpg`` the resized and padded network input. Images are decoded only for ``--with-images``.
 """
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ import cv2
 import numpy as np
 
 from samplegen.anchors.config import MethodConfig
-from samplegen.anchors.labels import count_labels
 from samplegen.anchors.methods import input_geometry, label_image
+from samplegen.anchors.sparse import sparse_arrays, sparse_counts
 from samplegen.datasets.paths import image_file
 from samplegen.engine.images import NO_SIZE, load_image
 from samplegen.engine.task import ShardResult, ShardTask
@@ -62,6 +64,7 @@ class AnchorsJob:
     seed: int
     images_root: str | None
     with_images: bool
+    with_max_iou: bool = False
 
     def run_shard(self, task: ShardTask) -> ShardResult:
         writer = TarShardWriter(Path(self.out_dir), shard_name(self.prefix, task.index, ".tar"))
@@ -91,8 +94,9 @@ class AnchorsJob:
                 return None, {}, NO_SIZE
             height, width = pixels.shape[:2]
         arrays = label_image(record.boxes, record.labels, record.ignore, width, height, self.cfg,
-                             rng_for(self.seed, record.key), item.proposals)
-        counts = count_labels(arrays)
+                             rng_for(self.seed, record.key), item.proposals, with_max_iou=self.with_max_iou)
+        stored = sparse_arrays(arrays, keep_max_iou=self.with_max_iou)
+        counts = sparse_counts(stored)
         meta: dict[str, Any] = {"source": record.image, "method": self.method, "width": width,
                                 "height": height, "counts": counts}
         # GTs that do not overlap the image are left out (`drop_outside_gt`, mmdet's rule): say
@@ -101,7 +105,7 @@ class AnchorsJob:
         if dropped:
             meta["dropped_gts"] = dropped
             counts = {**counts, "dropped_gts": dropped}
-        members = {"npz": npz_bytes(arrays, compress=True),
+        members = {"npz": npz_bytes(stored, compress=True),
                    "json": json.dumps(meta, separators=(",", ":")).encode()}
         if pixels is not None:
             members["jpg"] = cv2.imencode(".jpg", network_input(pixels, self.cfg),

@@ -45,7 +45,7 @@ def anchor_priors(method: str = "ssd", height: int = 300, width: int = 300, *, c
 def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, format: str = "coco",
                 images: str | Path | None = None, stage: str | None = None,
                 proposals: str | Path | None = None, compat: str | None = None,
-                neg_sampling: str | None = None, with_images: bool = False,
+                neg_sampling: str | None = None, with_images: bool = False, with_max_iou: bool = False,
                 out: str | Path | None = None, workers: int | None = None, seed: int | None = None,
                 shard_size: int | None = None, max_errors: int | None = None, resume: bool = False,
                 overwrite: bool = False, progress: bool = False, config: str | Path | None = None,
@@ -64,6 +64,8 @@ def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, f
         proposals: JSON lines of proposals per image (``stage="rcnn"``).
         compat: ``mmdet`` or ``torchvision`` semantics; neg_sampling: SSD ``none`` or ``random``.
         with_images: also write the resized, padded network input of each image.
+        with_max_iou: also store the dense per-prior ``max_iou`` (IoU methods); otherwise only
+            its values at the positives (``pos_max_iou``) are stored.
         out ... environ: see `RunOptions`.
     """
     options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, max_errors=max_errors,
@@ -85,13 +87,14 @@ def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, f
              for i, r in enumerate(records)]
     tasks = plan_shards(items, engine.shard_size, key=lambda item: item.record.key)
     run = RunDescription(
-        command="anchors", version=__version__, config=resolved.decisive() | {"with_images": with_images},
+        command="anchors", version=__version__,
+        config=resolved.decisive() | {"with_images": with_images, "with_max_iou": with_max_iou},
         config_sources=resolved.sources, seed=engine.seed, layout="wds", shard_size=engine.shard_size,
         inputs=describe_inputs(annotations=annotations, proposals=proposals), planned_shards=len(tasks),
         plan={"class_names": list(dataset.class_names),
               **{k: v for k, v in dataset.meta.items() if _jsonable(v)}})
     job = AnchorsJob(str(settings.out_dir), method, method, cfg, engine.seed, str(images) if images else None,
-                     with_images)
+                     with_images, with_max_iou)
     outcome = execute(job, tasks, run, settings)
     fields = {**outcome.summary(), "out": str(settings.out_dir), "method": method}
     return RunSummary("anchors", settings.out_dir, fields, outcome.manifest)

@@ -2,7 +2,9 @@
 subset with a crowd image and a background image) and on the dlib faces in COCO form.
 
 For every method: shards readable by `webdataset.WebDataset`, one KEY.npz + KEY.json per image,
-the npz keys and dtypes, json counts equal to the arrays, A equal to ``--priors H W``, and an
+the npz (sparse, `samplegen.anchors.sparse`) densified by `dense_arrays` exactly as `read_anchors`
+gives it, the dense keys and dtypes, json counts equal to the arrays, A equal to
+``--priors H W``, and an
 independent recomputation of the positives (IoU with the GT >= pos_iou_thr or the GT's best prior;
 FCOS: inside the box, the centre region and the level's range, smallest box wins) and of the
 regression targets (own DeltaXYWH decoder / l-t-r-b decoder).
@@ -23,6 +25,7 @@ from samplegen.anchors.methods import METHODS as TABLE
 from samplegen.anchors.methods import anchor_config
 from samplegen.errors import ConfigError
 from samplegen.outputs import read_anchors
+from samplegen.outputs.anchors import dense_arrays
 from tests.cli.helpers import changed_keys, manifest, ok, run_cli, run_inproc, tree_bytes
 
 METHODS = sorted(m for m in TABLE if m != "ssd")   # "ssd" is an alias of ssd300
@@ -75,7 +78,8 @@ def dlib_coco_args(dlib) -> list:
 
 
 def coco_run(runs, coco_args, method, **kw):
-    return runs.get(f"coco-{method}", ["--method", method, *coco_args, "--shard-size", 3], **kw)
+    """The COCO subset with the dense max_iou stored (``--with-max-iou``), so it can be recomputed."""
+    return runs.get(f"coco-{method}", ["--method", method, *coco_args, "--shard-size", 3, "--with-max-iou"], **kw)
 
 
 # ------------------------------------------------------------------------------------------
@@ -105,16 +109,24 @@ def decode_deltas(priors: np.ndarray, deltas: np.ndarray, stds) -> np.ndarray:
     return np.stack([gx - gw / 2, gy - gh / 2, gx + gw / 2, gy + gh / 2], 1)
 
 
+def check_max_iou(s: dict, best: np.ndarray) -> None:
+    """The dense max_iou (``--with-max-iou``) or, by default, its values at the positives."""
+    if "max_iou" in s:
+        np.testing.assert_array_equal(s["max_iou"], best, err_msg="max_iou differs from a recomputed IoU")
+    else:
+        np.testing.assert_array_equal(s["pos_max_iou"], best[s["pos_inds"]], err_msg="pos_max_iou differs")
+
+
 def check_iou_method(s: dict, priors: np.ndarray, cfg: dict) -> None:
     gts = s["gt_boxes"]
     assigned = s["assigned_gt"]
     pos = np.flatnonzero(assigned > 0)
     if gts.shape[0] == 0:
-        assert pos.size == 0 and (assigned == 0).all() and (s["max_iou"] == 0).all()
+        assert pos.size == 0 and (assigned == 0).all() and (s.get("max_iou", np.zeros(1)) == 0).all()
         return
     overlaps = iou_matrix(priors, gts)
     best = overlaps.max(1)
-    np.testing.assert_array_equal(s["max_iou"], best, err_msg="max_iou differs from a recomputed IoU")
+    check_max_iou(s, best)
     k = assigned[pos] - 1
     own = overlaps[pos, k]
     gt_best = overlaps.max(0)
@@ -185,7 +197,7 @@ def check_atss(s: dict, priors: np.ndarray, per_level: np.ndarray, cfg: dict) ->
         assert (assigned == 0).all()
         return
     overlaps = iou_matrix(priors, gts)
-    np.testing.assert_array_equal(s["max_iou"], overlaps.max(1))
+    check_max_iou(s, overlaps.max(1))
     centre = lambda b: np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], 1)  # noqa: E731
     pc, gc = centre(priors.astype(np.float32)), centre(gts.astype(np.float32))
     dist = np.sqrt(((pc[:, None, :] - gc[None, :, :]) ** 2).sum(-1))
@@ -218,7 +230,7 @@ KEYS_COMMON = {"assigned_gt": np.int32, "labels": np.int32, "pos_inds": np.int32
 # keys beyond the common contract of the methods whose recipes are recomputed below only through
 # their goldens (tests/anchors/test_yolov3.py, test_yolov5.py, test_centernet.py)
 EXTRA_KEYS = {
-    "yolov3": {"max_iou", "responsible"}, "yolov3_416": {"max_iou", "responsible"},
+    "yolov3": {"responsible"}, "yolov3_416": {"responsible"},
     "centernet": {"heatmap_peaks", "heatmap_radii", "avg_factor"},
     "yolov5": {"target_gt", "target_anchor", "target_cell", "target_box", "target_anchor_wh", "target_cls",
                "target_prior", "targets_per_level", "gt_source", "letterbox_pad"},
@@ -229,8 +241,8 @@ RECOMPUTED = IOU_METHODS | {"fcos"}
 def check_contract(method: str, s: dict, priors_of) -> None:
     """npz keys/dtypes/shapes, json counts, A vs --priors, positives and targets recomputed."""
     keys = set(KEYS_COMMON) | EXTRA_KEYS.get(method, set())
-    if method in IOU_METHODS:
-        keys.add("max_iou")
+    if method in IOU_METHODS or method.startswith("yolov3"):
+        keys.add("max_iou" if "max_iou" in s else "pos_max_iou")
     if method in SAMPLER:
         keys.add("sampled")
     if method == "fcos":
@@ -250,6 +262,8 @@ def check_contract(method: str, s: dict, priors_of) -> None:
     assert s["priors_per_level"].sum() == a
     if "max_iou" in s:
         assert s["max_iou"].dtype == np.float32 and s["max_iou"].shape == (a,)
+    if "pos_max_iou" in s:
+        assert s["pos_max_iou"].dtype == np.float32 and s["pos_max_iou"].shape == s["pos_inds"].shape
     if "sampled" in s:
         assert s["sampled"].dtype == np.bool_ and s["sampled"].shape == (a,)
     if "gt_level" in s:
@@ -346,8 +360,12 @@ def test_contract_on_coco128(runs, coco_args, coco_subset, method):
     samples = list(read_anchors(out))
     assert len(samples) == summary["samples"] == summary["images"] == len(data["images"])
     for m, s in zip(wds_samples, samples):
-        from_wds = dict(np.load(io.BytesIO(m["npz"])))
+        stored = dict(np.load(io.BytesIO(m["npz"])))
+        assert "assigned_gt" not in stored and "ignored_runs" in stored, "KEY.npz is not the sparse form"
+        from_wds = dense_arrays(stored)
         assert set(from_wds) == set(k for k in s if k not in ("meta", "key"))
+        for key, value in from_wds.items():
+            assert value.dtype == s[key].dtype and np.array_equal(value, s[key]), key
     names = {c["id"]: c["name"] for c in data["categories"]}
     class_names = manifest(out)["plan"]["class_names"]
     for s in samples:
@@ -471,7 +489,8 @@ def test_rcnn_stage_labels_proposals(runs, dlib_coco_args, dlib, tmp_path_factor
     RandomSampler(512, 0.25); targets with stds (0.1, 0.1, 0.2, 0.2)."""
     path = tmp_path_factory.mktemp("props") / "props.jsonl"
     props = _proposals(dlib["coco"], path)
-    out, _ = runs.get("dlib-fpn-rcnn", ["--method", "fpn", "--stage", "rcnn", "--proposals", path, *dlib_coco_args])
+    out, _ = runs.get("dlib-fpn-rcnn", ["--method", "fpn", "--stage", "rcnn", "--proposals", path, "--with-max-iou",
+                                        *dlib_coco_args])
     cfg = preset("fpn")
     for s in read_anchors(out):
         gts = s["gt_boxes"]
@@ -568,8 +587,11 @@ def test_torchvision_compat_contract(runs, dlib_coco_args, method):
 
 def test_rerun_refused_and_missing_images_fail(runs, dlib_coco_args, dlib, tmp_path):
     out, _ = runs.get("dlib-ssd300", ["--method", "ssd300", *dlib_coco_args])
+    before = tree_bytes(out)
     res = run_cli(["anchors", "--method", "ssd300", *dlib_coco_args, "--out", out, "--workers", 1])
-    assert res.code == 2 and "--resume" in res.stderr and res.stdout == ""
+    # a complete output is not redone (the engine says so); the folder is left as it was
+    assert res.code == 0 and "already complete" in res.stderr and "--overwrite" in res.stderr
+    assert tree_bytes(out) == before
     empty = tmp_path / "empty"
     empty.mkdir()
     # without --with-images no pixel is read (sizes come from the COCO file) ...

@@ -87,6 +87,21 @@ def touching(gts: np.ndarray, priors: np.ndarray) -> np.ndarray:
     return (gts[:, 0] < x2) & (gts[:, 2] > x1) & (gts[:, 1] < y2) & (gts[:, 3] > y1)
 
 
+class ChunkedOverlaps:
+    """`overlap_stats` / `last_gt_at_max` of a block source (`BoxOverlaps`, `MatrixOverlaps`) as
+    one object, the interface `windows.WindowedOverlaps` shares."""
+
+    def __init__(self, source, chunk: int):
+        self.source, self.chunk = source, chunk
+        self.shape = source.shape
+
+    def stats(self) -> "OverlapStats":
+        return overlap_stats(self.source, self.chunk)
+
+    def last_gt_at_max(self, stats: "OverlapStats", qualified: np.ndarray) -> np.ndarray:
+        return last_gt_at_max(self.source, stats, qualified)
+
+
 class MatrixOverlaps:
     """Blocks of a given G x N overlap matrix (for `assign_wrt_overlaps`)."""
 

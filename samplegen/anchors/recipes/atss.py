@@ -14,6 +14,7 @@ from samplegen.anchors.coders import delta_targets
 from samplegen.anchors.gt_boxes import network_gts
 from samplegen.anchors.config import AtssConfig
 from samplegen.anchors.kmeans import fit_ratios, fit_relative_scales
+from samplegen.anchors.prior_cache import memo
 from samplegen.anchors.recipes.checks import check_coder, check_method, check_positive_strides
 from samplegen.anchors.valid import assign_inside, inside_flags
 from samplegen.config.build import fail
@@ -44,13 +45,19 @@ def priors(cfg: AtssConfig, g: geo.InputGeometry) -> tuple[np.ndarray, np.ndarra
                              pri.octave_scales(pg.octave_base_scale, pg.scales_per_octave), None, pg.center_offset)
 
 
+def valid_priors(cfg: AtssConfig, g: geo.InputGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`priors` and their ``allowed_border`` flags (bool [A]) for geometry `g` (cached per geometry)."""
+    anchors, counts = priors(cfg, g)
+    return anchors, counts, inside_flags(anchors, g.pad_shape, cfg.allowed_border)
+
+
 def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray | None, width: int,
           height: int, cfg: AtssConfig, rng: np.random.Generator,
-          proposals: np.ndarray | None = None) -> Arrays:
+          proposals: np.ndarray | None = None,
+          with_max_iou: bool = True) -> Arrays:
     g = geometry(cfg, width, height)
     gts, labels, ignores = network_gts(gt_boxes, gt_labels, ignore_boxes, width, height, g, cfg.input)
-    anchors, counts = priors(cfg, g)
-    inside = inside_flags(anchors, g.pad_shape, cfg.allowed_border)
+    anchors, counts, inside = memo(valid_priors, cfg, g)
     # ATSS picks its candidates per level, so the levels of the inside anchors are passed along.
     inner = counts if inside.all() else np.array([part.sum() for part in np.split(inside, np.cumsum(counts)[:-1])],
                                                  np.int32)

@@ -205,7 +205,8 @@ def avg_factor(peaks: np.ndarray, radii: np.ndarray, featmap_size: tuple[int, in
 
 
 def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray | None, width: int, height: int,
-          cfg: CenterNetConfig, rng: np.random.Generator | None = None, proposals: np.ndarray | None = None) -> Arrays:
+          cfg: CenterNetConfig, rng: np.random.Generator | None = None, proposals: np.ndarray | None = None,
+          with_max_iou: bool = True) -> Arrays:
     """Label one image as ``CenterNetHead.loss_by_feat`` does at training time.
 
     Args:

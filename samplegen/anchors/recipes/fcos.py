@@ -14,6 +14,7 @@ from samplegen.anchors.coders import centerness, encode_distance
 from samplegen.anchors.gt_boxes import network_gts
 from samplegen.anchors.config import FcosConfig
 from samplegen.anchors.labels import gt_index_of, positive_mask
+from samplegen.anchors.prior_cache import memo
 from samplegen.anchors.recipes.checks import check_len, check_method, check_positive_strides
 from samplegen.config.build import fail
 
@@ -52,15 +53,16 @@ def priors(cfg: FcosConfig, g: geo.InputGeometry) -> tuple[np.ndarray, np.ndarra
 
 def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray | None, width: int,
           height: int, cfg: FcosConfig, rng: np.random.Generator,
-          proposals: np.ndarray | None = None) -> Arrays:
+          proposals: np.ndarray | None = None,
+          with_max_iou: bool = True) -> Arrays:
     """Positives with their l/t/r/b targets and centerness; FCOS has no ignore regions or IoU."""
     g = geometry(cfg, width, height)
     gts, labels, ignores = network_gts(gt_boxes, gt_labels, ignore_boxes, width, height, g, cfg.input)
-    points, counts = priors(cfg, g)
+    points, counts = memo(priors, cfg, g)
     strides = per_point(cfg.strides, counts)
     assigner = cfg.assigner
     if cfg.compat == "torchvision":
-        a = assign_fcos_tv(_tv_anchors(cfg, g)[0], counts, gts, labels, assigner.center_sample_radius)
+        a = assign_fcos_tv(memo(_tv_anchors, cfg, g)[0], counts, gts, labels, assigner.center_sample_radius)
     else:
         radius = strides * np.float32(assigner.center_sample_radius) if assigner.center_sampling else None
         a = assign_fcos(points, gts, labels, per_point(assigner.regress_ranges, counts), radius)

@@ -18,10 +18,12 @@ from samplegen.anchors import priors as pri
 from samplegen.anchors.assign.max_iou import assign_max_iou
 from samplegen.anchors.assign.result import Assignment
 from samplegen.anchors.assign.torchvision import assign_tv_matcher
+from samplegen.anchors.assign.windows import prior_grid
 from samplegen.anchors.coders import delta_targets
 from samplegen.anchors.gt_boxes import as_boxes, network_gts
 from samplegen.anchors.config import GridAnchorConfig, MaxIoUParams
 from samplegen.anchors.kmeans import fit_ratios, fit_relative_scales
+from samplegen.anchors.prior_cache import memo
 from samplegen.anchors.recipes.checks import (check_assigner, check_coder, check_len, check_method,
                                               check_positive_strides, check_sampler)
 from samplegen.anchors.sample import add_gt_as_proposals, prepend_gt_assignment, sample_random
@@ -81,21 +83,36 @@ def priors(cfg: GridAnchorConfig, g: geo.InputGeometry) -> tuple[np.ndarray, np.
                              pg.center_offset)
 
 
+def valid_priors(cfg: GridAnchorConfig, g: geo.InputGeometry) -> tuple:
+    """`priors`, their ``allowed_border`` flags (bool [A]) and, when all are inside, their cell
+    layout for windowed IoU (`windows.prior_grid`), for geometry `g` (cached per geometry)."""
+    anchors, counts = priors(cfg, g)
+    inside = inside_flags(anchors, g.pad_shape, cfg.allowed_border)
+    layout = prior_grid(anchors, counts, g.featmap_sizes) if inside.all() else None
+    return anchors, counts, inside, layout
+
+
 def _assign(priors_: np.ndarray, gts: np.ndarray, labels: np.ndarray, ignores: np.ndarray,
-            cfg: GridAnchorConfig, assigner: MaxIoUParams) -> Assignment:
-    """MaxIoU (mmdet) or torchvision ``Matcher(pos, neg, low-quality)`` on `priors_`."""
+            cfg: GridAnchorConfig, assigner: MaxIoUParams, layout: tuple | None = None,
+            exact_max_iou: bool = True) -> Assignment:
+    """MaxIoU (mmdet) or torchvision ``Matcher(pos, neg, low-quality)`` on `priors_` (`layout`:
+    their cells, for windowed IoU; None for proposals or a subset of the anchors; see
+    `assign_max_iou` for `exact_max_iou`)."""
     if cfg.compat == "mmdet":
-        return assign_max_iou(priors_, gts, labels, ignores, assigner)
+        return assign_max_iou(priors_, gts, labels, ignores, assigner, grid=layout, exact_max_iou=exact_max_iou)
     neg = assigner.neg_iou_thr
     low = neg[1] if isinstance(neg, tuple) else neg
-    return assign_tv_matcher(priors_, gts, labels, assigner.pos_iou_thr, low, assigner.match_low_quality)
+    return assign_tv_matcher(priors_, gts, labels, assigner.pos_iou_thr, low, assigner.match_low_quality,
+                             grid=layout)
 
 
 def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray | None, width: int,
           height: int, cfg: GridAnchorConfig, rng: np.random.Generator,
-          proposals: np.ndarray | None = None) -> Arrays:
+          proposals: np.ndarray | None = None,
+          with_max_iou: bool = True) -> Arrays:
     """Anchors (``stage: rpn|dense``) or `proposals` float32 [N, 4] (``stage: rcnn``); inputs in
-    original pixels, outputs in network-input pixels (`samplegen.anchors.methods` contract)."""
+    original pixels, outputs in network-input pixels (`samplegen.anchors.methods` contract).
+    Without `with_max_iou` the returned ``max_iou`` need only be exact at the positives."""
     g = geometry(cfg, width, height)
     gts, labels, ignores = network_gts(gt_boxes, gt_labels, ignore_boxes, width, height, g, cfg.input)
     if cfg.stage == "rcnn":
@@ -104,9 +121,9 @@ def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray 
         props = geo.scale_boxes(as_boxes(proposals, "proposals"), g, True)
         out = _label_rcnn(props, gts, labels, ignores, cfg, rng)
     else:
-        anchors, counts = priors(cfg, g)
-        inside = inside_flags(anchors, g.pad_shape, cfg.allowed_border)
-        a = assign_inside(anchors, inside, lambda p: _assign(p, gts, labels, ignores, cfg, cfg.assigner))
+        anchors, counts, inside, layout = memo(valid_priors, cfg, g)
+        a = assign_inside(anchors, inside, lambda p: _assign(p, gts, labels, ignores, cfg, cfg.assigner, layout,
+                                                             with_max_iou))
         out = delta_targets(anchors, gts, a, cfg.coder)
         if cfg.sampler.type == "random":
             out["sampled"] = sample_random(a.assigned_gt, cfg.sampler, rng).mask(len(anchors))

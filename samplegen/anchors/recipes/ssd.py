@@ -14,11 +14,13 @@ from samplegen.anchors import geometry as geo
 from samplegen.anchors import priors as pri
 from samplegen.anchors.assign.max_iou import assign_max_iou
 from samplegen.anchors.assign.torchvision import assign_tv_ssd_matcher
+from samplegen.anchors.assign.windows import prior_grid
 from samplegen.anchors.coders import delta_targets
 from samplegen.anchors.gt_boxes import network_gts
 from samplegen.anchors.config import SsdConfig
 from samplegen.anchors.kmeans import kmeans_iou
 from samplegen.anchors.labels import NEGATIVE
+from samplegen.anchors.prior_cache import memo
 from samplegen.anchors.recipes.checks import check_assigner, check_coder, check_len, check_method
 from samplegen.anchors.sample import Sample, neg_budget, random_choice
 from samplegen.anchors.valid import assign_inside, inside_flags
@@ -69,9 +71,19 @@ def priors(cfg: SsdConfig, g: geo.InputGeometry) -> tuple[np.ndarray, np.ndarray
     return pri.ssd_priors(g.featmap_sizes, pg.strides, pg.ratios, min_sizes, max_sizes)
 
 
+def valid_priors(cfg: SsdConfig, g: geo.InputGeometry) -> tuple:
+    """`priors`, their ``allowed_border`` flags (bool [A]) and, when all are inside, their cell
+    layout for windowed IoU (`windows.prior_grid`), for geometry `g` (cached per geometry)."""
+    boxes, counts = priors(cfg, g)
+    inside = inside_flags(boxes, g.pad_shape, cfg.allowed_border)
+    layout = prior_grid(boxes, counts, g.featmap_sizes) if inside.all() else None
+    return boxes, counts, inside, layout
+
+
 def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray | None, width: int,
           height: int, cfg: SsdConfig, rng: np.random.Generator,
-          proposals: np.ndarray | None = None) -> Arrays:
+          proposals: np.ndarray | None = None,
+          with_max_iou: bool = True) -> Arrays:
     """SSD: every prior labelled; the 3:1 mining budget is recorded, not applied (C.6).
 
     ``neg_mining.sampling: random`` additionally marks all positives and ``neg_budget`` uniformly
@@ -79,12 +91,12 @@ def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray 
     """
     g = geometry(cfg, width, height)
     gts, labels, ignores = network_gts(gt_boxes, gt_labels, ignore_boxes, width, height, g, cfg.input)
-    boxes, counts = priors(cfg, g)
-    inside = inside_flags(boxes, g.pad_shape, cfg.allowed_border)
+    boxes, counts, inside, layout = memo(valid_priors, cfg, g)
     if cfg.compat == "mmdet":
-        assign = lambda p: assign_max_iou(p, gts, labels, ignores, cfg.assigner)  # noqa: E731
+        assign = lambda p: assign_max_iou(p, gts, labels, ignores, cfg.assigner, grid=layout,  # noqa: E731
+                                          exact_max_iou=with_max_iou)
     else:
-        assign = lambda p: assign_tv_ssd_matcher(p, gts, labels, cfg.assigner.pos_iou_thr)  # noqa: E731
+        assign = lambda p: assign_tv_ssd_matcher(p, gts, labels, cfg.assigner.pos_iou_thr, grid=layout)  # noqa: E731
     a = assign_inside(boxes, inside, assign)
     out = delta_targets(boxes, gts, a, cfg.coder)
     num_pos = len(out["pos_inds"])

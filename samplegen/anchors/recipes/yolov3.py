@@ -31,6 +31,7 @@ from samplegen.anchors.assign.result import Assignment
 from samplegen.anchors.config import ResizeInput
 from samplegen.anchors.gt_boxes import network_gts
 from samplegen.anchors.labels import FIRST_POSITIVE, IGNORE, NEGATIVE, NO_LABEL
+from samplegen.anchors.prior_cache import memo
 from samplegen.anchors.priors import anchor_grid
 from samplegen.config.build import fail
 from samplegen.boxes import iou
@@ -253,7 +254,8 @@ def encode_yolo(priors: np.ndarray, gt_boxes: np.ndarray, strides: np.ndarray, e
 
 
 def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray | None, width: int, height: int,
-          cfg: Yolov3Config, rng: np.random.Generator | None = None, proposals: np.ndarray | None = None) -> Arrays:
+          cfg: Yolov3Config, rng: np.random.Generator | None = None, proposals: np.ndarray | None = None,
+          with_max_iou: bool = True) -> Arrays:
     """Label one image as ``YOLOV3Head.loss_by_feat`` does at training time.
 
     Args:
@@ -280,7 +282,7 @@ def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray 
     g = geometry(cfg, width, height)
     gts, labels, _ = network_gts(gt_boxes, gt_labels, None, width, height, g, cfg.input)
     gen = cfg.prior_generator
-    anchors, counts = yolo_priors(g.featmap_sizes, gen)
+    anchors, counts = memo(priors, cfg, g)
     responsible = responsible_flags(gts, g.featmap_sizes, gen.strides, len(gen.base_sizes[0]))
     a = assign_grid(anchors, responsible, gts, labels, cfg.assigner)
     pos = np.flatnonzero(a.assigned_gt >= FIRST_POSITIVE)

@@ -262,7 +262,8 @@ def build_targets(xywhn: np.ndarray, cfg: Yolov5Config, featmap_sizes: Sequence[
 
 
 def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray | None, width: int, height: int,
-          cfg: Yolov5Config, rng: np.random.Generator | None = None, proposals: np.ndarray | None = None) -> Arrays:
+          cfg: Yolov5Config, rng: np.random.Generator | None = None, proposals: np.ndarray | None = None,
+          with_max_iou: bool = True) -> Arrays:
     """Label one image as ``ComputeLoss.build_targets`` does for the non-augmented loader.
 
     Args:
