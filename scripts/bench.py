@@ -584,6 +584,10 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["_decode"]:
         decode_floor_main(argv[1], int(argv[3]) if len(argv) > 3 else 1)
         return
+    if argv[:1] == ["--loaders"]:  # DataLoader throughput (issue 12): scripts/bench_loaders.py
+        import bench_loaders
+        bench_loaders.main(argv[1:])
+        return
     args = parse_args(argv)
     REPEAT[0] = max(1, args.repeat)
     (main_memory if args.memory_check else main_bench)(args)
