@@ -85,6 +85,16 @@ def read_coco(path: Path, images_root: Path | None) -> Dataset:
     return Dataset("coco", str(path), records, tuple(class_names), meta)
 
 
+def coco_image_ids(path: Path) -> dict[str, str]:
+    """``str(image id)`` -> record key of every entry of ``images`` (for ``--image 9``: COCO's
+    own id of an image). Reads the file again: the records do not carry COCO ids."""
+    ids = {}
+    for img in _list(path, _load(path), "images"):
+        if isinstance(img, dict) and _is_id(img.get("id")) and isinstance(img.get("file_name"), str):
+            ids[str(img["id"])] = image_key(img["file_name"])
+    return ids
+
+
 def _load(path: Path) -> dict:
     try:
         data = json.loads(read_input(path))

@@ -5,9 +5,11 @@ The edges live here (reading outputs, annotations and images, writing the PNG); 
 """
 from __future__ import annotations
 
+import difflib
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import cv2
 import numpy as np
@@ -17,6 +19,7 @@ from samplegen.anchors.config import MethodConfig
 from samplegen.anchors.labels import count_labels
 from samplegen.anchors.methods import label_image, needs_proposals, priors_for
 from samplegen.datasets import read_dataset
+from samplegen.datasets.coco import coco_image_ids
 from samplegen.datasets.paths import image_file
 from samplegen.engine.images import load_image
 from samplegen.engine.manifest import read_manifest
@@ -29,7 +32,10 @@ from samplegen.pipelines.anchors import resolve_method
 from samplegen.pipelines.options import run_options
 from samplegen.record import Record
 from samplegen.render import draw
-from samplegen.render.anchor_panels import anchor_panels, crop_region, gt_region, tile_panels
+from samplegen.render.anchor_panels import (
+    STYLE, anchor_panels, crop_region, dense_heatmap, gt_region, legend_kinds, tile_panels,
+)
+from samplegen.render.legend import legend_strip
 from samplegen.render.sheet import SheetLayout, contact_sheet, select_sections
 from samplegen.rng import rng_for
 
@@ -96,8 +102,25 @@ def grey_canvas(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
     return draw.blank(h, w, draw.CANVAS_GREY)
 
 
-def find_record(records: list[Record], key: str | None, annotations: Path) -> Record:
-    """The record whose key or image path (as written) is `key`; the first by key when None."""
+def image_names(written: str) -> tuple[str, str, str]:
+    """The shorter names an image answers to in ``--image``: its key without the extension, its
+    file name, and its file name without the extension (``000000000009`` for ``000000000009.jpg``)."""
+    key = written.replace("\\", "/")
+    base = key.rsplit("/", 1)[-1]
+    return posixpath.splitext(key)[0], base, posixpath.splitext(base)[0]
+
+
+def find_record(records: list[Record], key: str | None, annotations: Path,
+                ids: Callable[[], Mapping[str, str]] | None = None) -> Record:
+    """The record `key` names; the first by key when None.
+
+    `key` is tried as, in order: the record key or the image path as written; a shorter name of
+    `image_names` (the stem, the file name) when exactly one record has it; the dataset's own id
+    through `ids` (``str(id) -> key``, e.g. COCO's ``9``).
+
+    Raises:
+        InputError: no records. ConfigError: `key` names no record, or several by a short name.
+    """
     ordered = sorted(records, key=lambda r: r.key)
     if not ordered:
         raise InputError(annotations, None, "no images in the annotations")
@@ -106,8 +129,23 @@ def find_record(records: list[Record], key: str | None, annotations: Path) -> Re
     for record in ordered:
         if key in (record.key, record.image):
             return record
-    known = ", ".join(r.key for r in ordered[:5])
-    raise ConfigError(f"--image {key!r}: no such image key or path in {annotations} (first keys: {known})")
+    named = [r for r in ordered if key in image_names(r.key)]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        shown = ", ".join(repr(r.key) for r in named[:3])
+        raise ConfigError(f"--image {key!r} is ambiguous in {annotations}: {len(named)} images are named so "
+                          f"({shown}{', ...' if len(named) > 3 else ''}); give the whole key")
+    by_id = ids() if ids is not None else {}
+    if key in by_id or key.lstrip("0") in by_id:
+        wanted = by_id.get(key, by_id.get(key.lstrip("0")))
+        for record in ordered:
+            if record.key == wanted:
+                return record
+    nearest = difflib.get_close_matches(key, [r.key for r in ordered], n=1, cutoff=0.0)
+    hint = f"; nearest key: {nearest[0]!r}" if nearest else ""
+    raise ConfigError(f"--image {key!r}: no image of {annotations} has this key, path, file name"
+                      f"{' or id' if ids is not None else ''}{hint}")
 
 
 def _refuse_proposals(cfg: MethodConfig) -> None:
@@ -119,7 +157,9 @@ def direct_view(cfg: MethodConfig, seed: int, annotations: Path, format_name: st
                 key: str | None, with_image: bool) -> AnchorView:
     """Label the image `key` of `annotations` exactly like the anchors job (seed, rng per key)."""
     _refuse_proposals(cfg)
-    record = find_record(list(read_dataset(format_name, annotations, images).records), key, annotations)
+    dataset = read_dataset(format_name, annotations, images)
+    ids = (lambda: coco_image_ids(annotations)) if dataset.format == "coco" else None
+    record = find_record(list(dataset.records), key, annotations, ids)
     pixels = None
     if with_image or record.width is None or record.height is None:
         path = image_file(images, record)
@@ -153,15 +193,20 @@ def output_view(out_dir: Path, key: str | None, with_image: bool) -> AnchorView:
 def render_view(view: AnchorView, panel_size: int, columns: int, dim: float,
                 zoom: float | None = None) -> tuple[np.ndarray, int]:
     """The tiled picture of `view` and its number of panels; the longer panel side is `panel_size`;
-    with `zoom`, every panel shows only the GTs' surroundings (`gt_region` with margin `zoom`)."""
+    with `zoom`, every panel shows only the GTs' surroundings (`gt_region` with margin `zoom`).
+    A legend strip under the panels names every kind of mark they draw."""
     canvas, arrays, priors = view.canvas, view.arrays, view.priors
+    if "heatmap_peaks" in arrays:  # CenterNet stores peaks + radii; the panel shows the dense map
+        arrays = {**arrays, "heatmap": dense_heatmap(arrays, view.cfg.strides[0])}
     if zoom is not None:
         region = gt_region(arrays["gt_boxes"], canvas.shape[:2], zoom)
         canvas, arrays, priors = crop_region(canvas, arrays, priors, region)
     canvas = draw.dim(canvas, dim) if dim > 0 else canvas
     scale = panel_size / max(canvas.shape[:2])
     panels = anchor_panels(canvas, arrays, priors, view.cfg.strides, scale)
-    return tile_panels(panels, columns), len(panels)
+    grid = tile_panels(panels, columns)
+    key = legend_strip(grid.shape[1], legend_kinds(arrays, priors), STYLE)
+    return np.concatenate([grid, key], axis=0), len(panels)
 
 
 def show_anchors(picture: str | Path, method: str | None = None, *, annotations: str | Path | None = None,

@@ -19,7 +19,14 @@ A box-prior level panel, drawn in this order (later on top):
 FCOS level panels show the positive points as discs in their GT's colour (the positive region)
 over the GT boxes; one more panel is the centerness heat map: each positive point's centerness
 painted (`cv2.COLORMAP_VIRIDIS`) as the stride x stride cell centred on the point, every other
-pixel black (0). Heat map cells are painted from the coarsest level to the finest.
+pixel black (0), with a 0-1 colour scale under it. Heat map cells are painted from the coarsest
+level to the finest.
+
+CenterNet (points, ``heatmap_peaks``): the level panel shows each GT's peak cell as a disc and its
+gaussian radius as a circle, in the GT's colour; one more panel is the target heat map (the max
+over classes of `samplegen.anchors.recipes.centernet.centernet_heatmap`, each output cell a
+stride x stride block, `dense_heatmap`) with its colour scale. `legend_kinds` names the marks a
+picture holds, for the legend strip of `samplegen.render.legend`.
 """
 from __future__ import annotations
 
@@ -30,7 +37,8 @@ import cv2
 import numpy as np
 
 from samplegen.anchors.labels import FIRST_POSITIVE, IGNORE, NEGATIVE
-from samplegen.render import draw
+from samplegen.anchors.recipes.centernet import centernet_heatmap
+from samplegen.render import draw, legend
 
 GT_THICKNESS = 3
 NEGATIVE_ALPHA = 0.6
@@ -38,6 +46,7 @@ POSITIVE_TINT = 0.2
 NEGATIVE_RADIUS = 2
 TITLE_HEIGHT = 22
 PANEL_GAP = 6
+STYLE = legend.LegendStyle(GT_THICKNESS, POSITIVE_TINT, NEGATIVE_ALPHA, NEGATIVE_RADIUS)
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,11 +173,58 @@ def centerness_map(shape: tuple[int, int], arrays: Mapping[str, np.ndarray], poi
 
 
 def level_counts(assigned: np.ndarray, sampled: np.ndarray | None) -> str:
-    """Short title counts of one level: ``3 pos 40 ign 120 neg`` (neg: sampled negatives, when sampled)."""
+    """Short title counts of one level: ``3 pos 40 ign 120 sampled neg`` (the negatives a sampler
+    picked, when one ran; every other negative is not drawn)."""
     text = f"{int((assigned >= FIRST_POSITIVE).sum())} pos {int((assigned == IGNORE).sum())} ign"
     if sampled is not None:
-        text += f" {int((sampled & (assigned == NEGATIVE)).sum())} neg"
+        text += f" {int((sampled & (assigned == NEGATIVE)).sum())} sampled neg"
     return text
+
+
+def legend_kinds(arrays: Mapping[str, np.ndarray], priors: np.ndarray) -> list[str]:
+    """The marks the panels of these arrays draw, in legend order (`samplegen.render.legend`)."""
+    if np.asarray(priors).shape[1] == 2:
+        kinds = [legend.GT, legend.POSITIVE_POINT]
+        return kinds + [legend.PEAK] if "heatmap_peaks" in arrays else kinds
+    kinds = [legend.GT, legend.POSITIVE, legend.IGNORED]
+    return kinds + [legend.SAMPLED_NEGATIVE] if "sampled" in arrays else kinds
+
+
+def dense_heatmap(arrays: Mapping[str, np.ndarray], stride: int) -> np.ndarray:
+    """float32 [H, W] in network-input pixels (``pad_shape``): the CenterNet target heat map, max
+    over the classes present, each output cell repeated over its stride x stride pixels."""
+    h, w = (int(v) for v in arrays["pad_shape"])
+    feat = (-(-h // stride), -(-w // stride))
+    peaks = np.asarray(arrays["heatmap_peaks"]).reshape(-1, 3)
+    classes = np.unique(peaks[:, 0])
+    maps = centernet_heatmap(peaks, arrays["heatmap_radii"], 0, feat, classes)
+    cells = maps.max(axis=0) if len(classes) else np.zeros(feat, np.float32)
+    return np.repeat(np.repeat(cells, stride, axis=0), stride, axis=1)[:h, :w]
+
+
+def heat_panel(heat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """uint8 [h + SCALE_HEIGHT, w, 3]: float `heat` in [0, 1] resized (nearest) to `shape` (h, w)
+    in VIRIDIS, black where 0, over its colour scale."""
+    h, w = shape
+    resized = cv2.resize(np.asarray(heat, np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
+    image = legend.viridis(resized)
+    image[resized <= 0] = 0
+    return np.concatenate([image, legend.colour_scale(w)], axis=0)
+
+
+def peak_circles(canvas: np.ndarray, arrays: Mapping[str, np.ndarray], points: np.ndarray, stride: int,
+                 scale: float) -> np.ndarray:
+    """`canvas` with each GT's gaussian radius (``heatmap_radii`` cells) as a circle around its
+    peak cell's point (`points` float [A, 2], row-major cells), in the GT's colour."""
+    out = canvas.copy()
+    h, w = (int(v) for v in arrays["pad_shape"])
+    feat_w = -(-w // stride)
+    peaks = np.asarray(arrays["heatmap_peaks"]).reshape(-1, 3)
+    for k, ((_, y, x), radius) in enumerate(zip(peaks.tolist(), np.asarray(arrays["heatmap_radii"]).tolist())):
+        cx, cy = np.floor(np.asarray(points, np.float64)[y * feat_w + x] * scale).astype(int)
+        colour = tuple(int(c) for c in draw.gt_colour(k))
+        cv2.circle(out, (int(cx), int(cy)), max(1, int(round(radius * stride * scale))), colour, 1, cv2.LINE_8)
+    return out
 
 
 def anchor_panels(canvas: np.ndarray, arrays: Mapping[str, np.ndarray], priors: np.ndarray,
@@ -198,14 +254,21 @@ def anchor_panels(canvas: np.ndarray, arrays: Mapping[str, np.ndarray], priors: 
     for level, stride in zip(level_slices(counts), strides):
         if points:
             image = point_level_panel(base, arrays, priors, level, stride, scale)
+            if "heatmap_peaks" in arrays:
+                image = peak_circles(image, arrays, priors, stride, scale)
         else:
             image = box_level_panel(base, arrays, priors, level, scale)
         title = f"stride {stride}: " + level_counts(assigned[level], None if sampled is None
                                                                  else sampled[level])
         panels.append(Panel(title, image))
-    if points:
+    if "centerness" in arrays:
         heat = centerness_map(base.shape[:2], arrays, priors, strides, scale)
-        panels.append(Panel(f"centerness, {len(arrays['pos_inds'])} positive points", heat))
+        scale_bar = legend.colour_scale(heat.shape[1])
+        panels.append(Panel(f"centerness, {len(arrays['pos_inds'])} positive points",
+                            np.concatenate([heat, scale_bar], axis=0)))
+    if "heatmap" in arrays:
+        panels.append(Panel(f"target heat map, {len(arrays['heatmap_peaks'])} peaks",
+                            heat_panel(arrays["heatmap"], base.shape[:2])))
     return panels
 
 
@@ -226,12 +289,15 @@ def gt_region(gt_boxes: np.ndarray, shape: tuple[int, int], margin: float) -> tu
 
 def crop_region(canvas: np.ndarray, arrays: Mapping[str, np.ndarray], priors: np.ndarray,
                 region: tuple[int, int, int, int]) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """(canvas, arrays, priors) seen through `region` ``x1 y1 x2 y2``: the canvas cropped, and
-    ``gt_boxes`` and the priors (boxes [A, 4] or points [A, 2]) moved by ``-(x1, y1)``."""
+    """(canvas, arrays, priors) seen through `region` ``x1 y1 x2 y2``: the canvas (and a dense
+    ``heatmap`` in network pixels, when present) cropped, and ``gt_boxes`` and the priors (boxes
+    [A, 4] or points [A, 2]) moved by ``-(x1, y1)``."""
     x1, y1, x2, y2 = region
     shift = np.array([x1, y1], np.float32)
     moved = dict(arrays)
     moved["gt_boxes"] = np.asarray(arrays["gt_boxes"], np.float32) - np.tile(shift, 2)
+    if "heatmap" in arrays:
+        moved["heatmap"] = np.asarray(arrays["heatmap"])[y1:y2, x1:x2]
     priors = np.asarray(priors, np.float32)
     moved_priors = priors - (np.tile(shift, 2) if priors.shape[1] == 4 else shift)
     return canvas[y1:y2, x1:x2].copy(), moved, moved_priors

@@ -1,7 +1,9 @@
 """Bar charts of `samplegen stats` figures, drawn with OpenCV (no plotting dependency).
 
 Each chart is a panel: title, one bar per value scaled to the largest value, the value written
-above each bar, labels below. Panels are stacked vertically into one BGR image.
+above each bar, labels below. An overlay (the GT boxes without a positive prior) is drawn over
+its bars in a second colour and its numbers are written in that colour under the labels. Panels
+are stacked vertically into one BGR image.
 """
 from __future__ import annotations
 
@@ -33,8 +35,9 @@ def bar_top(value: float, largest: float) -> int:
 
 
 def bar_panel(title: str, labels: Sequence[str], values: Sequence[float],
-              overlay: Sequence[float] | None = None) -> np.ndarray:
-    """One chart; `overlay` values (<= values) are drawn over their bars in a second colour."""
+              overlay: Sequence[float] | None = None, overlay_name: str = "") -> np.ndarray:
+    """One chart; `overlay` values (<= values) are drawn over their bars in a second colour and
+    written under each label (``3 no pos``: the count, then `overlay_name`) where the bar has any."""
     panel = np.full((PANEL_HEIGHT, PANEL_WIDTH, 3), 255, np.uint8)
     cv2.putText(panel, title, (MARGIN, 24), FONT, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.line(panel, (MARGIN, PLOT_BOTTOM), (PANEL_WIDTH - MARGIN, PLOT_BOTTOM), (0, 0, 0), 1)
@@ -48,6 +51,9 @@ def bar_panel(title: str, labels: Sequence[str], values: Sequence[float],
         scale = 0.35 if len(values) > 12 else 0.45
         cv2.putText(panel, f"{value:g}", (x1, max(top - 4, PLOT_TOP - 4)), FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)
         cv2.putText(panel, label, (x1, PLOT_BOTTOM + 18), FONT, scale, (60, 60, 60), 1, cv2.LINE_AA)
+        if overlay is not None and value > 0:
+            text = f"{overlay[i]:g} {overlay_name}".strip()
+            cv2.putText(panel, text, (x1, PLOT_BOTTOM + 36), FONT, scale, SECOND_COLOUR, 1, cv2.LINE_AA)
     return panel
 
 
@@ -70,7 +76,8 @@ def draw_stats(stats: Mapping) -> np.ndarray:
         if stats.get("pos_iou_histogram"):
             panels.append(bar_panel("IoU of positive priors", bins, stats["pos_iou_histogram"]))
         buckets = stats["gt_without_positive_by_size"]
-        panels.append(bar_panel("GT boxes by size (red: no positive prior)", list(buckets),
+        panels.append(bar_panel("GT boxes by size, sqrt(w h) in network-input px (red: no positive prior)",
+                                [f"{name} px" for name in buckets],
                                 [v["boxes"] for v in buckets.values()],
-                                [v["without_positive"] for v in buckets.values()]))
+                                [v["without_positive"] for v in buckets.values()], "no pos"))
     return np.concatenate(panels, axis=0)

@@ -79,7 +79,7 @@ def test_show_anchors_unknown_key_or_missing_image_exit_2(tmp_path):
     assert res.code == 2 and "nope.jpg" in res.stderr and not (tmp_path / "a.png").exists()
     res = run_cli(["show", "anchors", "--method", "fpn", "--images", tmp_path, "--annotations", embedded.COCO,
                    "--out", tmp_path / "a.png"])
-    assert res.code == 2 and "astronaut.jpg" in res.stderr and "missing" in res.stderr
+    assert res.code == 2 and "none of the 2 images" in res.stderr and "astronaut.jpg" in res.stderr
     res = run_cli(["show", "anchors", "--from", tmp_path, "--out", tmp_path / "a.png"])
     assert res.code == 2 and "no samplegen anchors output" in res.stderr
     res = run_cli(["show", "anchors", "--out", tmp_path / "a.png"])
@@ -126,3 +126,50 @@ def test_help(command):
     assert res.code == 0 and "Usage:" in res.stdout and "--out" in res.stdout or command == ["show"]
     if command == ["show"]:
         assert "mtcnn" in res.stdout and "anchors" in res.stdout
+
+
+@pytest.fixture(scope="module")
+def coco128(shared_data) -> list:
+    return ["--annotations", shared_data / "coco128" / "annotations" / "instances_train2017.json",
+            "--images", shared_data / "coco128" / "images" / "train2017"]
+
+
+@pytest.mark.parametrize("method, panels", [("yolov3", 3), ("yolov5", 3), ("centernet", 2), ("fcos", 6)])
+def test_show_anchors_new_methods_with_legend(coco128, tmp_path, method, panels):
+    from samplegen.render.legend import STRIP_HEIGHT
+
+    png = tmp_path / f"{method}.png"
+    summary = ok(run_inproc(["show", "anchors", "--method", method, *coco128, "--image", "000000000009.jpg",
+                             "--out", png, "--panel-size", "160"]))
+    assert summary["panels"] == panels and summary["image"] == "000000000009.jpg"
+    image = cv2.imread(str(png))
+    assert image.shape[:2] == (summary["height"], summary["width"])
+    legend_rows = image[-STRIP_HEIGHT:]
+    assert (legend_rows == 255).all(axis=2).any()  # the legend's white text under the panels
+    assert summary["counts"]["pos"] > 0
+
+
+def test_image_by_stem_or_coco_id(coco128, tmp_path):
+    pictures = {}
+    for key in ("000000000009.jpg", "000000000009", "9"):
+        pictures[key] = tmp_path / f"{key}.png"
+        summary = ok(run_inproc(["show", "anchors", "--method", "ssd300", *coco128, "--image", key,
+                                 "--out", pictures[key], "--panel-size", "96"]))
+        assert summary["image"] == "000000000009.jpg"
+    assert len({p.read_bytes() for p in pictures.values()}) == 1
+    res = run_cli(["show", "anchors", "--method", "ssd300", *coco128, "--image", "000000000009.png",
+                   "--out", tmp_path / "x.png"])
+    assert res.code == 2 and "nearest key: '000000000009.jpg'" in res.stderr and len(res.stderr.splitlines()) == 1
+
+
+def test_ambiguous_stem_is_refused(shared_data, tmp_path):
+    """The same file name in two folders: the stem names neither."""
+    from tests.cli.helpers import wider_blocks
+
+    _, lines = wider_blocks(shared_data / "dlib_faces" / "derived" / "wider_face_train_bbx_gt.txt", 1)
+    name = lines[0].strip()
+    gt = tmp_path / "gt.txt"
+    gt.write_text("\n".join([f"a/{name}", *lines[1:], f"b/{name}", *lines[1:]]) + "\n")
+    res = run_cli(["show", "anchors", "--method", "fpn", "--annotations", gt, "--format", "wider",
+                   "--image", name.rsplit(".", 1)[0], "--out", tmp_path / "x.png"])
+    assert res.code == 2 and "is ambiguous" in res.stderr and f"'a/{name}'" in res.stderr

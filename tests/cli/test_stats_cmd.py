@@ -87,3 +87,35 @@ def test_stats_of_a_folder_without_manifest_is_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["stats", str(tmp_path)])
     assert exit_info.value.code == 2 and "manifest" in capsys.readouterr().err
+
+
+def test_size_buckets_have_units_and_numbered_no_positive_bars(shared_data, tmp_path, capsys):
+    """Faster R-CNN's 128-512 px anchors on COCO128: most small boxes get no positive prior; the
+    size chart labels buckets in px and writes each bucket's no-positive count in red."""
+    import cv2
+
+    from samplegen.render.stats_plot import PANEL_HEIGHT, SECOND_COLOUR
+
+    out = tmp_path / "frcnn"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["anchors", "--method", "faster_rcnn", "--annotations",
+              str(shared_data / "coco128" / "annotations" / "instances_train2017.json"), "--out", str(out),
+              "--no-progress", "--workers", "1"])
+    assert exit_info.value.code == 0
+    capsys.readouterr()
+    stats = run(["stats", str(out), "--plot", str(tmp_path / "p.png")], capsys)
+    buckets = stats["gt_without_positive_by_size"]
+    assert buckets["0-16"]["without_positive"] == buckets["0-16"]["boxes"] > 0
+    size_panel = cv2.imread(stats["plot"])[-PANEL_HEIGHT:]
+    red_text = np.all(size_panel[PLOT_BOTTOM + 22:PLOT_BOTTOM + 40] == SECOND_COLOUR, axis=2)
+    for (x1, x2), counts in zip(bar_geometry(len(buckets)), buckets.values()):
+        assert red_text[:, x1:x2].any() == (counts["boxes"] > 0)
+
+
+def test_overlay_labels_are_written_only_under_bars_with_boxes():
+    from samplegen.render.stats_plot import SECOND_COLOUR
+
+    panel = bar_panel("t", ["0-16 px", "16-32 px"], [4, 0], [3, 0], "no pos")
+    red = np.all(panel[PLOT_BOTTOM + 22:PLOT_BOTTOM + 40] == SECOND_COLOUR, axis=2)
+    (a1, a2), (b1, b2) = bar_geometry(2)
+    assert red[:, a1:a2].any() and not red[:, b1:b2].any()

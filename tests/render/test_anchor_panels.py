@@ -1,15 +1,18 @@
 """Anchor / point pictures: per-level panels, colours of positives / ignored / sampled, FCOS heat map."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from samplegen.anchors.methods import anchor_config
 from samplegen.anchors.labels import IGNORE, NEGATIVE
 from samplegen.anchors.methods import label_image, priors_for
-from samplegen.render import draw
-from samplegen.render.anchor_panels import (NEGATIVE_ALPHA, anchor_panels, centerness_map, crop_region,
-                                            gt_region, level_slices, tile_panels)
+from samplegen.anchors.recipes.centernet import centernet_heatmap
+from samplegen.render import draw, legend
+from samplegen.render.anchor_panels import (NEGATIVE_ALPHA, STYLE, anchor_panels, centerness_map, crop_region,
+                                            dense_heatmap, gt_region, legend_kinds, level_counts, level_slices,
+                                            tile_panels)
 from samplegen.rng import rng_for
 
 GREY = (114, 114, 114)
@@ -121,7 +124,12 @@ def test_fcos_panels_levels_plus_heat_map_and_points_in_gt_colour():
     assert colour_at(panels[0].image, 12, 4) == draw.gt_colour(0)
     assert colour_at(panels[0].image, 4, 4) == GREY  # a negative point is not drawn
     assert colour_at(panels[1].image, 24, 24) == draw.gt_colour(1)
-    np.testing.assert_array_equal(panels[2].image, centerness_map((64, 96), arrays, points, [8, 16], 1.0))
+    heat, scale_bar = panels[2].image[:64], panels[2].image[64:]
+    np.testing.assert_array_equal(heat, centerness_map((64, 96), arrays, points, [8, 16], 1.0))
+    # under the map, its colour scale: VIRIDIS(0) at the left end of the bar, VIRIDIS(1) at the right
+    assert scale_bar.shape == (legend.SCALE_HEIGHT, 96, 3)
+    np.testing.assert_array_equal(scale_bar[5, 6], legend.viridis(np.array([0.0]))[0])
+    np.testing.assert_array_equal(scale_bar[5, 96 - 7], legend.viridis(np.array([1.0]))[0])
 
 
 def test_zoom_region_and_crop_move_everything_together():
@@ -167,3 +175,69 @@ def test_real_method_positives_in_their_level_panel(method):
             checked += 1
         assert panel.title.startswith("stride ") and f"{int((assigned >= 1).sum())} pos" in panel.title
     assert checked == len(arrays["pos_inds"]) > 0
+
+
+def test_level_title_counts_sampled_negatives_by_that_name():
+    priors, arrays = box_arrays()
+    panels = anchor_panels(canvas(), arrays, priors, [8, 16])
+    assert panels[0].title == "stride 8: 1 pos 1 ign 1 sampled neg"
+    assert level_counts(arrays["assigned_gt"][:3], None) == "1 pos 1 ign"  # no sampler: no negatives counted
+
+
+def test_legend_swatches_are_drawn_like_the_panels():
+    strip = legend.legend_strip(900, [legend.GT, legend.POSITIVE, legend.IGNORED, legend.SAMPLED_NEGATIVE], STYLE)
+    assert strip.shape == (legend.STRIP_HEIGHT, 900, 3)
+    top = (legend.STRIP_HEIGHT - legend.SWATCH) // 2
+    gt = strip[top:top + legend.SWATCH, 6:6 + legend.SWATCH]
+    assert colour_at(gt, 1, 1) == draw.gt_colour(0)  # the thick outline, as draw_gts
+    centre = legend.SWATCH // 2
+    tinted = tuple(int(v) for v in draw.blend(draw.blank(1, 1), draw.blank(1, 1, draw.gt_colour(0)),
+                                              np.ones((1, 1), bool), STYLE.positive_tint)[0, 0])
+    x = 6 + legend.SWATCH + 6 + cv2.getTextSize(legend.GT, draw.FONT, legend.TEXT_SCALE, 1)[0][0] + 18
+    positive = strip[top:top + legend.SWATCH, x:x + legend.SWATCH]
+    assert colour_at(positive, centre, centre) == tinted and colour_at(positive, 1, 1) == draw.gt_colour(0)
+
+
+def test_legend_wraps_onto_rows_when_narrow():
+    strip = legend.legend_strip(200, list(legend.KINDS), STYLE)
+    assert strip.shape[0] > legend.STRIP_HEIGHT and strip.shape[0] % legend.STRIP_HEIGHT == 0
+
+
+@pytest.mark.parametrize("method, kinds", [
+    ("fpn", [legend.GT, legend.POSITIVE, legend.IGNORED, legend.SAMPLED_NEGATIVE]),
+    ("retinanet", [legend.GT, legend.POSITIVE, legend.IGNORED]),
+    ("yolov3", [legend.GT, legend.POSITIVE, legend.IGNORED]),
+    ("yolov5", [legend.GT, legend.POSITIVE, legend.IGNORED]),
+    ("fcos", [legend.GT, legend.POSITIVE_POINT]),
+    ("centernet", [legend.GT, legend.POSITIVE_POINT, legend.PEAK]),
+])
+def test_legend_names_what_each_method_draws(method, kinds):
+    cfg = anchor_config(method)
+    arrays = label_image(np.array([[182, 80, 266, 178]], np.float32), np.zeros(1, np.int32),
+                         np.zeros((0, 4), np.float32), 512, 512, cfg, rng_for(0, "x"))
+    priors, _ = priors_for(cfg, 512, 512)
+    assert legend_kinds(arrays, priors) == kinds
+
+
+def test_centernet_heat_panel_is_the_rebuilt_target_with_its_peaks_at_1():
+    cfg = anchor_config("centernet")
+    boxes = np.array([[182, 80, 266, 178], [40, 300, 200, 420]], np.float32)
+    arrays = label_image(boxes, np.array([0, 3], np.int32), np.zeros((0, 4), np.float32), 512, 512, cfg,
+                         rng_for(0, "x"))
+    stride = cfg.strides[0]
+    dense = dense_heatmap(arrays, stride)
+    h, w = (int(v) for v in arrays["pad_shape"])
+    assert dense.shape == (h, w)
+    cells = centernet_heatmap(arrays["heatmap_peaks"], arrays["heatmap_radii"], cfg.head.num_classes,
+                              (h // stride, w // stride)).max(axis=0)
+    np.testing.assert_array_equal(dense[::stride, ::stride], cells)
+    for _, y, x in arrays["heatmap_peaks"]:
+        assert dense[y * stride, x * stride] == 1.0
+    priors, _ = priors_for(cfg, 512, 512)
+    panels = anchor_panels(draw.blank(h, w, GREY), {**arrays, "heatmap": dense}, priors, cfg.strides)
+    assert [p.title for p in panels] == ["stride 4: 2 pos 0 ign", "target heat map, 2 peaks"]
+    heat = panels[1].image
+    assert heat.shape == (h + legend.SCALE_HEIGHT, w, 3)
+    y, x = arrays["heatmap_peaks"][0, 1:] * stride
+    np.testing.assert_array_equal(heat[y, x], legend.viridis(np.array([1.0]))[0])
+    assert not heat[:h][dense == 0].any()  # black wherever the target is 0
