@@ -38,7 +38,8 @@ def show_mtcnn_command(out_dir: Path, picture: Path, **options: Any) -> None:
 @show_group.command("anchors")
 @click.option("--method", type=click.Choice(sorted(METHODS)), help="Anchor method (not with --from).")
 @click.option("--annotations", type=click.Path(path_type=Path), help="Annotations [embedded sample].")
-@format_option(default="coco", show_default=True, help="Format of --annotations.")
+@format_option(default="auto", show_default=True,
+               help="Format of --annotations; auto reads it with the reader its first lines point to.")
 @click.option("--images", type=click.Path(file_okay=False, path_type=Path), help="Image root.")
 @click.option("--from", "from_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Draw a sample of this `samplegen anchors` output instead.")

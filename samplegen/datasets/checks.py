@@ -36,7 +36,7 @@ IMAGE_SAMPLE = 200
 MIN_PRESENT_SHARE = 0.02
 
 DROP_CAUSES = {
-    ZERO_SIZE: "boxes without a size as this format reads them (w or h <= 0, or x2 <= x1 / y2 <= y1)",
+    ZERO_SIZE: "no width or height as this format reads the values",
 }
 
 
@@ -82,7 +82,7 @@ def check_drops(dataset: Dataset, allow_drops: bool = False, guess: Callable[[],
     count = sum(dropped.values())
     if total == 0 or count < WARN_MIN or count / total <= WARN_SHARE:
         return
-    reasons = ", ".join(f"{n:,} {reason}: {DROP_CAUSES.get(reason, reason)}" for reason, n in sorted(dropped.items()))
+    reasons = ", ".join(f"{reason}: {DROP_CAUSES.get(reason, reason)}" for reason in sorted(dropped))
     message = f"{count:,} of {total:,} boxes ({100 * count / total:.1f} %) dropped while reading as {dataset.format} ({reasons})"
     found = guess()
     if found is not None and found.format != dataset.format:
