@@ -17,9 +17,16 @@ included, as a user would see it), its peak RSS read from ``/proc`` (parent and 
 2. ``samplegen mtcnn --size 12|24|48`` (packed; ``wds`` and ``list`` beside it for 12) and
    ``samplegen anchors --method fpn|ssd300|fcos``;
 3. the classic single-process generator (``scripts/classic_mtcnn.py``), same sampling counts;
-4. anchors per image, in this process on one thread, FPN at 1333x800 over K images: samplegen's
-   ``label_image``, a straightforward float64 dense numpy version, and mmdetection 3.3.0 (through
-   ``scripts/anchors_oracle_bench.py`` in the oracle venv, when one is found; skipped otherwise).
+4. anchors per image, in this process on one thread, FPN at 1333x800 over K images (all the
+   images of the ``samplegen anchors --method fpn`` run by default): samplegen's ``label_image``
+   (with the dense ``max_iou``, and as ``samplegen anchors`` labels: without it), a straightforward
+   float64 dense numpy version, and mmdetection 3.3.0 (generator + assigner + sampler + coder,
+   through ``scripts/anchors_oracle_bench.py`` in the oracle venv, when one is found);
+5. anchors whole process: the wall time of ``samplegen anchors --method fpn`` (start-up, reading
+   annotations, labelling, writing shards) per image against mmdetection's labelling alone on
+   the same images, on the WIDER set and on COCO128 (the shared data's real images), and the
+   bytes per image of ``KEY.npz``: the previous dense format (every ``label_image`` array,
+   deflated) against the sparse one the run wrote, measured on the same images.
 
 Then a scaling table (``--workers 1`` vs the chosen count), the ratios against the issue's
 targets, and a one-line summary as the last line. ``--profile`` adds cProfile summaries of
@@ -278,15 +285,21 @@ class AnchorCase:
     record: object           # the samplegen Record (original pixels)
 
 
-def anchor_cases(bench: BenchSet, count: int):
-    """The first `count` WIDER images (file order) with their FPN geometry, and the fpn config."""
+def anchor_records(format_name: str, annotations: Path, images: Path, count: int | None) -> list:
+    """The first `count` records (all when None) in the order ``samplegen anchors`` labels them."""
+    from samplegen.datasets import read_dataset
+
+    records = sorted(read_dataset(format_name, annotations, images).records, key=lambda r: r.key)
+    return records if count is None else records[:count]
+
+
+def anchor_cases(records: list):
+    """`records` with their FPN geometry, and the fpn config."""
     from samplegen.anchors import geometry as geo
     from samplegen.anchors.methods import anchor_config
     from samplegen.anchors.methods import input_geometry
-    from samplegen.datasets import read_dataset
 
     cfg = anchor_config("fpn")
-    records = read_dataset("wider", bench.wider_txt, bench.wider_images).records[:count]
     cases = []
     for r in records:
         g = input_geometry(cfg, r.width, r.height)
@@ -359,34 +372,46 @@ def find_oracle(explicit: str | None) -> str | None:
     return candidate if Path(candidate).is_file() else None
 
 
-def anchors_per_image(bench: BenchSet, count: int, oracle: str | None, oracle_dir: Path, runs: Path) -> dict:
-    """Per-image FPN labelling times (ms) of samplegen, dense numpy and mmdet, one thread each.
+def anchors_per_image(records: list, oracle: str | None, oracle_dir: Path, runs: Path, tag: str,
+                      with_numpy: bool = True) -> dict:
+    """Per-image FPN labelling times (s) of samplegen, dense numpy and mmdet, one thread each, and
+    the KEY.npz bytes of each image in the previous dense format and in the sparse one.
 
-    Returns {"samplegen": [..], "numpy": [..], "mmdet": [..] or None, "boxes": [..], "agree": ..}.
+    Returns {"samplegen": [..], "samplegen_stored": [..], "numpy": [..] or None, "mmdet": [..] or
+    None, "boxes": [..], "old_bytes": [..], "new_bytes": [..], "agree_*": ..}.
     """
     from samplegen.anchors.methods import label_image
+    from samplegen.anchors.sparse import sparse_arrays
     from samplegen.rng import rng_for
+    from samplegen.writers.npz import npz_bytes
 
-    cases, cfg = anchor_cases(bench, count)
+    cases, cfg = anchor_cases(records)
     r0 = cases[0].record
     label_image(r0.boxes, r0.labels, r0.ignore, r0.width, r0.height, cfg, rng_for(0, r0.key))  # warm-up
-    ours, dense, ours_assigned, dense_assigned = [], [], [], []
+    ours, stored, dense, ours_assigned, dense_assigned, old_bytes, new_bytes = [], [], [], [], [], [], []
     for case in cases:
         r = case.record
         start = time.perf_counter()
         arrays = label_image(r.boxes, r.labels, r.ignore, r.width, r.height, cfg, rng_for(0, r.key))
         ours.append(time.perf_counter() - start)
-        ours_assigned.append(arrays["assigned_gt"])
         start = time.perf_counter()
-        dense_assigned.append(dense_numpy_fpn(case.gts, case.featmaps, cfg, np.random.default_rng(0)))
-        dense.append(time.perf_counter() - start)
-    result = {"samplegen": ours, "numpy": dense, "mmdet": None, "boxes": [len(c.gts) for c in cases],
-              "agree_numpy": _agreement(ours_assigned, dense_assigned)}
+        label_image(r.boxes, r.labels, r.ignore, r.width, r.height, cfg, rng_for(0, r.key), with_max_iou=False)
+        stored.append(time.perf_counter() - start)
+        ours_assigned.append(arrays["assigned_gt"])
+        old_bytes.append(len(npz_bytes(arrays, compress=True)))          # the format before the sparse one
+        new_bytes.append(len(npz_bytes(sparse_arrays(arrays), compress=True)))
+        if with_numpy:
+            start = time.perf_counter()
+            dense_assigned.append(dense_numpy_fpn(case.gts, case.featmaps, cfg, np.random.default_rng(0)))
+            dense.append(time.perf_counter() - start)
+    result = {"samplegen": ours, "samplegen_stored": stored, "numpy": dense if with_numpy else None,
+              "mmdet": None, "boxes": [len(c.gts) for c in cases], "old_bytes": old_bytes, "new_bytes": new_bytes,
+              "agree_numpy": _agreement(ours_assigned, dense_assigned) if with_numpy else ""}
     if oracle is None:
         result["mmdet_note"] = ("mmdetection skipped: no oracle python (pass --oracle or set "
                                 "SAMPLEGEN_ORACLE_PYTHON; see ../shared/oracle/README.md)")
         return result
-    cases_file, out_file = runs / "anchor_cases.npz", runs / "anchor_oracle.npz"
+    cases_file, out_file = runs / f"anchor_cases-{tag}.npz", runs / f"anchor_oracle-{tag}.npz"
     pg, a, s = cfg.prior_generator, cfg.assigner, cfg.sampler
     arrays = {"count": np.array(len(cases)), "strides": np.array(pg.strides), "ratios": np.array(pg.ratios),
               "scales": np.array(pg.scales), "thresholds": np.array([a.pos_iou_thr, a.neg_iou_thr, a.min_pos_iou]),
@@ -411,6 +436,110 @@ def _agreement(a: list[np.ndarray], b: list[np.ndarray]) -> str:
     differ = sum(int((x != y).sum()) for x, y in zip(a, b))
     total = sum(len(x) for x in a)
     return f"{same}/{len(a)} images identical, {differ} of {total} anchors differ"
+
+
+def print_anchors_per_image(per: dict, which: str, objects: str) -> None:
+    boxes = per["boxes"]
+    print(f"\nanchors per image, FPN 1333x800 (~250k anchors), {which} ({min(boxes)}-{max(boxes)} {objects}, "
+          f"median {int(np.median(boxes))}), one thread")
+    print(f"{'implementation':<34}{'mean ms':>9}{'median ms':>11}{'max ms':>9}  agrees with samplegen")
+    rows = [("samplegen label_image", per["samplegen"], ""),
+            ("samplegen, no dense max_iou", per["samplegen_stored"], "(what samplegen anchors labels)")]
+    if per["numpy"] is not None:
+        rows.append(("numpy float64 dense", per["numpy"], per["agree_numpy"]))
+    if per["mmdet"] is not None:
+        rows.append(("mmdetection 3.3.0 (torch CPU)", per["mmdet"], per["agree_mmdet"]))
+    for name, secs, agree in rows:
+        ms = np.array(secs) * 1000
+        print(f"{name:<34}{ms.mean():>9.1f}{np.median(ms):>11.1f}{ms.max():>9.1f}  {agree}")
+    if per["mmdet"] is None:
+        print("  " + per["mmdet_note"])
+    if per["numpy"] is not None:
+        # float64 IoU breaks some exact ties of mmdet's float32 low-quality step differently.
+        print("  (the numpy baseline computes in float64: its differences are float32 ties at a GT's max IoU)")
+
+
+def coco128_anchors(data: Path, workers: int, oracle: str | None, oracle_dir: Path, runs: Path) -> dict | None:
+    """``samplegen anchors --method fpn`` on COCO128 (``workers`` and 1 worker) and the per-image
+    comparison on its 128 images; None when the shared data has no COCO128."""
+    root = data / "coco128"
+    annotations, images = root / "annotations" / "instances_train2017.json", root / "images" / "train2017"
+    if not annotations.is_file():
+        print(f"\n(COCO128 not found under {data}: its anchors rows are skipped)")
+        return None
+    results = {}
+    for w in sorted({workers, 1}, reverse=True):
+        out = runs / f"coco128-fpn-w{w}"
+        cmd = [sys.executable, "-m", "samplegen", "anchors", "--method", "fpn", "--annotations", str(annotations),
+               "--images", str(images), "--out", str(out), "--workers", str(w), "--no-progress", "--overwrite"]
+        secs, parent, worker, stdout = run_measured(cmd, clean=out)
+        summary = json.loads(stdout)
+        results[w] = Result(f"samplegen anchors fpn coco128 w{w}", secs, summary["images"], summary["samples"],
+                            parent, worker, output=summary)
+    per = anchors_per_image(anchor_records("coco", annotations, images, None), oracle, oracle_dir, runs, "coco128",
+                            with_numpy=False)
+    print_anchors_per_image(per, "COCO128's 128 images", "boxes")
+    return {"per": per, "runs": results, "out": runs / f"coco128-fpn-w{workers}"}
+
+
+def print_whole_process(per: dict, run: Result, run1: Result | None, coco: dict | None, workers: int) -> float | None:
+    """Whole ``samplegen anchors --method fpn`` runs per image against mmdet's labelling alone on
+    the same images; returns the ratio at the bench's worker count on the WIDER set (None without mmdet)."""
+    rows = [("WIDER", per, run, run1)]
+    if coco is not None:
+        rows.append(("COCO128", coco["per"], coco["runs"][workers], coco["runs"].get(1)))
+    print("\nanchors fpn whole process (start-up, annotations, labelling, KEY.npz + shards written) per image vs "
+          "mmdetection's labelling alone (one thread, same images)")
+    print(f"{'set':<9}{'images':>7}{'mmdet ms':>10}{f'{workers} workers ms':>15}{'ratio':>8}{'1 worker ms':>13}{'ratio':>8}")
+    ratio = None
+    for name, p, rw, r1 in rows:
+        mmdet = np.mean(p["mmdet"]) * 1000 if p["mmdet"] is not None else None
+        cells = [f"{name:<9}{rw.images:>7}", f"{mmdet:>10.1f}" if mmdet else f"{'-':>10}"]
+        for r in (rw, r1):
+            if r is None:
+                cells.append(f"{'-':>15}{'-':>8}" if r is rw else f"{'-':>13}{'-':>8}")
+                continue
+            ms = r.seconds / r.images * 1000
+            width = 15 if r is rw else 13
+            cells.append(f"{ms:>{width}.2f}" + (f"{mmdet / ms:>7.1f}x" if mmdet else f"{'-':>8}"))
+        print("".join(cells))
+        if name == "WIDER" and mmdet:
+            ratio = mmdet / (rw.seconds / rw.images * 1000)
+    if ratio is not None:
+        print(f"  anchors fpn whole process vs mmdet labelling:  {ratio:6.1f}x  (target >= 10x, {workers} workers: "
+              f"{verdict(ratio >= 10)})")
+    else:
+        print("  anchors fpn whole process vs mmdet labelling: mmdet skipped")
+    return ratio
+
+
+def npz_member_bytes(out: Path) -> tuple[int, int, int]:
+    """(samples, bytes of every KEY.npz, bytes of the shards) of an anchors output folder."""
+    import tarfile
+
+    samples = npz = shards = 0
+    for tar_path in sorted(out.glob("*.tar")):
+        shards += tar_path.stat().st_size
+        with tarfile.open(tar_path) as tar:
+            for member in tar:
+                if member.name.endswith(".npz"):
+                    samples, npz = samples + 1, npz + member.size
+    return samples, npz, shards
+
+
+def print_npz_bytes(per: dict, out: Path, coco: dict | None) -> float:
+    """KEY.npz bytes per image, previous (dense) format vs the sparse one; returns the WIDER ratio."""
+    print("\nanchors fpn KEY.npz bytes per image: previous format (dense arrays, deflated) vs sparse, same images")
+    print(f"{'set':<9}{'images':>7}{'dense B':>10}{'sparse B':>10}{'smaller':>9}{'written npz B':>15}{'shard B':>10}")
+    ratio = 0.0
+    for name, p, folder in [("WIDER", per, out)] + ([("COCO128", coco["per"], coco["out"])] if coco else []):
+        old, new = np.mean(p["old_bytes"]), np.mean(p["new_bytes"])
+        samples, npz, shards = npz_member_bytes(folder)
+        print(f"{name:<9}{len(p['old_bytes']):>7}{old:>10.0f}{new:>10.0f}{old / new:>8.1f}x"
+              f"{npz / max(samples, 1):>15.0f}{shards / max(samples, 1):>10.0f}")
+        ratio = ratio or old / new
+    print(f"  KEY.npz dense / sparse bytes per image:        {ratio:6.1f}x  (target >= 5x: {verdict(ratio >= 5)})")
+    return ratio
 
 
 # ----------------------------------------------------------------------------- profiling
@@ -472,29 +601,19 @@ def main_bench(args) -> None:
     print(f"  mtcnn 12: samplegen plans the classic amount of work ({old.output['counts']} written by classic) "
           f"and cuts only the balanced 1:3:1:2 selection {planned}")
 
-    count = min(args.anchor_images, bench.face_images)
-    per = anchors_per_image(bench, count, find_oracle(args.oracle), Path(args.oracle_dir), runs)
-    boxes = per["boxes"]
-    print(f"\nanchors per image, FPN 1333x800 (~250k anchors), first {count} images "
-          f"({min(boxes)}-{max(boxes)} faces, median {int(np.median(boxes))}), one thread")
-    print(f"{'implementation':<34}{'mean ms':>9}{'median ms':>11}{'max ms':>9}  agrees with samplegen")
-    rows = [("samplegen label_image", per["samplegen"], ""),
-            ("numpy float64 dense", per["numpy"], per["agree_numpy"])]
-    if per["mmdet"] is not None:
-        rows.append(("mmdetection 3.3.0 (torch CPU)", per["mmdet"], per["agree_mmdet"]))
-    for name, secs, agree in rows:
-        ms = np.array(secs) * 1000
-        print(f"{name:<34}{ms.mean():>9.1f}{np.median(ms):>11.1f}{ms.max():>9.1f}  {agree}")
-    if per["mmdet"] is None:
-        print("  " + per["mmdet_note"])
-    # float64 IoU breaks some exact ties of mmdet's float32 low-quality step differently.
-    print("  (the numpy baseline computes in float64: its differences are float32 ties at a GT's max IoU)")
+    oracle = find_oracle(args.oracle)
+    count = bench.face_images if args.anchor_images <= 0 else min(args.anchor_images, bench.face_images)
+    wider_records = anchor_records("wider", bench.wider_txt, bench.wider_images, count)
+    per = anchors_per_image(wider_records, oracle, Path(args.oracle_dir), runs, "wider")
+    print_anchors_per_image(per, f"first {count} WIDER images", "faces")
+    coco = coco128_anchors(data, w, oracle, Path(args.oracle_dir), runs)
 
     scaling = []
     if w != 1:
         print(f"\nscaling: --workers 1 vs {w}")
         one = [decode_floor(bench, 1, runs), samplegen_mtcnn(bench, 12, "packed", 1, runs),
                samplegen_anchors(bench, "fpn", 1, runs)]
+        named["samplegen anchors fpn, 1 worker"] = one[-1]
         print(f"{'task':<34}{'1 worker s':>11}{f'{w} workers s':>14}{'speed-up':>10}")
         for r1 in one:
             rw = named[r1.name]
@@ -523,13 +642,18 @@ def main_bench(args) -> None:
         print(f"  anchors fpn per image, mmdet / samplegen:     {vs_mmdet:6.2f}x  (target >= 3x: {verdict(vs_mmdet >= 3)})")
     vs_numpy = np.mean(per["numpy"]) / np.mean(per["samplegen"])
     print(f"  anchors fpn per image, dense numpy / samplegen:{vs_numpy:6.2f}x")
+    whole = print_whole_process(per, named["samplegen anchors fpn"], named.get("samplegen anchors fpn, 1 worker"),
+                                coco, w)
+    shrink = print_npz_bytes(per, runs / "anchors-fpn", coco)
     worst = max(r.worker_rss or r.parent_rss for r in results if r.name.startswith("samplegen"))
     print(f"  largest samplegen worker peak RSS:            {worst / MB:6.0f} MB (target < 500 MB: "
           f"{verdict(worst < 500 * MB)}; flatness: --memory-check)")
     mmdet_text = f"{vs_mmdet:.1f}x mmdet" if vs_mmdet is not None else "mmdet skipped"
+    whole_text = f"whole process {whole:.1f}x mmdet labelling" if whole is not None else "whole process: mmdet skipped"
     print(f"SUMMARY N={bench.face_images}+{bench.landmark_images} workers={w}: mtcnn12 {vs_classic:.1f}x classic "
           f"images/s (decode-only ceiling {ceiling:.1f}x), {vs_floor:.2f}x decode-floor time; "
-          f"anchors fpn {mmdet_text}, {vs_numpy:.1f}x dense numpy per image; worker peak {worst / MB:.0f} MB")
+          f"anchors fpn {mmdet_text}, {vs_numpy:.1f}x dense numpy per image, {whole_text}, KEY.npz {shrink:.1f}x "
+          f"smaller; worker peak {worst / MB:.0f} MB")
 
 
 def main_memory(args) -> None:
@@ -572,7 +696,8 @@ def parse_args(argv: list[str] | None = None):
                         help="folder holding mmshim.py [../shared/oracle]")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per timed task; the best wall time is kept (shared machine) [3]")
-    parser.add_argument("--anchor-images", type=int, default=50, help="images in the per-image anchors comparison [50]")
+    parser.add_argument("--anchor-images", type=int, default=0,
+                        help="images in the per-image anchors comparison [0: every image of the anchors run]")
     parser.add_argument("--profile", action="store_true", help="add cProfile summaries (mtcnn 12, anchors fpn)")
     parser.add_argument("--memory-check", action="store_true", help="only the peak-memory table as N grows")
     parser.add_argument("--memory-sizes", type=int, nargs="+", default=[300, 1000, 3000])

@@ -85,8 +85,16 @@ def test_bench_runs_end_to_end(small_set, shared_data, tmp_path):
     for task in ("decode floor", "samplegen mtcnn 12 packed", "samplegen mtcnn 12 wds", "samplegen mtcnn 12 list",
                  "samplegen mtcnn 24 packed", "samplegen mtcnn 48 packed", "classic mtcnn 12",
                  "samplegen anchors fpn", "samplegen anchors ssd300", "samplegen anchors fcos",
-                 "numpy float64 dense", "mmdetection skipped", "scaling: --workers 1 vs 2"):
+                 "numpy float64 dense", "mmdetection skipped", "scaling: --workers 1 vs 2",
+                 "samplegen, no dense max_iou", "anchors fpn whole process", "KEY.npz bytes per image",
+                 "COCO128's 128 images"):
         assert task in proc.stdout, task
+    # the bytes table: the previous dense format and the sparse one, measured on the same images,
+    # and what the run wrote (over its 8 images; the comparison above ran on the first 3)
+    row = next(line.split() for line in lines if line.startswith("WIDER") and line.rstrip().endswith(tuple("0123456789"))
+               and "x" in line.split()[4])
+    dense, sparse, written = int(row[2]), int(row[3]), int(row[5])
+    assert dense > 5 * sparse and dense > 5 * written > 0
 
 
 def test_memory_check_runs(small_set, shared_data):

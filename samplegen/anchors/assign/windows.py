@@ -91,9 +91,11 @@ def prior_grid(priors: np.ndarray, counts: Sequence[int],
                        for k, b in enumerate((x1, x2, y1, y2)))
         if not (separable and monotone):
             return None
-        area = (x2 - x1)[None, :, :] * (y2 - y1)[:, None, :]      # box_area's (x2 - x1) * (y2 - y1)
+        widths, heights = x2 - x1, y2 - y1
+        area = widths[None, :, :] * heights[:, None, :]      # box_area's (x2 - x1) * (y2 - y1)
+        # rounding is monotone on positive products: the extreme areas are the extreme sides' products
         levels.append(GridLevel(start, x1.copy(), x2.copy(), y1.copy(), y2.copy(), area,
-                                area.min(axis=(0, 1)), area.max(axis=(0, 1))))
+                                widths.min(axis=0) * heights.min(axis=0), widths.max(axis=0) * heights.max(axis=0)))
         start += count
     return tuple(levels)
 
