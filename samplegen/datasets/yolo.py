@@ -81,7 +81,9 @@ def _read_yaml(path: Path) -> tuple[Path, tuple[str, ...]]:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
         raise InputError(path, line, f"invalid YAML: {exc.problem}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"invalid YAML: {exc}") from None
+        raise InputError(path, None, f"invalid YAML: {quote(str(exc))}") from None
+    except RecursionError:
+        raise InputError(path, None, "invalid YAML: nested too deeply") from None
     if not isinstance(data, dict):
         raise InputError(path, None, "data.yaml must be a mapping with train and names")
     train = data.get("train")

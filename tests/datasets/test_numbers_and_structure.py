@@ -174,3 +174,11 @@ def test_non_utf8_image_file_name_on_disk_is_refused_for_yolo(tmp_path: Path, te
     (images / os.fsdecode(b"\xff.png")).write_bytes(source.read_bytes())
     with pytest.raises(InputError, match="not valid UTF-8"):
         read_dataset("yolo", tmp_path / "images" / "train", None)
+
+
+def test_data_yaml_nested_thousands_deep(tmp_path: Path) -> None:
+    f = tmp_path / "data.yaml"
+    f.write_text("train: images/train\nnames: " + "[" * 20_000 + "]" * 20_000 + "\n")
+    with pytest.raises(InputError) as info:
+        read_dataset("yolo", f, None)
+    assert info.value.message == "invalid YAML: nested too deeply"
