@@ -48,11 +48,14 @@ Usage::
         --write-reference ref.json [--runs 3]
     python scripts/compare_aittsmd.py --reference ref.json --samplegen-plan --set plus_one=true
     python scripts/compare_aittsmd.py --reference ref.json --samplegen-out OUT
+    # CI: no real scripts, no pixels (the reference stores the bench choice and every image size)
+    python scripts/compare_aittsmd.py --reference ref.json --samplegen-plan --inputs-from-reference [--data DIR]
     python scripts/compare_aittsmd.py --aittsmd MTCNN-Tensorflow --python PY --time [--repeat 3]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -113,7 +116,27 @@ def default_inputs(args) -> dict:
                       landmarks=args.landmarks, log=lambda m: print(m, file=sys.stderr))
     return {"wider": str(bench.wider_txt), "wider_images": str(bench.wider_images),
             "facepoints": str(bench.facepoint_txt), "facepoint_images": str(bench.facepoint_images),
-            "set": f"bench_data n={args.images} m={bench.landmark_images} seed={args.seed_set} choice={bench.choice_sha}"}
+            "set": f"bench_data n={args.images} m={bench.landmark_images} seed={args.seed_set} choice={bench.choice_sha}",
+            "choice": json.loads((bench.root / "choice.json").read_text())}
+
+
+def inputs_from_reference(reference: dict, data: str | None, work: Path) -> dict:
+    """The reference's annotation subsets rebuilt from the shared data, without any pixels.
+
+    The bench set's choice (WIDER block indices, facial-point line indices) and every image's
+    size are stored in the reference, so CI can plan with samplegen on the very same records.
+    """
+    sys.path.insert(0, str(REPO / "scripts"))
+    from bench_data import FACEPOINT_FILE, WIDER_FILE, read_wider_blocks, shared_data_dir
+    choice, root = reference["inputs"]["choice"], shared_data_dir(data)
+    blocks = read_wider_blocks(root / WIDER_FILE)
+    points = [ln for ln in (root / FACEPOINT_FILE).read_text().splitlines() if ln.strip()]
+    work.mkdir(parents=True, exist_ok=True)
+    wider, facepoints = work / "wider_face_train_bbx_gt.txt", work / "trainImageList.txt"
+    wider.write_text("".join("\n".join(blocks[i].lines) + "\n" for i in choice["wider_indices"]))
+    facepoints.write_bytes("".join(points[i] + "\r\n" for i in choice["facepoint_lines"]).encode())
+    return {"wider": str(wider), "wider_images": None, "facepoints": str(facepoints), "facepoint_images": None,
+            "set": reference["inputs"]["set"], "sizes": reference["inputs"]["sizes"]}
 
 
 def reference_sources(path: Path) -> tuple[dict[str, bytes], str | None]:
@@ -334,7 +357,8 @@ def run_reference(python: str, sources: dict, inputs: dict, work: Path, seed: in
     faces, info = face_samples(traces[SCRIPTS[0]], lists, faces_by_key(inputs))
     written = [[float(v) for v in ln.split()[2:]] for ln in (data / "landmark_12_aug.txt").read_text().splitlines()]
     marks, variants = landmark_samples(traces[SCRIPTS[1]], read_facepoints(Path(inputs["facepoints"])), written)
-    return {"samples": faces + marks, "shapes": info["shapes"], "omitted": omitted,
+    point_shapes = {image_key(ev[1], "DATA/"): (ev[3], ev[2]) for ev in traces[SCRIPTS[1]] if ev[0] == "read"}
+    return {"samples": faces + marks, "shapes": info["shapes"] | point_shapes, "omitted": omitted,
             "negatives": {"random": info["random_neg"], "near_face": info["near_neg"]},
             "landmark_variants": variants,
             "final_list": final_list(work / "DATA" / "imglists" / "PNet" / "train_PNet_landmark.txt")}
@@ -437,10 +461,13 @@ def samplegen_plan(inputs: dict, overrides: dict, seed: int, omitted: list[str])
     samples, shapes = [], {}
     sources = ((FACES, inputs["wider"], "wider", inputs["wider_images"]),
                (LANDMARKS, inputs["facepoints"], "facepoints", inputs["facepoint_images"]))
+    sizes = inputs.get("sizes") or {}
     for role, ann, fmt, root in sources:
         for record in read_dataset(fmt, ann, root).records:
             if record.key in omitted:
                 continue
+            if record.width is None and record.key in sizes:
+                record = dataclasses.replace(record, width=sizes[record.key][0], height=sizes[record.key][1])
             shapes[record.key] = (int(record.width), int(record.height))
             plan = plan_image(role, record, cfg, seed, None)
             samples += [(record.key, CLASS_NAMES[int(c)], b) for c, b in zip(plan.cls, plan.crop.tolist())]
@@ -518,16 +545,16 @@ def time_reference(aittsmd: str, inputs: dict, python: str, work: Path, repeat: 
 def build_reference(aittsmd: str, python: str, inputs: dict, work: Path, runs: int) -> dict:
     """The reference document: `runs` traced runs (seeds 0..runs-1) pooled, with provenance."""
     sources, commit = reference_sources(Path(aittsmd))
-    faces, stats, details, omitted = faces_by_key(inputs), [], [], []
+    faces, stats, details, omitted, sizes = faces_by_key(inputs), [], [], [], {}
     for seed in range(runs):
         run = run_reference(python, sources, inputs, work, seed)
         stats.append(histograms(run["samples"], faces, run["shapes"]))
         details.append({k: run[k] for k in ("negatives", "landmark_variants", "final_list")})
-        omitted = run["omitted"]
+        omitted, sizes = run["omitted"], {k: list(v) for k, v in sorted(run["shapes"].items())}
     versions = subprocess.run([python, "-c", "import sys, numpy, cv2; print(sys.version.split()[0], "
                                "numpy.__version__, cv2.__version__)"], capture_output=True, text=True)
     return {"source": "AITTSMD/MTCNN-Tensorflow", "commit": commit, "scripts": list(SCRIPTS),
-            "python_numpy_cv2": versions.stdout.strip(), "inputs": {"set": inputs["set"], "omitted_images": omitted},
+            "python_numpy_cv2": versions.stdout.strip(), "inputs": {"set": inputs["set"], "omitted_images": omitted, "choice": inputs.get("choice"), "sizes": sizes},
             "bins": {m: [lo, hi, BIN] for m, (lo, hi) in RANGES.items()}, "classes": pooled(stats), "runs": details}
 
 
@@ -553,6 +580,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=int, default=600, help="bench set: WIDER images [600]")
     p.add_argument("--landmarks", type=int, default=500, help="bench set: facial-point faces [500]")
     p.add_argument("--seed-set", type=int, default=0, help="bench set: seed of the choice and pixels [0]")
+    p.add_argument("--inputs-from-reference", action="store_true",
+                   help="--reference --samplegen-plan: rebuild its annotation subset from --data, sizes from the JSON (no pixels)")
     p.add_argument("--trace-child", nargs=2, metavar=("SCRIPT", "OUT"), help=argparse.SUPPRESS)
     p.add_argument("--trace-seed", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -561,8 +590,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.trace_child:
         trace_child(args.trace_child[0], args.trace_child[1], args.trace_seed)
         return 0
-    inputs = default_inputs(args)
     work = Path(args.work).absolute()
+    if args.inputs_from_reference:
+        if not (args.reference and args.samplegen_plan):
+            p.error("--inputs-from-reference needs --reference and --samplegen-plan")
+        inputs = inputs_from_reference(json.loads(Path(args.reference).read_text()), args.data, work / "inputs")
+    else:
+        inputs = default_inputs(args)
     if args.time:
         if not args.aittsmd:
             p.error("--time needs --aittsmd")

@@ -91,3 +91,31 @@ def test_json_reference_mode_on_the_dlib_photos(compare, shared_data, tmp_path, 
     report = capsys.readouterr().out
     assert "verdict: NOT within" in report and any(ln.startswith("pos") and ln.endswith("OFF")
                                                      for ln in report.splitlines())
+
+
+def test_inputs_from_reference_rebuild_the_same_records_without_pixels(compare, shared_data, tmp_path, capsys):
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import bench_data
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    bench = bench_data.build_set(shared_data, 4, 0, tmp_path / "bench", landmarks=4, log=lambda m: None)
+    inputs = {"wider": str(bench.wider_txt), "wider_images": str(bench.wider_images),
+              "facepoints": str(bench.facepoint_txt), "facepoint_images": str(bench.facepoint_images)}
+    samples, shapes, _ = compare.samplegen_plan(inputs, {}, 0, [])
+    stats = compare.histograms(samples, compare.faces_by_key(inputs), shapes)
+    reference = tmp_path / "ref.json"
+    reference.write_text(json.dumps({
+        "inputs": {"set": "test", "omitted_images": [], "sizes": {k: list(v) for k, v in shapes.items()},
+                   "choice": json.loads((bench.root / "choice.json").read_text())},
+        "classes": compare.pooled([stats]), "runs": []}))
+    rebuilt = compare.inputs_from_reference(json.loads(reference.read_text()), str(shared_data), tmp_path / "in")
+    assert Path(rebuilt["wider"]).read_bytes() == bench.wider_txt.read_bytes()
+    assert Path(rebuilt["facepoints"]).read_bytes() == bench.facepoint_txt.read_bytes()
+    args = ["--reference", str(reference), "--samplegen-plan", "--inputs-from-reference",
+            "--data", str(shared_data), "--work", str(tmp_path / "work")]
+    assert compare.main(args) == 0
+    report = capsys.readouterr().out
+    for cls in compare.CLASSES:   # the very same pool: same count, no gap at all
+        line = next(ln for ln in report.splitlines() if ln.startswith(cls))
+        assert f"{stats[cls]['count']:10d}" in line and "+0.0%" in line and line.count(" 0.00@") == 4
