@@ -117,8 +117,9 @@ def test_stored_channel_order_from_the_manifest_is_honoured(outputs, tmp_path):
 
 
 def anchor_sample(members: dict) -> tuple[str, int]:
-    """A top-level (picklable) decoder: the key and the number of priors of an anchors sample."""
-    return members["__key__"], int(np.load(io.BytesIO(members["npz"]))["assigned_gt"].shape[0])
+    """A top-level (picklable) decoder: the key and the number of priors of an anchors sample
+    (``priors_per_level`` summed: stored by the dense and the sparse KEY.npz alike)."""
+    return members["__key__"], int(np.load(io.BytesIO(members["npz"]))["priors_per_level"].sum())
 
 
 def test_tar_shard_dataset_reads_an_anchors_output(tmp_path):
