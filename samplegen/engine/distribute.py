@@ -1,27 +1,56 @@
 """Distributors: map a shard function over tasks, serially or on a process pool.
 
 `run_serial` and `WorkerPool.map` share one shape, ``(fn, tasks) -> iterator of results`` in
-completion order, so a cluster engine can be added beside them. Results can come in any order: each shard's bytes
-depend only on its task, and the manifest sorts shards by index.
+completion order, so a cluster engine can be added beside them. Results can come in any order:
+each shard's bytes depend only on its task, and the manifest sorts shards by index.
+
+Pool workers die with the run (`samplegen.engine.lifeline`) and ignore Ctrl-C: the terminal sends
+SIGINT to the whole process group, and the run, not each worker, decides what happens (it kills
+its workers, then removes what they left half-written). A worker that dies raises `WorkerLost`
+naming its task instead of `BrokenProcessPool`.
 """
 from __future__ import annotations
 
 import ctypes
 import itertools
 import multiprocessing
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Callable, Iterator, Sequence, TypeVar
+import os
+import signal
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
-BASE_PRELOAD = ("numpy", "cv2")
+from samplegen.engine import lifeline
+from samplegen.engine.images import MAX_PIXELS
+from samplegen.errors import RunError
+
+# lifeline first: the fork server arms its parent-death signal before the slow imports.
+BASE_PRELOAD = (lifeline.__name__, "numpy", "cv2")
+OPENCV_PIXEL_LIMIT = "OPENCV_IO_MAX_IMAGE_PIXELS"
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _init_worker() -> None:
+class WorkerLost(RunError):
+    """A worker process died (killed, out of memory) while `tasks` were in flight, one of them
+    its own (the pool cannot tell which)."""
+
+    def __init__(self, tasks: Sequence[Any]) -> None:
+        self.tasks = tuple(tasks)
+        super().__init__("a worker process died")
+
+
+def _init_serial() -> None:
     # One OpenCV thread per worker: N workers on N cores, not N x cores threads fighting.
     import cv2
 
     cv2.setNumThreads(1)
+
+
+def _init_worker(run_pid: int) -> None:
+    lifeline.arm(run_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_serial()
 
 
 def _libc_malloc_trim() -> Callable[[int], int] | None:
@@ -50,7 +79,7 @@ def _trimmed(fn: Callable[[T], R], task: T) -> R:
 
 def run_serial(fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
     """Run tasks one after the other in this process (also the ``--workers 1`` path)."""
-    _init_worker()
+    _init_serial()
     for task in tasks:
         yield _trimmed(fn, task)
 
@@ -62,7 +91,29 @@ def _context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
         # Import the heavy modules once in the fork server: each worker then starts from a fork
         # of it instead of importing numpy, OpenCV and samplegen again (~0.1 s a worker).
         context.set_forkserver_preload(list(dict.fromkeys([*BASE_PRELOAD, *preload])))
+        _start_fork_server()
     return context
+
+
+def _start_fork_server() -> None:
+    """Start the fork server now, from this thread, with the variables it reads on start-up:
+    whose death it must not outlive (`lifeline.PARENT_ENV`), and OpenCV's decoding limit, read
+    once when OpenCV loads (so a worker refuses an image bomb before allocating its pixels).
+    They are set only while it starts."""
+    from multiprocessing import forkserver
+
+    startup = {lifeline.PARENT_ENV: str(os.getpid()),
+               OPENCV_PIXEL_LIMIT: os.environ.get(OPENCV_PIXEL_LIMIT, str(MAX_PIXELS))}
+    saved = {name: os.environ.get(name) for name in startup}
+    os.environ.update(startup)
+    try:
+        forkserver.ensure_running()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class WorkerPool:
@@ -71,8 +122,9 @@ class WorkerPool:
     Processes are started with forkserver (spawn where unavailable) on the first parallel `map`
     and stopped when the `with` block ends: starting a pool costs ~0.25 s, a quarter of a small
     run. Fork is avoided: it would copy the parent's threads and OpenCV state. A worker that dies
-    (killed, out of memory) raises `BrokenProcessPool` instead of hanging the run, as
-    `multiprocessing.Pool` would.
+    (killed, out of memory) raises `WorkerLost` instead of hanging the run, as
+    `multiprocessing.Pool` would. When the block ends with an exception, or on `abort`, the
+    workers are killed at once rather than left to finish (and commit) the tasks they hold.
     """
 
     def __init__(self, workers: int, preload: Sequence[str] = ()) -> None:
@@ -84,10 +136,25 @@ class WorkerPool:
     def __enter__(self) -> "WorkerPool":
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        if self._executor is not None:
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+
+    def abort(self) -> None:
+        """Kill the workers now and wait until they are gone; the pool can start again later."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        processes = list(getattr(executor, "_processes", {}).values())  # private, stable since 3.2
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+        for process in processes:
+            process.join()
+        executor.shutdown(wait=True, cancel_futures=True)
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
         """Results of `fn` over `tasks` in completion order; serially for one worker or task.
@@ -99,20 +166,30 @@ class WorkerPool:
             return run_serial(fn, tasks)
         if self._executor is None:
             self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(self.preload),
-                                                 initializer=_init_worker)
+                                                 initializer=_init_worker, initargs=(os.getpid(),))
         return _bounded_map(self._executor, fn, tasks, self.workers)
 
 
 def _bounded_map(pool: ProcessPoolExecutor, fn: Callable[[T], R], tasks: Sequence[T],
                  workers: int) -> Iterator[R]:
     queue = iter(tasks)
-    running = {pool.submit(_trimmed, fn, task) for task in itertools.islice(queue, 2 * workers)}
+    running: dict[Future, T] = {}
+
+    def submit(count: int) -> None:
+        for task in itertools.islice(queue, count):
+            running[pool.submit(_trimmed, fn, task)] = task
+
     try:
+        submit(2 * workers)
         while running:
-            done, running = wait(running, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
-                running.update(pool.submit(_trimmed, fn, task) for task in itertools.islice(queue, 1))
+                result = future.result()
+                del running[future]
+                yield result
+                submit(1)
+    except BrokenProcessPool:
+        raise WorkerLost(list(running.values())) from None
     finally:
         for future in running:
             future.cancel()

@@ -1,6 +1,14 @@
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from samplegen.engine import distribute
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _square(x: int) -> int:
@@ -34,3 +42,83 @@ def test_malloc_trim_found_on_glibc():
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("malloc_trim is glibc's")
     assert distribute._MALLOC_TRIM is not None
+
+
+def _children() -> dict[int, list[int]]:
+    """ppid -> pids of every process, from /proc (Linux)."""
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        tree.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    return tree
+
+
+def _descendants(pid: int) -> set[int]:
+    tree, found, todo = _children(), set(), [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+DRIVER = """
+import sys
+from pathlib import Path
+from samplegen.engine.run import EngineSettings, execute
+from samplegen.engine.task import plan_shards
+from tests.engine.jobs import RandomBytesJob
+from tests.engine.test_run import KEYS, describe
+out = Path(sys.argv[1])
+tasks = plan_shards(KEYS, 5, str)
+execute(RandomBytesJob(str(out), 7, delay=2.0), tasks, describe(planned=len(tasks)), EngineSettings(out, workers=2))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+def test_workers_and_fork_server_die_with_a_killed_parent_and_commit_nothing(tmp_path):
+    out = tmp_path / "out"
+    parent = subprocess.Popen([sys.executable, "-c", DRIVER, str(out)], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_descendants(parent.pid)) < 3 and time.monotonic() < deadline:  # fork server + 2 workers
+            time.sleep(0.05)
+        pool = _descendants(parent.pid)
+        assert len(pool) >= 3, "the pool did not start"
+        time.sleep(0.5)  # the workers are inside their first (2 s) shard
+        parent.kill()
+        parent.wait()
+        before = sorted(p.name for p in out.iterdir())
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in pool) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in pool if _alive(pid)], "pool processes outlived their parent"
+        assert sorted(p.name for p in out.iterdir()) == before
+        assert not list(out.glob("*.tar")), "a shard was committed after the parent died"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def _dies(x: int) -> int:
+    if x == 2:
+        os._exit(3)
+    return x
+
+
+def test_a_worker_dying_is_one_error_naming_the_tasks_in_flight():
+    with distribute.WorkerPool(2) as pool:
+        with pytest.raises(distribute.WorkerLost) as info:
+            list(pool.map(_dies, [1, 2, 3, 4]))
+    assert 2 in info.value.tasks
