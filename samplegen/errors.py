@@ -2,7 +2,8 @@
 
 Data problems that are expected (a missing image) are counted, not raised. What is raised here
 stops the run: `InputError` and `ConfigError` exit with 2 (the user's input is wrong), `RunError`
-with 1 (the run could not complete). `samplegen.cli` is the only place that catches them.
+with 1 (the run could not complete), `Interrupted` with 130 or 143 (Ctrl-C or SIGTERM, after the
+run cleaned up). `samplegen.cli` is the only place that catches them.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 EXIT_RUN = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+EXIT_TERMINATED = 143   # 128 + SIGTERM
 
 
 class SamplegenError(Exception):
@@ -44,3 +47,26 @@ class RunError(SamplegenError):
     """The run failed (too many unreadable images, a worker died, ...)."""
 
     exit_code = EXIT_RUN
+
+
+class Interrupted(SamplegenError):
+    """The run was stopped by Ctrl-C (exit 130) or SIGTERM (exit 143) and cleaned up after itself."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_INTERRUPTED) -> None:
+        self.exit_code = exit_code
+        super().__init__(message)
+
+    def __reduce__(self):  # pickled across processes with its exit code
+        return type(self), (str(self), self.exit_code)
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by the CLI's SIGTERM handler (`timeout`, SLURM and Kubernetes
+    send SIGTERM), so a run unwinds from SIGTERM as it does from Ctrl-C's `KeyboardInterrupt`.
+
+    A `BaseException`, like `KeyboardInterrupt`, so no ``except Exception`` swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signum)

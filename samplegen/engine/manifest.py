@@ -5,11 +5,17 @@ exactly the shards that are complete on disk. Its `fingerprint` covers everythin
 the output bytes (command, resolved configuration, seed, layout, shard size, tool version and the
 SHA-256 of every annotation input) and nothing that does not (worker count, progress), so
 ``--resume`` may continue with another ``--workers`` value but refuses a changed configuration.
+
+While a run is incomplete, each file record also holds ``mtime_ns``, the file's modification
+time when the run recorded it: with the size, it lets ``--resume`` trust an untouched shard
+without reading it (`samplegen.engine.verify`). A complete manifest leaves it out, so a finished
+run's manifest is the same bytes for the same inputs and seed, like its shards.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,6 +26,7 @@ from samplegen.engine.task import ShardResult
 from samplegen.writers.base import folder_digest, sha256_file, write_bytes_atomic
 
 MANIFEST_NAME = "manifest.json"
+TOOL = "samplegen"
 
 
 def sha256_path(path: Path) -> str:
@@ -58,9 +65,16 @@ def describe_input(role: str, path: Path) -> dict[str, str]:
 
 
 def manifest_json(run: RunDescription, shards: Mapping[int, ShardResult], complete: bool,
-                  totals: Mapping[str, Any] | None = None) -> dict:
+                  totals: Mapping[str, Any] | None = None, stamps: Mapping[str, int] | None = None) -> dict:
+    """The manifest as a JSON object; `stamps` (file name -> mtime_ns) only while incomplete."""
+    records = [shards[i].as_json() for i in sorted(shards)]
+    if stamps and not complete:
+        for record in records:
+            for f in record["files"]:
+                if f["name"] in stamps:
+                    f["mtime_ns"] = stamps[f["name"]]
     return {
-        "tool": "samplegen",
+        "tool": TOOL,
         "version": run.version,
         "command": run.command,
         "fingerprint": run.fingerprint,
@@ -73,7 +87,7 @@ def manifest_json(run: RunDescription, shards: Mapping[int, ShardResult], comple
         "inputs": list(run.inputs),
         "plan": run.plan,
         "planned_shards": run.planned_shards,
-        "shards": [shards[i].as_json() for i in sorted(shards)],
+        "shards": records,
         "skipped_images": [{"image": image, "reason": reason} for image, reason in all_skipped(run, shards)],
         "totals": dict(totals or {}),
     }
@@ -85,34 +99,44 @@ def all_skipped(run: RunDescription, shards: Mapping[int, ShardResult]) -> list[
 
 
 def write_manifest(out_dir: Path, data: Mapping[str, Any]) -> None:
+    """Replace the manifest atomically, then fsync the folder: the shards' renames (done before)
+    and the manifest's are then on disk, so a listed shard survives a power cut."""
     text = json.dumps(data, indent=1, sort_keys=False) + "\n"
     write_bytes_atomic(out_dir / MANIFEST_NAME, text.encode("utf-8"))
+    _fsync_folder(out_dir)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return  # not supported here (e.g. Windows): the rename itself is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on folders
+    finally:
+        os.close(fd)
 
 
 def read_manifest(out_dir: Path) -> dict | None:
+    """The manifest of `out_dir` as written, or None when there is none.
+
+    Raises:
+        ConfigError: the file is not JSON, or not an object.
+    """
     path = out_dir / MANIFEST_NAME
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: unreadable manifest ({exc}); use --overwrite to start again") from None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ConfigError(f"{path}: unreadable manifest ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: unreadable manifest (not a JSON object)")
+    return data
 
 
-def completed_shards(previous: Mapping[str, Any], out_dir: Path) -> dict[int, ShardResult]:
-    """Shards the previous manifest lists whose files are all on disk with their recorded size."""
-    done = {}
-    for entry in previous.get("shards", []):
-        result = ShardResult.from_json(entry)
-        if all(_stored_size(out_dir / f.name) == f.bytes for f in result.files):
-            done[result.index] = result
-    return done
-
-
-def _stored_size(path: Path) -> int | None:
-    """Size of a file, or total size of a shard folder's files; None when absent."""
-    if path.is_file():
-        return path.stat().st_size
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return None
+def is_samplegen_manifest(data: Mapping[str, Any]) -> bool:
+    """Whether a manifest was written by samplegen (``"tool": "samplegen"``)."""
+    return data.get("tool") == TOOL

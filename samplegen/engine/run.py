@@ -5,27 +5,40 @@ committed shard and a `ShardResult`; this module decides which tasks still need 
 them to a distributor, and rewrites the manifest after each completed shard. Killing the run at
 any moment leaves complete shards and a manifest listing them; ``--resume`` runs the rest, and
 because each shard's bytes depend only on its task, the result equals an uninterrupted run.
+
+The run holds the folder's lock (`samplegen.engine.lock`) throughout. When it stops early (Ctrl-C,
+SIGTERM, a worker dying, a full disk, too many skipped images) it kills its workers, removes their
+temporary files and the shard files the manifest does not list, and raises one error that says
+so: nothing half-written stays behind, and ``--resume`` continues from the manifest.
 """
 from __future__ import annotations
 
-import shutil
+import signal
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from samplegen.engine.distribute import WorkerPool
+from samplegen.engine.distribute import WorkerLost, WorkerPool
+from samplegen.engine.folder import FolderState, notify, prepare_folder
+from samplegen.engine.lock import OutputLock
 from samplegen.engine.manifest import (
-    MANIFEST_NAME, RunDescription, all_skipped, completed_shards, manifest_json, read_manifest, write_manifest)
+    MANIFEST_NAME, RunDescription, all_skipped, manifest_json, read_manifest, write_manifest)
 from samplegen.engine.task import ShardJob, ShardResult, ShardTask
 from samplegen.engine.progress import progress_bar
-from samplegen.errors import ConfigError, RunError
-from samplegen.writers.base import ShardFile, remove_temporaries
+from samplegen.engine.verify import file_stamp, listed_names, unlisted_shards
+from samplegen.errors import ConfigError, Interrupted, RunError, Terminated
+from samplegen.writers.base import ShardFile, is_output_name, is_shard_name, remove_entry, remove_temporaries
+
+RESUME_HINT = "completed shards are kept, rerun with --resume"
 
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """How to run (none of it changes the output bytes)."""
+    """How to run (none of it changes the output bytes).
+
+    `verify`: on resume, hash every kept shard instead of trusting size + mtime.
+    """
 
     out_dir: Path
     workers: int = 1
@@ -33,45 +46,7 @@ class EngineSettings:
     overwrite: bool = False
     max_errors: int = 0
     progress: bool = True
-
-
-def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        keys = sorted(set(old) | set(new))
-        return [k for key in keys for k in _changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")]
-    return [] if old == new else [prefix.rstrip(".") or "(root)"]
-
-
-def _previous_state(run: RunDescription, settings: EngineSettings) -> dict[int, ShardResult]:
-    """Completed shards to keep, after applying the resume/overwrite rules to the folder."""
-    out = settings.out_dir
-    previous = read_manifest(out)
-    if previous is None:
-        return {}
-    if settings.overwrite:
-        written = [f for shard in previous.get("shards", []) for f in shard.get("files", [])]
-        written += previous.get("totals", {}).get("extra_files", [])  # e.g. merged list files
-        for f in written:
-            target = out / f["name"]
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink(missing_ok=True)
-        (out / MANIFEST_NAME).unlink(missing_ok=True)
-        return {}
-    if not settings.resume:
-        raise ConfigError(f"{out} already holds a samplegen run; use --resume to continue it "
-                          "or --overwrite to replace it")
-    if previous.get("fingerprint") != run.fingerprint:
-        changed = _changed_keys(
-            {k: previous.get(k) for k in ("command", "version", "config", "seed", "layout", "shard_size")}
-            | {"inputs": [i.get("sha256") for i in previous.get("inputs", [])]},
-            {"command": run.command, "version": run.version, "config": run.config, "seed": run.seed,
-             "layout": run.layout, "shard_size": run.shard_size,
-             "inputs": [i["sha256"] for i in run.inputs]})
-        raise ConfigError(f"cannot resume {out}: the configuration differs from the previous run "
-                          f"({', '.join(changed[:6]) or 'fingerprint'}); use --overwrite to start again")
-    return completed_shards(previous, out)
+    verify: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +62,13 @@ class RunOutcome:
                 "resumed_shards": self.resumed_shards, "fingerprint": self.manifest["fingerprint"]}
 
 
+def make_folder(out: Path) -> None:
+    """Create `out`; a path below a file or naming one is an `OSError` naming it (exit 1)."""
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(20, "Not a directory", str(out))
+    out.mkdir(parents=True, exist_ok=True)
+
+
 def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
             settings: EngineSettings, pool: WorkerPool | None = None) -> RunOutcome:
     """Run the pending tasks of `job`; returns the final manifest (also written to disk).
@@ -95,34 +77,137 @@ def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
     skipped in workers; the check runs before the first shard too, so a run whose every image
     was skipped while planning fails instead of succeeding with nothing. `pool` lets a command
     reuse the workers of an earlier stage; without it the run starts (and stops) its own.
+
+    Raises:
+        ConfigError: the folder is refused or in use by another run (exit 2).
+        RunError: over ``max_errors``, or a worker died (exit 1).
+        Interrupted: Ctrl-C or SIGTERM (exit 130 / 143), after cleaning up.
+        OSError: the file system failed (disk full, read-only...), after cleaning up.
     """
     out = settings.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    shards = _previous_state(run, settings)
+    make_folder(out)
+    with OutputLock(out):
+        try:
+            state = prepare_folder(run, out, settings.resume, settings.overwrite, settings.verify,
+                                   recheck_last=max(4, 2 * settings.workers))
+        except (KeyboardInterrupt, Terminated) as exc:
+            raise _explained(exc, out) from None
+        if state.finished is not None:
+            notify(f"{out} already complete: {state.finished['totals'].get('samples', 0)} samples; "
+                   "--overwrite to redo")
+            return RunOutcome(state.finished, len(state.finished.get("shards", [])))
+        # Workers need the job's module: preloaded in the fork server.
+        workers = pool if pool is not None else WorkerPool(settings.workers, (type(job).__module__,))
+        before_finalize: dict[str, tuple[int, int, int]] | None = None
+        resumed = len(state.shards)
+        try:
+            final = _run(job, tasks, run, settings, workers, state)
+        except _Finalizing as failed:
+            before_finalize, exc = failed.before, failed.__cause__
+        except BaseException as exc_:
+            exc = exc_
+        else:
+            if pool is None:
+                workers.__exit__(None, None, None)
+            return RunOutcome(final, resumed)
+        _stop(workers)
+        _clean_after_failure(out, before_finalize)
+        explained = _explained(exc, out)
+        if explained is exc:
+            raise exc
+        raise explained from None
+
+
+class _Finalizing(Exception):
+    """`job.finalize` failed; `before` is the stat of the extra-named files before it ran."""
+
+    def __init__(self, before: dict[str, tuple[int, int, int]]) -> None:
+        self.before = before
+
+
+def _run(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription, settings: EngineSettings,
+         workers: Any, state: FolderState) -> dict:
+    out = settings.out_dir
     remove_temporaries(out)
-    resumed = len(shards)
+    shards, stamps = state.shards, state.stamps
     pending = [task for task in tasks if task.index not in shards]
-    write_manifest(out, manifest_json(run, shards, complete=False))
+    write_manifest(out, manifest_json(run, shards, complete=False, stamps=stamps))
     check_errors(run, shards, settings)
     bar = progress_bar(sum(len(t.items) for t in tasks), run.command, settings.progress)
-    bar.update(sum(s.images for s in shards.values()))
-    # Workers need the job's module: preloaded in the fork server.
-    own_pool = WorkerPool(settings.workers, (type(job).__module__,)) if pool is None else None
     try:
-        for result in (pool or own_pool).map(job.run_shard, pending):
+        bar.update(sum(s.images for s in shards.values()))
+        for result in workers.map(job.run_shard, pending):
             shards[result.index] = result
-            write_manifest(out, manifest_json(run, shards, complete=False))
+            stamps.update({f.name: file_stamp(out / f.name)[1] for f in result.files})
+            write_manifest(out, manifest_json(run, shards, complete=False, stamps=stamps))
             bar.update(result.images)
             check_errors(run, shards, settings)
     finally:
         bar.close()
-        if own_pool is not None:
-            own_pool.__exit__(None, None, None)
-    extra = job.finalize(out, [shards[i] for i in sorted(shards)])
-    final = manifest_json(run, shards, complete=True,
-                          totals=summarize(shards.values(), extra) | {"skipped_images": len(all_skipped(run, shards))})
-    write_manifest(out, final)
-    return RunOutcome(final, resumed)
+    before = _extra_stats(out)
+    try:
+        extra = job.finalize(out, [shards[i] for i in sorted(shards)])
+        totals = summarize(shards.values(), extra) | {"skipped_images": len(all_skipped(run, shards))}
+        final = manifest_json(run, shards, complete=True, totals=totals)
+        write_manifest(out, final)
+    except BaseException as exc:
+        raise _Finalizing(before) from exc
+    return final
+
+
+def _extra_stats(out: Path) -> dict[str, tuple[int, int, int]]:
+    """(inode, mtime_ns, size) of the top-level extra-named files (merged lists...)."""
+    stats = {}
+    for path in out.iterdir():
+        if is_output_name(path.name) and not is_shard_name(path.name):
+            st = path.lstat()
+            stats[path.name] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return stats
+
+
+def _stop(workers: Any) -> None:
+    """Stop the workers at once (`WorkerPool.abort`); a pool without `abort` is left to its owner."""
+    abort = getattr(workers, "abort", None)
+    if abort is not None:
+        abort()
+
+
+def _clean_after_failure(out: Path, before_finalize: dict[str, tuple[int, int, int]] | None) -> None:
+    """Remove what the stopped run left: temporary files, shard files the manifest on disk does
+    not list (committed after its last rewrite, or half of a two-file shard) and, when
+    `job.finalize` failed, the merged files it had written (those whose inode, mtime or size
+    changed since). The manifest is read back, not remembered: a signal may land between its
+    rewrite and any bookkeeping here."""
+    try:
+        remove_temporaries(out)
+        manifest = read_manifest(out)
+        if manifest is None:
+            return
+        listed = listed_names(manifest)
+        for path in unlisted_shards(out, listed):
+            remove_entry(path)
+        if before_finalize is not None:
+            for name, stat in _extra_stats(out).items():
+                if name not in listed and before_finalize.get(name) != stat:
+                    remove_entry(out / name)
+    except (OSError, ConfigError, KeyError, TypeError):
+        pass  # the original error says more; the next run cleans up
+
+
+def _explained(exc: BaseException, out: Path) -> BaseException:
+    """The one-line error for an interruption, a lost worker or a file-system error that names
+    no file (the rest pass through)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return Interrupted(f"interrupted; {RESUME_HINT}")
+    if isinstance(exc, Terminated):
+        return Interrupted(f"terminated by {signal.Signals(exc.signum).name}; {RESUME_HINT}", 128 + exc.signum)
+    if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+        return type(exc)(exc.errno, exc.strerror, str(out))
+    if isinstance(exc, WorkerLost):
+        indices = sorted(t.index for t in exc.tasks if isinstance(t, ShardTask))
+        which = f"shard {indices[0]}" if len(indices) == 1 else f"one of shards {', '.join(map(str, indices))}"
+        return RunError(f"a worker died while writing {which}; {RESUME_HINT}")
+    return exc
 
 
 def check_errors(run: RunDescription, shards: dict[int, ShardResult], settings: EngineSettings) -> None:

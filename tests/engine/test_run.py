@@ -9,7 +9,7 @@ import pytest
 from samplegen.engine.manifest import RunDescription
 from samplegen.engine.task import plan_shards
 from samplegen.engine.run import EngineSettings, execute
-from samplegen.errors import ConfigError, RunError
+from samplegen.errors import ConfigError, Interrupted, RunError
 from tests.engine.jobs import RandomBytesJob
 
 KEYS = [f"img{i:03d}" for i in range(23)]
@@ -22,8 +22,8 @@ def describe(seed: int = 7, planned: int = 5, config: dict | None = None) -> Run
                           planned_shards=planned)
 
 
-def run(out: Path, workers: int = 1, job_kwargs: dict | None = None, **settings):
-    tasks = plan_shards(KEYS, 5, str)
+def run(out: Path, workers: int = 1, job_kwargs: dict | None = None, keys: list[str] = KEYS, **settings):
+    tasks = plan_shards(keys, 5, str)
     job = RandomBytesJob(str(out), 7, **(job_kwargs or {}))
     return execute(job, tasks, describe(planned=len(tasks)), EngineSettings(out, workers=workers, **settings))
 
@@ -57,9 +57,10 @@ def test_crash_then_resume_gives_identical_bytes(tmp_path):
     reference = tmp_path / "ref"
     run(reference)
     crashed = tmp_path / "crashed"
-    # A worker dying abruptly in shard 3 (as under kill -9) breaks the pool.
-    with pytest.raises(Exception):
+    # A worker dying abruptly in shard 3 (as under kill -9) breaks the pool: one line, exit 1.
+    with pytest.raises(RunError, match=r"a worker died while writing .*shards? .*3.*rerun with --resume"):
         run(crashed, workers=2, job_kwargs={"crash_at": 3})
+    assert not [p.name for p in crashed.iterdir() if p.name.startswith(".")], "temporary files left"
     partial = json.loads((crashed / "manifest.json").read_text())
     assert not partial["complete"]
     outcome = run(crashed, workers=2, resume=True)
@@ -67,12 +68,29 @@ def test_crash_then_resume_gives_identical_bytes(tmp_path):
     assert folder_bytes(crashed) == folder_bytes(reference)
 
 
-def test_existing_run_is_refused_without_resume_or_overwrite(tmp_path):
-    run(tmp_path)
-    with pytest.raises(ConfigError, match="--resume"):
-        run(tmp_path)
+def test_the_same_finished_run_again_is_already_complete(tmp_path, capsys):
+    first = run(tmp_path)
+    before = folder_bytes(tmp_path)
+    again = run(tmp_path)
+    assert again.resumed_shards == 5 and again.manifest == first.manifest
+    assert f"already complete: {first.manifest['totals']['samples']} samples; --overwrite to redo" in capsys.readouterr().err
+    assert folder_bytes(tmp_path) == before
     assert run(tmp_path, overwrite=True).resumed_shards == 0
     assert run(tmp_path, resume=True).resumed_shards == 5
+
+
+def test_another_run_in_a_used_folder_is_refused(tmp_path):
+    run(tmp_path)
+    tasks = plan_shards(KEYS, 5, str)
+    with pytest.raises(ConfigError, match=r"another configuration \(seed\).*--overwrite"):
+        execute(RandomBytesJob(str(tmp_path), 8), tasks, describe(seed=8), EngineSettings(tmp_path))
+
+
+def test_an_unfinished_run_is_refused_without_resume(tmp_path):
+    with pytest.raises(Interrupted):
+        run(tmp_path, job_kwargs={"interrupt_at": 2})
+    with pytest.raises(ConfigError, match="unfinished run.*--resume"):
+        run(tmp_path)
 
 
 def test_resume_with_changed_configuration_is_refused(tmp_path):
@@ -102,6 +120,31 @@ def test_missing_images_are_counted_and_fail_above_max_errors(tmp_path):
     assert outcome.manifest["totals"]["skipped_images"] == 2
 
 
-def test_no_temporary_files_left(tmp_path):
+def test_no_temporary_or_lock_files_left(tmp_path):
     run(tmp_path, workers=2)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_ctrl_c_keeps_completed_shards_and_removes_the_rest(tmp_path):
+    reference = tmp_path / "ref"
+    run(reference)
+    out = tmp_path / "out"
+    with pytest.raises(Interrupted, match="interrupted; completed shards are kept, rerun with --resume") as info:
+        run(out, job_kwargs={"interrupt_at": 3})
+    assert info.value.exit_code == 130
+    partial = json.loads((out / "manifest.json").read_text())
+    assert [s["index"] for s in partial["shards"]] == [0, 1, 2]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json"] + [f"part-00000{i}.tar" for i in range(3)]
+    assert run(out, resume=True).resumed_shards == 3
+    assert folder_bytes(out) == folder_bytes(reference)
+
+
+def test_an_incomplete_manifest_records_mtimes_a_complete_one_does_not(tmp_path):
+    with pytest.raises(Interrupted):
+        run(tmp_path, job_kwargs={"interrupt_at": 2})
+    partial = json.loads((tmp_path / "manifest.json").read_text())
+    for shard in partial["shards"]:
+        for f in shard["files"]:
+            assert f["mtime_ns"] == (tmp_path / f["name"]).stat().st_mtime_ns
+    final = run(tmp_path, resume=True).manifest
+    assert all("mtime_ns" not in f for s in final["shards"] for f in s["files"])

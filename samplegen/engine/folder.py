@@ -1,0 +1,146 @@
+"""What a run finds in its output folder, and what it may do about it before writing.
+
+The rules, in order:
+
+* a ``manifest.json`` samplegen did not write, one it cannot read, or one naming files samplegen
+  would not write (``../victim``, an absolute path, ``notes.csv``) stops the run with exit 2 and
+  nothing is touched, whatever the flags;
+* no manifest: files named like shards (``NAME-000042...``) that nobody lists stop the run (they
+  are not provably samplegen's, and a glob-based loader would mix them in);
+* ``--overwrite`` removes what the manifest lists, then every other shard-named entry, then
+  the manifest;
+* without a flag, the same finished run (same fingerprint, files of the recorded sizes) is
+  reported as already complete (exit 0); anything else is refused, saying which flag applies;
+* ``--resume`` (same fingerprint only) keeps the shards that pass `samplegen.engine.verify`,
+  removes the files of those that fail and every shard-named entry the manifest does not list.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from samplegen.engine.manifest import MANIFEST_NAME, RunDescription, read_manifest
+from samplegen.engine.task import ShardResult
+from samplegen.engine.verify import (
+    check_manifest, check_shards, file_stamp, listed_files, listed_names, unlisted_shards)
+from samplegen.errors import ConfigError
+from samplegen.writers.base import remove_entry
+
+
+def notify(message: str) -> None:
+    """One line for the user on stderr (stdout is the command's JSON)."""
+    print(f"samplegen: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class FolderState:
+    """Shards to keep (and their files' mtime_ns), or the manifest of the same finished run."""
+
+    shards: dict[int, ShardResult] = field(default_factory=dict)
+    stamps: dict[str, int] = field(default_factory=dict)
+    finished: dict | None = None
+
+
+def _names(paths: list[Path], limit: int = 3) -> str:
+    shown = ", ".join(p.name for p in paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(set(old) | set(new))
+        return [k for key in keys for k in _changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")]
+    return [] if old == new else [prefix.rstrip(".") or "(root)"]
+
+
+def _differences(previous: Mapping[str, Any], run: RunDescription) -> str:
+    changed = _changed_keys(
+        {k: previous.get(k) for k in ("command", "version", "config", "seed", "layout", "shard_size")}
+        | {"inputs": [i.get("sha256") for i in previous.get("inputs", [])]},
+        {"command": run.command, "version": run.version, "config": run.config, "seed": run.seed,
+         "layout": run.layout, "shard_size": run.shard_size, "inputs": [i["sha256"] for i in run.inputs]})
+    return ", ".join(changed[:6]) or "fingerprint"
+
+
+def _read(out: Path) -> dict | None:
+    try:
+        return read_manifest(out)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; samplegen leaves this folder alone: remove the manifest yourself "
+                          "or choose another --out") from None
+
+
+def _sizes_hold(out: Path, manifest: Mapping[str, Any]) -> bool:
+    return all((s := file_stamp(out / r["name"])) is not None and s[0] == r["bytes"]
+               for _, r in listed_files(manifest))
+
+
+def _remove_strays(out: Path, listed: set[str], why: str) -> None:
+    strays = unlisted_shards(out, listed)
+    for path in strays:
+        remove_entry(path)
+    if strays:
+        notify(f"removed {len(strays)} shard-named entries of {out} that {why} ({_names(strays)})")
+
+
+def prepare_folder(run: RunDescription, out: Path, resume: bool, overwrite: bool,
+                   verify: bool = False, recheck_last: int = 4) -> FolderState:
+    """Apply the rules above to `out` (which exists) for `run`; returns what to keep.
+
+    Args:
+        verify: on resume, hash every kept file (otherwise size + mtime, and a hash only for the
+            `recheck_last` shards recorded last and files recorded without a time).
+
+    Raises:
+        ConfigError: the folder is refused (see the module docstring).
+    """
+    previous = _read(out)
+    if previous is None:
+        strays = unlisted_shards(out, set())
+        if strays:
+            raise ConfigError(f"{out} holds {len(strays)} entries named like shards ({_names(strays)}) but no "
+                              f"{MANIFEST_NAME}, so not provably samplegen's: remove them or choose another --out")
+        return FolderState()
+    check_manifest(out, previous)
+    if overwrite:
+        for _, record in listed_files(previous):
+            remove_entry(out / record["name"])
+        _remove_strays(out, set(), "no manifest listed")
+        (out / MANIFEST_NAME).unlink(missing_ok=True)
+        return FolderState()
+    same = previous.get("fingerprint") == run.fingerprint
+    if not resume:
+        if same and previous.get("complete") and _sizes_hold(out, previous):
+            return FolderState(finished=previous)
+        if same:
+            state = "an unfinished run" if not previous.get("complete") else "this run with files missing"
+            raise ConfigError(f"{out} already holds {state} of this configuration; use --resume to continue it "
+                              "or --overwrite to replace it")
+        raise ConfigError(f"{out} already holds a samplegen run with another configuration "
+                          f"({_differences(previous, run)}); use --overwrite to replace it, or --resume after "
+                          "restoring that configuration")
+    if not same:
+        raise ConfigError(f"cannot resume {out}: the configuration differs from the previous run "
+                          f"({_differences(previous, run)}); use --overwrite to start again")
+    return _resume(out, previous, verify, recheck_last)
+
+
+def _resume(out: Path, previous: Mapping[str, Any], verify: bool, recheck_last: int) -> FolderState:
+    try:
+        check = check_shards(out, previous, verify, recheck_last)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{out / MANIFEST_NAME}: malformed manifest ({type(exc).__name__}: {exc})") from None
+    failed = sorted({index for index, _, _ in check.failed})
+    for shard in previous.get("shards", []):
+        if int(shard["index"]) in failed:
+            for record in shard["files"]:
+                remove_entry(out / record["name"])
+    if failed:
+        index, name, why = check.failed[0]
+        notify(f"{len(failed)} shards of {out} do not match the manifest and will be written again "
+               f"(first: {name}: {why})")
+    _remove_strays(out, listed_names({"shards": [s.as_json() for s in check.kept.values()]}),
+                   "the manifest does not list")
+    return FolderState(check.kept, check.stamps)
