@@ -1,17 +1,20 @@
 """The ``samplegen`` command group and the one place that maps errors to exit codes.
 
-Exit codes: 0 success; 1 the run failed (``RunError``, e.g. over ``--max-errors``); 2 bad input,
-configuration or usage (``InputError``, ``ConfigError``, click usage errors); 130 interrupted.
-stdout carries only each command's final JSON object; messages go to stderr.
+Exit codes: 0 success; 1 the run failed (``RunError``, e.g. over ``--max-errors``, a worker died)
+or the file system did (``OSError``: disk full, read-only folder...); 2 bad input, configuration
+or usage (``InputError``, ``ConfigError``, click usage errors); 130 interrupted (Ctrl-C); 143
+terminated (SIGTERM, handled like Ctrl-C). stdout carries only each command's final JSON object;
+messages go to stderr, one line each.
 """
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
 
 from samplegen import __version__
-from samplegen.errors import SamplegenError
+from samplegen.errors import EXIT_INTERRUPTED, EXIT_RUN, SamplegenError, Terminated
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -35,27 +38,59 @@ def _register() -> None:
             importlib.import_module(f"{__name__}.{module.name}")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # Once: a second SIGTERM while the run cleans up must not cut the clean-up short.
+    signal.signal(signum, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+def _os_error_line(exc: OSError) -> str:
+    """``PATH: errno text`` (disk full, read-only folder, a path below a file...)."""
+    where = exc.filename if exc.filename is not None else ""
+    text = exc.strerror or str(exc)
+    return f"{where}: {text}" if where else text
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the group, print errors as one stderr line, exit with a code."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
-    _register()
+    # SIGTERM (timeout, SLURM, Kubernetes) unwinds the run like Ctrl-C: workers stopped, nothing
+    # half-written left, the resume hint printed.
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
+        _run(args, debug)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: list[str], debug: bool) -> None:
+    try:
+        _register()  # imports every command's modules: a second or so a Ctrl-C may land in
         cli.main(args=args, prog_name="samplegen", standalone_mode=False)
     except click.exceptions.Abort:
+        # Ctrl-C outside a run's shard loop (which raises `Interrupted` with its own hint).
         click.echo("samplegen: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("samplegen: interrupted; completed shards are kept, rerun with --resume", err=True)
-        sys.exit(130)
+        click.echo("samplegen: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Terminated as exc:
+        click.echo(f"samplegen: terminated by {signal.Signals(exc.signum).name}", err=True)
+        sys.exit(128 + exc.signum)
     except SamplegenError as exc:
         if debug:
             raise
         click.echo(f"samplegen: {exc}", err=True)
         sys.exit(exc.exit_code)
     except BrokenPipeError:
-        sys.exit(1)
+        sys.exit(EXIT_RUN)
+    except OSError as exc:
+        if debug:
+            raise
+        click.echo(f"samplegen: {_os_error_line(exc)}", err=True)
+        sys.exit(EXIT_RUN)
     sys.exit(0)
