@@ -58,6 +58,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -542,6 +543,13 @@ def time_reference(aittsmd: str, inputs: dict, python: str, work: Path, repeat: 
     return out
 
 
+def write_json(path: Path, doc: dict) -> None:
+    """`doc` indented, with every list of numbers on one line (a histogram, a size) for short diffs."""
+    text = json.dumps(doc, indent=1)
+    text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+    path.write_text(text + "\n")
+
+
 def build_reference(aittsmd: str, python: str, inputs: dict, work: Path, runs: int) -> dict:
     """The reference document: `runs` traced runs (seeds 0..runs-1) pooled, with provenance."""
     sources, commit = reference_sources(Path(aittsmd))
@@ -554,7 +562,9 @@ def build_reference(aittsmd: str, python: str, inputs: dict, work: Path, runs: i
     versions = subprocess.run([python, "-c", "import sys, numpy, cv2; print(sys.version.split()[0], "
                                "numpy.__version__, cv2.__version__)"], capture_output=True, text=True)
     return {"source": "AITTSMD/MTCNN-Tensorflow", "commit": commit, "scripts": list(SCRIPTS),
-            "python_numpy_cv2": versions.stdout.strip(), "inputs": {"set": inputs["set"], "omitted_images": omitted, "choice": inputs.get("choice"), "sizes": sizes},
+            "python_numpy_cv2": versions.stdout.strip(), "inputs": {"set": inputs["set"], "omitted_images": omitted, "sizes": sizes,
+                       # the indices are enough to rebuild the subsets (inputs_from_reference)
+                       "choice": {k: v for k, v in (inputs.get("choice") or {}).items() if not k.endswith("_images")}},
             "bins": {m: [lo, hi, BIN] for m, (lo, hi) in RANGES.items()}, "classes": pooled(stats), "runs": details}
 
 
@@ -606,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.aittsmd:
         reference = build_reference(args.aittsmd, args.python, inputs, work / "trace", args.runs)
         if args.write_reference:
-            Path(args.write_reference).write_text(json.dumps(reference, indent=1) + "\n")
+            write_json(Path(args.write_reference), reference)
     elif args.reference:
         reference = json.loads(Path(args.reference).read_text())
     else:
