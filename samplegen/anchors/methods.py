@@ -56,8 +56,11 @@ class Method:
         label: ``(gt_boxes, gt_labels, ignore_boxes, width, height, cfg, rng, proposals,
             with_max_iou) -> arrays``: inputs in original pixels, outputs as the module docstring
             says (without `with_max_iou`, ``max_iou`` need only be exact at the positives).
-        suggest: ``(boxes_wh, cfg, rng) -> overrides`` of a better-fitting anchor set (fit-anchors),
-            None when the method has nothing to fit; `not_fittable` then says why.
+        fit_space: ``(cfg, FitBoxes, rng) -> FitSpace``: the method's anchor parameters for
+            ``fit-anchors`` (`samplegen.anchors.fit_search`), None when the method has nothing
+            to fit; `not_fittable` then says why.
+        fit_boxes: ``(cfg, gt_boxes, gt_labels, width, height) -> float32 [K, 4]``: GT boxes in
+            network pixels where they are not the scaled boxes of `geometry` (YOLOv5's letterbox).
     """
 
     preset: str
@@ -66,13 +69,15 @@ class Method:
     geometry: Callable[[Any, int, int], geo.InputGeometry]
     priors: Callable[[Any, geo.InputGeometry], tuple[np.ndarray, np.ndarray]]
     label: Callable[..., Arrays]
-    suggest: Callable[[np.ndarray, Any, np.random.Generator], dict] | None = None
+    fit_space: Callable[..., Any] | None = None
     not_fittable: str | None = None
+    fit_boxes: Callable[..., np.ndarray] | None = None
 
 
 def _entry(preset: str, config_cls: type, recipe: ModuleType) -> Method:
     return Method(preset, config_cls, recipe.validate, recipe.geometry, recipe.priors, recipe.label,
-                  getattr(recipe, "suggest", None), getattr(recipe, "NOT_FITTABLE", None))
+                  getattr(recipe, "fit_space", None), getattr(recipe, "NOT_FITTABLE", None),
+                  getattr(recipe, "fit_boxes", None))
 
 
 METHODS: dict[str, Method] = {

@@ -21,10 +21,15 @@ from samplegen.pipelines.fit import fit_anchors
               help="Image root (sizes for formats that do not store them).")
 @click.option("--write-config", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the suggested anchors as a YAML file for --config.")
-@click.option("--seed", type=click.IntRange(min=0), help="Seed of the k-means initialisation [0].")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed of the k-means starts and the labelling pass [0].")
+@click.option("--labelled-images", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Images of the real labelling pass (positives per GT, before and after).")
 @config_options
 def fit_anchors_command(method: str, format_name: str, **options: Any) -> None:
-    """Recall of the method's priors per box size (best prior IoU >= 0.3 / 0.5 / 0.7), and a
-    k-means (1 - IoU) anchor set fitted to the data, with the same figures.
+    """Recall of the method's priors per box size (best prior IoU >= 0.3 / 0.5 / 0.7 and the
+    method's own thresholds), and an anchor set searched for what the method's assigner rewards
+    (recall at its positive threshold, then its low-quality threshold, then mean best IoU; YOLOv5:
+    shapes within anchor_t). Never worse than the preset at its positive threshold: when nothing
+    better is found, it says so and suggests nothing.
     """
     print_json(fit_anchors(method, format=format_name, **options).as_json())

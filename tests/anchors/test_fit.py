@@ -1,12 +1,15 @@
-"""fit-anchors: shape IoU, 1 - IoU k-means, best-prior recall and the suggested config."""
+"""fit-anchors: shape IoU, 1 - IoU k-means, best-prior recall, the search's scores against the real
+priors, the search itself (never below the preset, constraints kept) and valid fitted configs."""
 from __future__ import annotations
 
 
 import numpy as np
 import pytest
 
-from samplegen.anchors.fit import best_prior_iou, network_boxes, recall_table, suggest_overrides
+from samplegen.anchors.fit import best_prior_iou, fit_boxes, fittable, network_boxes, recall_table
+from samplegen.anchors.fit_search import Criterion, FitSpace, local_search
 from samplegen.anchors.kmeans import kmeans_iou, mean_best_shape_iou
+from samplegen.anchors.recipes.yolov5 import shape_ratio_scores
 from samplegen.anchors.methods import METHODS, anchor_config, priors_for
 from samplegen.boxes import shape_iou
 from samplegen.record import Record
@@ -53,7 +56,7 @@ def dense_best_iou(boxes: np.ndarray, priors: np.ndarray) -> np.ndarray:
     return (inter / (area(b)[:, None] + area(p)[None, :] - inter)).max(axis=1)
 
 
-@pytest.mark.parametrize("method", ["faster_rcnn", "ssd300", "retinanet"])
+@pytest.mark.parametrize("method", ["faster_rcnn", "ssd300", "retinanet", "yolov3", "yolov5"])
 def test_best_prior_iou_matches_a_dense_float64_computation(method):
     cfg = anchor_config(method)
     records = [Record("a", "a.jpg", 640, 480, np.array([[10, 20, 200, 300], [300, 50, 330, 90]], np.float32),
@@ -67,27 +70,97 @@ def test_best_prior_iou_matches_a_dense_float64_computation(method):
     assert np.allclose(sizes, np.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
 
 
-FITTABLE = sorted(m for m, spec in METHODS.items() if spec.suggest is not None)
+def test_yolov5_boxes_are_letterboxed():
+    """640x480 at 640: shifted down by the 80 px pad, as YOLOv5's loader puts them."""
+    cfg = anchor_config("yolov5")
+    record = Record("a", "a.jpg", 640, 480, np.array([[10, 20, 200, 300]], np.float32), np.zeros(1, np.int32))
+    np.testing.assert_allclose(network_boxes(record, cfg), [[10, 100, 200, 380]], atol=1e-3)
+
+
+FITTABLE = sorted(m for m, spec in METHODS.items() if spec.fit_space is not None)
 
 
 def test_every_method_is_fittable_or_says_why():
     for name, spec in METHODS.items():
-        assert (spec.suggest is None) == (spec.not_fittable is not None), name
-    assert "fcos" not in FITTABLE and {"faster_rcnn", "fpn", "retinanet", "ssd300", "atss"} <= set(FITTABLE)
+        assert (spec.fit_space is None) == (spec.not_fittable is not None), name
+    assert {"fcos", "centernet"}.isdisjoint(FITTABLE)
+    assert {"faster_rcnn", "fpn", "retinanet", "ssd300", "ssd512", "atss", "yolov3", "yolov5"} <= set(FITTABLE)
+
+
+def random_records(count: int, seed: int) -> list[Record]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        w, h = int(rng.integers(300, 800)), int(rng.integers(300, 800))
+        xy = rng.uniform(0, 1, (6, 2)) * [w, h]
+        wh = np.exp(rng.uniform(np.log(8), np.log(min(w, h)), (6, 2)))
+        boxes = np.concatenate([xy, np.minimum(xy + wh, [w, h])], axis=1).astype(np.float32)
+        out.append(Record(f"r{i}", f"r{i}.jpg", w, h, boxes, np.zeros(len(boxes), np.int32)))
+    return out
+
+
+@pytest.mark.parametrize("method", ["fpn", "retinanet", "ssd300", "yolov3", "atss"])
+def test_grid_search_scores_are_the_real_best_prior_ious(method):
+    """The search's nearest-cell scores of the preset equal the best IoU over the real priors."""
+    cfg = anchor_config(method)
+    records = random_records(4, 1)
+    space = METHODS[method].fit_space(cfg, fit_boxes(records, cfg), np.random.default_rng(0))
+    scores, _ = space.scores(space.start)
+    np.testing.assert_allclose(scores, best_prior_iou(records, cfg)[1], atol=2e-5)
 
 
 @pytest.mark.parametrize("method", FITTABLE)
-def test_suggestion_is_a_valid_config_of_the_same_shape(method):
+def test_every_fit_space_expresses_valid_configs_of_the_same_shape(method):
     cfg = anchor_config(method)
-    rng = np.random.default_rng(0)
-    wh = np.exp(rng.normal(4.0, 0.8, size=(300, 2)))
-    overrides = suggest_overrides(wh, cfg, np.random.default_rng(3))
-    fitted = anchor_config(method, overrides)
-    assert fitted != cfg
-    assert priors_for(fitted, 800, 1333)[1].tolist() == priors_for(cfg, 800, 1333)[1].tolist()
+    space = METHODS[method].fit_space(cfg, fit_boxes(random_records(3, 2), cfg), np.random.default_rng(3))
+    for theta in (space.start, *space.starts, space.start + 0.2):
+        fitted = anchor_config(method, space.overrides(theta))
+        assert priors_for(fitted, 480, 640)[1].tolist() == priors_for(cfg, 480, 640)[1].tolist()
 
 
-def test_fcos_has_nothing_to_fit():
-    cfg = anchor_config("fcos")
+def toy_space(scores, start=(0.0, 0.0), criterion=Criterion(0.5, 0.3)) -> FitSpace:
+    return FitSpace(np.array(start), (), scores, lambda theta: {"theta": theta.tolist()}, criterion)
+
+
+def test_search_climbs_and_never_ends_below_the_preset():
+    target = np.array([0.9, -0.6])
+    boxes = np.linspace(0, 1, 50)
+
+    def scores(theta):               # per "GT" scores peaking at `target`
+        return np.exp(-np.sum((theta - target) ** 2)) * (0.5 + boxes / 2), None
+
+    result = local_search(toy_space(scores))
+    assert result.improved and result.best > result.preset
+    np.testing.assert_allclose(result.theta, target, atol=0.03)
+    assert [v for _, v in result.path] == sorted((v for _, v in result.path), reverse=True)
+    flat = local_search(toy_space(lambda theta: (np.full(5, 0.6), None)))
+    assert not flat.improved and flat.path == () and np.array_equal(flat.theta, [0.0, 0.0])
+
+
+def test_search_keeps_low_quality_recall_and_positives():
+    """Moving theta[0] up raises the positive recall but drops a GT under the low-quality
+    threshold (or, in the second space, lowers the positives count): never a candidate."""
+    def losing_gt(theta):
+        up = theta[0] > 0
+        return np.array([0.9 if up else 0.4, 0.8 if up else 0.4, 0.1 if up else 0.35]), None
+
+    def losing_positives(theta):
+        return np.array([0.6 + 0.1 * theta[0], 0.4]), int(10 - 5 * (theta[0] > 0))
+
+    for scores in (losing_gt, losing_positives):
+        result = local_search(toy_space(scores, start=(0.0,)))
+        assert not result.improved, scores.__name__
+
+
+def test_yolov5_shape_ratio_scores():
+    wh = np.array([[10.0, 20.0], [100.0, 100.0]])
+    anchors = np.array([[10.0, 10.0], [50.0, 200.0]])
+    # box 0: anchor 0 -> min(1, 0.5) = 0.5; anchor 1 -> min(0.2, 0.1) = 0.1; box 1: 0.1 and min(0.5, 0.5)
+    np.testing.assert_allclose(shape_ratio_scores(wh, anchors), [0.5, 0.5])
+
+
+def test_fcos_and_torchvision_have_nothing_to_fit():
     with pytest.raises(ValueError, match="anchor-free"):
-        suggest_overrides(np.ones((3, 2)), cfg, np.random.default_rng(0))
+        fittable(anchor_config("fcos"))
+    with pytest.raises(ValueError, match="compat: mmdet"):
+        fittable(anchor_config("fpn", {"compat": "torchvision"}))

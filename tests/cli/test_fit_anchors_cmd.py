@@ -19,13 +19,19 @@ def run(args, capsys) -> tuple[int, dict | None, str]:
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_every_method_answers_in_one_line(method, capsys):
     code, out, err = run(["fit-anchors", "--method", method], capsys)
-    if METHODS[method].suggest is None:
+    if METHODS[method].fit_space is None:
         assert code == 2 and out is None and err.count("\n") == 1
         assert METHODS[method].not_fittable in err
     else:
         assert code == 0, err
         assert out["method"] == method and out["recall"]["all"]["boxes"] == out["boxes"] > 0
-        assert "prior_generator" in out["suggested"]
+        assert ("prior_generator" in (out["suggested"] or {})) != out["preset_is_best"]
+        if out["preset_is_best"]:
+            assert out["config_snippet"] is None and "already the best" in out["note"]
+        assert out["objective"]["suggested"] >= out["objective"]["preset"]
+        criterion = out["criterion"]
+        if "positive_iou" in criterion:     # the method's own thresholds are in the tables
+            assert f"iou>={criterion['positive_iou']:g}" in out["recall"]["all"]
 
 
 def test_options_it_does_not_honour_are_not_offered(capsys):
@@ -40,8 +46,14 @@ def test_fit_anchors_snippet_is_accepted_by_config(tmp_path, capsys, shared_data
                           "--write-config", tmp_path / "fit.yaml"], capsys)
     assert code == 0, err
     assert fit["boxes"] == 929 and fit["recall"]["all"]["boxes"] == 929
-    # Paper anchors (128..512 px) miss COCO's small boxes: the fit must do better at IoU 0.3.
-    assert fit["suggested_recall"]["all"]["iou>=0.3"] > fit["recall"]["all"]["iou>=0.3"]
+    # The RPN's positive threshold is 0.7: the fitted set must raise recall there (and keep the
+    # low-quality one at 0.3), and a real labelling pass must give no fewer positives at 0.7 and
+    # leave no more GTs without a positive.
+    before, after = fit["recall"]["all"], fit["suggested_recall"]["all"]
+    assert after["iou>=0.7"] > before["iou>=0.7"] and after["iou>=0.3"] >= before["iou>=0.3"]
+    labels = fit["labelling"]
+    assert labels["suggested"]["positives_iou>=0.7"] >= labels["preset"]["positives_iou>=0.7"] > 0
+    assert labels["suggested"]["gts_without_positive"] <= labels["preset"]["gts_without_positive"]
     code, out, err = run(["anchors", "--method", "faster_rcnn", "--config", tmp_path / "fit.yaml",
                           "--out", tmp_path / "run", "--no-progress"], capsys)
     assert code == 0, err

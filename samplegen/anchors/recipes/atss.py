@@ -13,6 +13,7 @@ from samplegen.anchors.assign.atss import assign_atss
 from samplegen.anchors.coders import delta_targets
 from samplegen.anchors.gt_boxes import network_gts
 from samplegen.anchors.config import AtssConfig
+from samplegen.anchors.fit_search import Criterion, FitBoxes, FitSpace, grid_best_iou
 from samplegen.anchors.kmeans import fit_ratios, fit_relative_scales
 from samplegen.anchors.prior_cache import memo
 from samplegen.anchors.recipes.checks import check_coder, check_method, check_positive_strides
@@ -21,6 +22,7 @@ from samplegen.config.build import fail
 
 Arrays = dict[str, np.ndarray]
 NAMES = ("atss",)
+ATSS_FIT_IOU = 0.5      # fit-anchors judges ATSS anchors at this IoU (its threshold is adaptive)
 
 
 def validate(cfg: AtssConfig, sources: Mapping[str, str]) -> None:
@@ -70,12 +72,26 @@ def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray 
     return out
 
 
-def suggest(wh: np.ndarray, cfg: AtssConfig, rng: np.random.Generator) -> dict:
-    """``prior_generator`` overrides: k-means ratios, and the octave base scale as the k-means
-    scale of boxes relative to their level's stride (one scale per octave, as ATSS uses)."""
+def fit_space(cfg: AtssConfig, fit: FitBoxes, rng: np.random.Generator) -> FitSpace:
+    """``fit-anchors``: log ratios and the log octave base scale (``scales_per_octave`` kept).
+    ATSS has no fixed IoU threshold (it adapts per GT), so the score is judged at IoU 0.5, the
+    threshold its candidates' mean + std typically lands near, without low-quality matching."""
     pg = cfg.prior_generator
-    bases = np.asarray(pg.strides, np.float64)
-    scales = pg.octave_base_scale * 2.0 ** (np.arange(pg.scales_per_octave) / pg.scales_per_octave)
-    fitted = fit_relative_scales(wh, bases, scales, 1, rng)
-    return {"prior_generator": {"ratios": fit_ratios(wh, len(pg.ratios), rng), "octave_base_scale": fitted[0],
-                                "scales_per_octave": 1}}
+    k = len(pg.ratios)
+    strides = np.asarray(pg.strides, np.float64)
+
+    def scores(theta: np.ndarray) -> tuple[np.ndarray, None]:
+        ratios = [round(float(v), 4) for v in np.exp(theta[:k])]
+        octave = pri.octave_scales(round(float(np.exp(theta[k])), 4), pg.scales_per_octave)
+        base, counts = pri.mmdet_anchors([(1, 1)] * len(pg.strides), pg.strides, ratios, octave, None,
+                                         pg.center_offset)
+        return grid_best_iou(fit, pg.strides, np.split(base, np.cumsum(counts)[:-1])), None
+
+    def overrides(theta: np.ndarray) -> dict:
+        return {"prior_generator": {"ratios": [round(float(v), 4) for v in np.exp(theta[:k])],
+                                    "octave_base_scale": round(float(np.exp(theta[k])), 4)}}
+
+    octaves = pg.octave_base_scale * 2.0 ** (np.arange(pg.scales_per_octave) / pg.scales_per_octave)
+    kmeans = np.log(fit_ratios(fit.wh, k, rng) + fit_relative_scales(fit.wh, strides, octaves, 1, rng))
+    start = np.log(np.concatenate([np.asarray(pg.ratios, np.float64), [pg.octave_base_scale]]))
+    return FitSpace(start, (kmeans,), scores, overrides, Criterion(ATSS_FIT_IOU, None))

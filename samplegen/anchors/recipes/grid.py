@@ -22,6 +22,7 @@ from samplegen.anchors.assign.windows import prior_grid
 from samplegen.anchors.coders import delta_targets
 from samplegen.anchors.gt_boxes import as_boxes, network_gts
 from samplegen.anchors.config import GridAnchorConfig, MaxIoUParams
+from samplegen.anchors.fit_search import Criterion, FitBoxes, FitSpace, grid_best_iou
 from samplegen.anchors.kmeans import fit_ratios, fit_relative_scales
 from samplegen.anchors.prior_cache import memo
 from samplegen.anchors.recipes.checks import (check_assigner, check_coder, check_len, check_method,
@@ -170,13 +171,37 @@ def roi_levels(gts: np.ndarray, canonical_scale: float, canonical_level: int,
     return np.clip(k, levels[0], levels[1]).astype(np.int32)
 
 
-def suggest(wh: np.ndarray, cfg: GridAnchorConfig, rng: np.random.Generator) -> dict:
-    """``prior_generator`` overrides: k-means ratios (k = number of ratios) and scales relative
-    to each level's base size (k = scales per level), as explicit ``scales``."""
+def fit_space(cfg: GridAnchorConfig, fit: FitBoxes, rng: np.random.Generator) -> FitSpace:
+    """``fit-anchors``: log ratios and log scales (their counts kept), scored by the best IoU on
+    the method's grid against ``assigner.pos_iou_thr`` / ``min_pos_iou``; the k-means ratios and
+    level-relative scales are the extra start. Suggested as explicit ``scales``."""
+    pos_thr = cfg.assigner.pos_iou_thr
     pg = cfg.prior_generator
-    scales = (np.asarray(pg.scales, np.float64) if pg.scales is not None else   # float64, not mmdet's float32
-              pg.octave_base_scale * 2.0 ** (np.arange(pg.scales_per_octave) / pg.scales_per_octave))
+    scales = np.asarray(anchor_scales(cfg), np.float64)
+    k = len(pg.ratios)
+
+    def config_of(theta: np.ndarray) -> tuple[list[float], list[float]]:
+        # sorted: the same anchor set, in the conventional order
+        return (sorted(round(float(v), 4) for v in np.exp(theta[:k])),
+                sorted(round(float(v), 4) for v in np.exp(theta[k:])))
+
+    def scores(theta: np.ndarray) -> tuple[np.ndarray, int]:
+        ratios, scale_list = config_of(theta)
+        base, counts = pri.mmdet_anchors([(1, 1)] * len(pg.strides), pg.strides, ratios, scale_list,
+                                         pg.base_sizes, pg.center_offset)
+        best, counts = grid_best_iou(fit, pg.strides, np.split(base, np.cumsum(counts)[:-1]),
+                                    count_over=pos_thr)
+        return best, int(counts.sum())
+
+    def overrides(theta: np.ndarray) -> dict:
+        ratios, scale_list = config_of(theta)
+        return {"prior_generator": {"ratios": ratios, "scales": scale_list, "octave_base_scale": None,
+                                    "scales_per_octave": None}}
+
     bases = np.asarray(pg.base_sizes or pg.strides, np.float64)
-    return {"prior_generator": {"ratios": fit_ratios(wh, len(pg.ratios), rng),
-                                "scales": fit_relative_scales(wh, bases, scales, len(scales), rng),
-                                "octave_base_scale": None, "scales_per_octave": None}}
+    kmeans = np.log(np.concatenate([fit_ratios(fit.wh, k, rng), fit_relative_scales(fit.wh, bases, scales,
+                                                                                      len(scales), rng)]))
+    start = np.log(np.concatenate([np.asarray(pg.ratios, np.float64), scales]))
+    a = cfg.assigner
+    return FitSpace(start, (kmeans,), scores, overrides,
+                    Criterion(a.pos_iou_thr, a.min_pos_iou if a.match_low_quality else None))

@@ -18,6 +18,7 @@ from samplegen.anchors.assign.windows import prior_grid
 from samplegen.anchors.coders import delta_targets
 from samplegen.anchors.gt_boxes import network_gts
 from samplegen.anchors.config import SsdConfig
+from samplegen.anchors.fit_search import Criterion, FitBoxes, FitSpace, grid_best_iou
 from samplegen.anchors.kmeans import kmeans_iou
 from samplegen.anchors.labels import NEGATIVE
 from samplegen.anchors.prior_cache import memo
@@ -110,18 +111,39 @@ def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray 
     return out
 
 
-def suggest(wh: np.ndarray, cfg: SsdConfig, rng: np.random.Generator) -> dict:
-    """``prior_generator`` overrides: ``min_sizes`` per level from the boxes that fall on that
-    level (k = 1 per level, non-decreasing), the preset's ``max / min`` factor kept."""
+def fit_space(cfg: SsdConfig, fit: FitBoxes, rng: np.random.Generator) -> FitSpace:
+    """``fit-anchors``: log ``min_sizes`` and log ``max / min`` per level (ratios kept), scored
+    by the best IoU against ``pos_iou_thr`` and ``min_pos_iou`` (each GT's best prior is forced);
+    the extra start fits each level's min size to the boxes nearest it (k-means, k = 1)."""
+    pos_thr = cfg.assigner.pos_iou_thr
+    pg = cfg.prior_generator
+    levels = len(pg.strides)
     min_sizes, max_sizes = (np.asarray(v, np.float64) for v in min_max_sizes(cfg))
-    size = np.sqrt(wh[:, 0] * wh[:, 1])
-    level = np.abs(np.log(size[:, None] / min_sizes[None, :])).argmin(axis=1)
-    fitted = min_sizes.copy()
-    for lvl in range(len(min_sizes)):
-        members = size[level == lvl]
+
+    def sizes_of(theta: np.ndarray) -> tuple[list[float], list[float]]:
+        mins = np.maximum.accumulate(np.round(np.exp(theta[:levels]), 2))    # coarser levels, larger boxes
+        return mins.tolist(), np.round(mins * np.exp(np.maximum(theta[levels:], 0.01)), 2).tolist()
+
+    def scores(theta: np.ndarray) -> tuple[np.ndarray, int]:
+        mins, maxs = sizes_of(theta)
+        base, counts = pri.ssd_priors([(1, 1)] * levels, pg.strides, pg.ratios, mins, maxs)
+        best, counts = grid_best_iou(fit, pg.strides, np.split(base, np.cumsum(counts)[:-1]),
+                                    count_over=pos_thr)
+        return best, int(counts.sum())
+
+    def overrides(theta: np.ndarray) -> dict:
+        mins, maxs = sizes_of(theta)
+        return {"prior_generator": {"sizes": "explicit", "min_sizes": mins, "max_sizes": maxs}}
+
+    size = np.sqrt(fit.wh[:, 0] * fit.wh[:, 1])
+    nearest = np.abs(np.log(np.maximum(size, 1e-6)[:, None] / min_sizes[None, :])).argmin(axis=1)
+    kmeans = min_sizes.copy()
+    for lvl in range(levels):
+        members = size[nearest == lvl]
         if members.shape[0]:
-            fitted[lvl] = kmeans_iou(np.stack([members, members], axis=1), 1, rng)[0, 0]
-    fitted = np.maximum.accumulate(np.round(fitted, 2))
-    factor = max_sizes / min_sizes
-    return {"prior_generator": {"sizes": "explicit", "min_sizes": fitted.tolist(),
-                                "max_sizes": np.round(fitted * factor, 2).tolist()}}
+            kmeans[lvl] = kmeans_iou(np.stack([members, members], axis=1), 1, rng)[0, 0]
+    factor = np.log(max_sizes / min_sizes)
+    a = cfg.assigner
+    low = a.min_pos_iou if a.match_low_quality else None
+    return FitSpace(np.concatenate([np.log(min_sizes), factor]), (np.concatenate([np.log(kmeans), factor]),),
+                    scores, overrides, Criterion(a.pos_iou_thr, low))

@@ -29,7 +29,9 @@ import numpy as np
 from samplegen.anchors import geometry as geo
 from samplegen.anchors.assign.result import Assignment
 from samplegen.anchors.config import ResizeInput
+from samplegen.anchors.fit_search import Criterion, FitBoxes, FitSpace, grid_best_iou
 from samplegen.anchors.gt_boxes import network_gts
+from samplegen.anchors.kmeans import kmeans_iou
 from samplegen.anchors.labels import FIRST_POSITIVE, IGNORE, NEGATIVE, NO_LABEL
 from samplegen.anchors.prior_cache import memo
 from samplegen.anchors.priors import anchor_grid
@@ -38,7 +40,6 @@ from samplegen.boxes import iou
 
 F32 = np.float32
 Arrays = dict[str, np.ndarray]
-NOT_FITTABLE = "yolov3: fit-anchors does not fit YOLO base sizes yet"
 Pair = tuple[float, float]
 
 
@@ -292,3 +293,34 @@ def label(gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore_boxes: np.ndarray 
            "pos_inds": pos.astype(np.int32), "pos_targets": targets, "priors_per_level": counts}
     out.update(geo.geometry_arrays(g, gts, labels))
     return out
+
+
+def fit_space(cfg: Yolov3Config, fit: FitBoxes, rng: np.random.Generator) -> FitSpace:
+    """``fit-anchors``: the log (w, h) of every base size (their count per level kept), scored by
+    the best IoU of the responsible anchors (the GT centre's cell on every level, `grid_best_iou`)
+    against ``assigner.pos_iou_thr`` and ``min_pos_iou``; the extra start is YOLOv3's own recipe,
+    1 - IoU k-means over the box shapes (YOLO9000), smallest shapes on the finest level."""
+    pos_thr = cfg.assigner.pos_iou_thr
+    gen = cfg.prior_generator
+    levels, per_level = len(gen.strides), len(gen.base_sizes[0])
+
+    def sizes_of(theta: np.ndarray) -> list[list[list[float]]]:
+        wh = np.round(np.exp(theta), 1).reshape(levels, per_level, 2)
+        return wh.tolist()
+
+    def scores(theta: np.ndarray) -> tuple[np.ndarray, int]:
+        bases = [yolo_base_anchors_single_level([tuple(p) for p in level], s)
+                 for level, s in zip(sizes_of(theta), gen.strides)]
+        best, counts = grid_best_iou(fit, gen.strides, bases,
+                                    count_over=pos_thr, radius=0)
+        return best, int(counts.sum())
+
+    def overrides(theta: np.ndarray) -> dict:
+        return {"prior_generator": {"base_sizes": sizes_of(theta)}}
+
+    centres = kmeans_iou(fit.wh, levels * per_level, rng).reshape(levels, per_level, 2)
+    by_stride = np.argsort(np.argsort(gen.strides))       # the coarsest level gets the largest shapes
+    kmeans = np.log(np.maximum(centres[by_stride], 1e-3)).reshape(-1)
+    a = cfg.assigner
+    return FitSpace(np.log(np.asarray(gen.base_sizes, np.float64)).reshape(-1), (kmeans,), scores, overrides,
+                    Criterion(a.pos_iou_thr, a.min_pos_iou))

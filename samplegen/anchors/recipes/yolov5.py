@@ -35,13 +35,14 @@ from typing import Literal, Mapping, Sequence
 import numpy as np
 
 from samplegen.anchors import geometry as geo
+from samplegen.anchors.fit_search import Criterion, FitBoxes, FitSpace
 from samplegen.anchors.gt_boxes import kept_gts
+from samplegen.anchors.kmeans import kmeans_iou
 from samplegen.anchors.labels import FIRST_POSITIVE, NEGATIVE, NO_LABEL
 from samplegen.config.build import fail
 
 F32 = np.float32
 Arrays = dict[str, np.ndarray]
-NOT_FITTABLE = "yolov5: fit-anchors does not fit YOLO anchors yet"
 Pair = tuple[float, float]
 # build_targets' ``off`` matrix: own cell, then x-1, y-1, x+1, y+1 neighbours (times the bias)
 NEIGHBOURS = np.array([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1]], dtype=F32)
@@ -329,3 +330,42 @@ def _flatten(levels: list[Arrays], classes: np.ndarray, cfg: Yolov5Config,
             "targets_per_level": np.array([len(lv["gt"]) for lv in levels], np.int32),
             "assigned_gt": assigned, "labels": labels, "pos_inds": pos.astype(np.int32),
             "pos_targets": boxes[last[pos]].reshape(-1, 4), "priors_per_level": counts}
+
+
+def fit_boxes(cfg: Yolov5Config, gt_boxes: np.ndarray, gt_labels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The GT boxes float32 [K, 4] as `label` sees them: letterboxed into the square, clipped."""
+    lb = letterbox_geometry(cfg, width, height)
+    boxes, classes, _ = kept_gts(gt_boxes, gt_labels, width, height, cfg.input.drop_outside_gt)
+    rows, _ = yolo_rows(boxes, classes.astype(np.int64), width, height)
+    return letterbox_labels(rows, lb, cfg.input.label_clip_eps)[0]
+
+
+def shape_ratio_scores(wh: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """float64 [G]: per box, the best over anchors of ``min(r, 1 / r)`` over both axes, ``r = wh /
+    anchor``; ``build_targets`` matches an anchor when this exceeds ``1 / anchor_t``."""
+    if len(wh) == 0:
+        return np.zeros(0)
+    r = wh[:, None, :] / anchors[None, :, :]
+    return np.minimum(r, 1 / r).min(axis=2).max(axis=1)
+
+
+def fit_space(cfg: Yolov5Config, fit: FitBoxes, rng: np.random.Generator) -> FitSpace:
+    """``fit-anchors``: the log (w, h) of every anchor, scored as ``build_targets`` matches
+    shapes (`shape_ratio_scores` against ``1 / anchor_t``, the best possible recall AutoAnchor
+    reports, then the mean best ratio); the extra start is 1 - IoU k-means over the box shapes.
+    Suggested sorted by area, the smallest on P3, as ``check_anchor_order`` wants them."""
+    gen = cfg.prior_generator
+    levels, per_level = len(gen.strides), len(gen.anchors[0])
+    wh = np.maximum(fit.wh, 1e-6)
+
+    def anchors_of(theta: np.ndarray) -> np.ndarray:
+        pairs = np.round(np.exp(theta), 1).reshape(-1, 2)
+        return pairs[np.argsort(pairs[:, 0] * pairs[:, 1], kind="stable")]
+
+    def overrides(theta: np.ndarray) -> dict:
+        return {"prior_generator": {"anchors": anchors_of(theta).reshape(levels, per_level, 2).tolist()}}
+
+    kmeans = np.log(np.maximum(kmeans_iou(wh, levels * per_level, rng), 1e-3)).reshape(-1)
+    return FitSpace(np.log(np.asarray(gen.anchors, np.float64)).reshape(-1), (kmeans,),
+                    lambda theta: (shape_ratio_scores(wh, anchors_of(theta)), None), overrides,
+                    Criterion(1 / cfg.assigner.anchor_t, None, "shape_ratio"))
