@@ -61,6 +61,8 @@ class Method:
             to fit; `not_fittable` then says why.
         fit_boxes: ``(cfg, gt_boxes, gt_labels, width, height) -> float32 [K, 4]``: GT boxes in
             network pixels where they are not the scaled boxes of `geometry` (YOLOv5's letterbox).
+        network_input: ``(cfg, pixels) -> uint8 [H, W, 3]`` where the network input is not the
+            image resized and padded bottom/right (YOLOv5's centred letterbox); None otherwise.
     """
 
     preset: str
@@ -72,12 +74,13 @@ class Method:
     fit_space: Callable[..., Any] | None = None
     not_fittable: str | None = None
     fit_boxes: Callable[..., np.ndarray] | None = None
+    network_input: Callable[[Any, np.ndarray], np.ndarray] | None = None
 
 
 def _entry(preset: str, config_cls: type, recipe: ModuleType) -> Method:
     return Method(preset, config_cls, recipe.validate, recipe.geometry, recipe.priors, recipe.label,
                   getattr(recipe, "fit_space", None), getattr(recipe, "NOT_FITTABLE", None),
-                  getattr(recipe, "fit_boxes", None))
+                  getattr(recipe, "fit_boxes", None), getattr(recipe, "network_input", None))
 
 
 METHODS: dict[str, Method] = {

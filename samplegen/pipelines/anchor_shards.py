@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from samplegen.anchors.config import MethodConfig
-from samplegen.anchors.methods import input_geometry, label_image
+from samplegen.anchors.methods import input_geometry, label_image, method_of
 from samplegen.anchors.sparse import sparse_arrays, sparse_counts
 from samplegen.datasets.paths import image_file
 from samplegen.engine.images import NO_SIZE, load_image
@@ -44,7 +44,11 @@ def sample_key(position: int) -> str:
 
 
 def network_input(pixels: np.ndarray, cfg: MethodConfig) -> np.ndarray:
-    """The image resized (keep-ratio or warped) and zero-padded bottom/right as the method trains."""
+    """The image resized (keep-ratio or warped) and zero-padded bottom/right as the method trains,
+    or the method's own input where it differs (`Method.network_input`: YOLOv5's letterbox)."""
+    own = method_of(cfg).network_input
+    if own is not None:
+        return own(cfg, pixels)
     h, w = pixels.shape[:2]
     g = input_geometry(cfg, w, h)
     resized = cv2.resize(pixels, (g.img_shape[1], g.img_shape[0]), interpolation=cv2.INTER_LINEAR)

@@ -369,3 +369,29 @@ def fit_space(cfg: Yolov5Config, fit: FitBoxes, rng: np.random.Generator) -> Fit
     return FitSpace(np.log(np.asarray(gen.anchors, np.float64)).reshape(-1), (kmeans,),
                     lambda theta: (shape_ratio_scores(wh, anchors_of(theta)), None), overrides,
                     Criterion(1 / cfg.assigner.anchor_t, None, "shape_ratio"))
+
+
+LETTERBOX_FILL = (114, 114, 114)     # letterbox()'s border colour
+
+
+def network_input(cfg: Yolov5Config, pixels: np.ndarray) -> np.ndarray:
+    """uint8 [S, S, 3]: the image as ``load_image`` + ``letterbox(auto=False)`` make it (no augment):
+    long side resized to ``ceil(side * r)`` (INTER_AREA when shrinking, INTER_LINEAR otherwise),
+    resized again to the letterbox content if that differs, centred on a (114, 114, 114) square
+    with ``round(d -+ 0.1)`` borders."""
+    import cv2
+
+    height, width = pixels.shape[:2]
+    size = cfg.input.img_size
+    r0 = size / max(height, width)
+    if r0 != 1:
+        interpolation = cv2.INTER_LINEAR if r0 > 1 else cv2.INTER_AREA
+        pixels = cv2.resize(pixels, (math.ceil(width * r0), math.ceil(height * r0)), interpolation=interpolation)
+    lb = letterbox_geometry(cfg, width, height)
+    new_h, new_w = lb.geometry.img_shape
+    if pixels.shape[:2] != (new_h, new_w):
+        pixels = cv2.resize(pixels, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    dw, dh = lb.pad
+    top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
+    left, right = int(round(dw - 0.1)), int(round(dw + 0.1))
+    return cv2.copyMakeBorder(pixels, top, bottom, left, right, cv2.BORDER_CONSTANT, value=LETTERBOX_FILL)
