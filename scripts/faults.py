@@ -41,6 +41,7 @@ DEFAULT_DATA = Path(os.environ.get("SAMPLEGEN_SHARED_DATA", REPO.parent / "share
 FAULT_SITE = REPO / "tests" / "faultinject"
 HINT = "completed shards are kept, rerun with --resume"
 STRIKES = ("kill -9 group", "kill -9 parent", "SIGTERM parent", "SIGINT group")
+MID_RUN = {"kills": 0, "mid-run": 0}  # how many strikes found the run with shards recorded, not done
 
 
 def layouts(data: Path, scratch: Path) -> dict[str, list[str]]:
@@ -129,6 +130,9 @@ def kill_case(args: list[str], out: Path, workers: int, reference: dict[str, byt
         except ProcessLookupError:
             running = False
     _, stderr = proc.communicate(timeout=600)
+    MID_RUN["kills"] += 1
+    if running and (out / "manifest.json").exists() and not complete(out):
+        MID_RUN["mid-run"] += 1
     deadline = time.monotonic() + 10
     while session_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -272,6 +276,8 @@ def main() -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     for failure in failures:
         print(f"did not hold: {failure}")
+    print(f"{MID_RUN['mid-run']} of {MID_RUN['kills']} kills struck a run part-way through its shards "
+          "(the others: while starting, planning or finishing)")
     print(f"{tried} tried, {held} held")
     return 0 if tried == held else 1
 

@@ -7,8 +7,9 @@ The rules, in order:
   nothing is touched, whatever the flags;
 * no manifest: files named like shards (``NAME-000042...``) that nobody lists stop the run (they
   are not provably samplegen's, and a glob-based loader would mix them in);
-* ``--overwrite`` removes what the manifest lists, then every other shard-named entry, then
-  the manifest;
+* ``--overwrite`` removes the shards the manifest lists, the merged files it lists if they are
+  still what it recorded (size and SHA-256: a forged record cannot name a user's file), every
+  other shard-named entry, then the manifest;
 * without a flag, the same finished run (same fingerprint, files of the recorded sizes) is
   reported as already complete (exit 0); anything else is refused, saying which flag applies;
 * ``--resume`` (same fingerprint only) keeps the shards that pass `samplegen.engine.verify`,
@@ -24,7 +25,7 @@ from typing import Any, Mapping
 from samplegen.engine.manifest import MANIFEST_NAME, RunDescription, read_manifest
 from samplegen.engine.task import ShardResult
 from samplegen.engine.verify import (
-    check_manifest, check_shards, file_stamp, listed_files, listed_names, unlisted_shards)
+    check_manifest, check_shards, file_problem, file_stamp, listed_files, listed_names, unlisted_shards)
 from samplegen.errors import ConfigError
 from samplegen.writers.base import remove_entry
 
@@ -105,8 +106,11 @@ def prepare_folder(run: RunDescription, out: Path, resume: bool, overwrite: bool
         return FolderState()
     check_manifest(out, previous)
     if overwrite:
-        for _, record in listed_files(previous):
-            remove_entry(out / record["name"])
+        for index, record in listed_files(previous):
+            if index is not None or file_problem(out, record, full=True) in (None, "missing"):
+                remove_entry(out / record["name"])
+            else:
+                notify(f"kept {out / record['name']}: it is not the file the manifest recorded")
         _remove_strays(out, set(), "no manifest listed")
         (out / MANIFEST_NAME).unlink(missing_ok=True)
         return FolderState()

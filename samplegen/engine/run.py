@@ -28,7 +28,7 @@ from samplegen.engine.task import ShardJob, ShardResult, ShardTask
 from samplegen.engine.progress import progress_bar
 from samplegen.engine.verify import file_stamp, listed_names, unlisted_shards
 from samplegen.errors import ConfigError, Interrupted, RunError, Terminated
-from samplegen.writers.base import ShardFile, is_output_name, is_shard_name, remove_entry, remove_temporaries
+from samplegen.writers.base import ShardFile, is_plain_name, is_shard_name, remove_entry, remove_temporaries
 
 RESUME_HINT = "completed shards are kept, rerun with --resume"
 
@@ -98,7 +98,7 @@ def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
             return RunOutcome(state.finished, len(state.finished.get("shards", [])))
         # Workers need the job's module: preloaded in the fork server.
         workers = pool if pool is not None else WorkerPool(settings.workers, (type(job).__module__,))
-        before_finalize: dict[str, tuple[int, int, int]] | None = None
+        before_finalize: dict[str, int] | None = None
         resumed = len(state.shards)
         try:
             final = _run(job, tasks, run, settings, workers, state)
@@ -121,7 +121,7 @@ def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
 class _Finalizing(Exception):
     """`job.finalize` failed; `before` is the stat of the extra-named files before it ran."""
 
-    def __init__(self, before: dict[str, tuple[int, int, int]]) -> None:
+    def __init__(self, before: dict[str, int]) -> None:
         self.before = before
 
 
@@ -155,14 +155,10 @@ def _run(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription, setting
     return final
 
 
-def _extra_stats(out: Path) -> dict[str, tuple[int, int, int]]:
-    """(inode, mtime_ns, size) of the top-level extra-named files (merged lists...)."""
-    stats = {}
-    for path in out.iterdir():
-        if is_output_name(path.name) and not is_shard_name(path.name):
-            st = path.lstat()
-            stats[path.name] = (st.st_ino, st.st_mtime_ns, st.st_size)
-    return stats
+def _extra_stats(out: Path) -> dict[str, int]:
+    """Inode of each top-level plain file but the manifest (merged lists...)."""
+    return {p.name: p.lstat().st_ino for p in out.iterdir()
+            if is_plain_name(p.name) and not is_shard_name(p.name) and p.name != MANIFEST_NAME and p.is_file()}
 
 
 def _stop(workers: Any) -> None:
@@ -172,11 +168,11 @@ def _stop(workers: Any) -> None:
         abort()
 
 
-def _clean_after_failure(out: Path, before_finalize: dict[str, tuple[int, int, int]] | None) -> None:
+def _clean_after_failure(out: Path, before_finalize: dict[str, int] | None) -> None:
     """Remove what the stopped run left: temporary files, shard files the manifest on disk does
     not list (committed after its last rewrite, or half of a two-file shard) and, when
-    `job.finalize` failed, the merged files it had written (those whose inode, mtime or size
-    changed since). The manifest is read back, not remembered: a signal may land between its
+    `job.finalize` failed, the merged files it had written: new names, or names replaced by a
+    rename (a new inode; a log file the user appends to keeps its inode). The manifest is read back, not remembered: a signal may land between its
     rewrite and any bookkeeping here."""
     try:
         remove_temporaries(out)
@@ -187,8 +183,8 @@ def _clean_after_failure(out: Path, before_finalize: dict[str, tuple[int, int, i
         for path in unlisted_shards(out, listed):
             remove_entry(path)
         if before_finalize is not None:
-            for name, stat in _extra_stats(out).items():
-                if name not in listed and before_finalize.get(name) != stat:
+            for name, inode in _extra_stats(out).items():
+                if name not in listed and before_finalize.get(name) != inode:
                     remove_entry(out / name)
     except (OSError, ConfigError, KeyError, TypeError):
         pass  # the original error says more; the next run cleans up

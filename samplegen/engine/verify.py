@@ -7,9 +7,10 @@ same size moved in its place) gives it a new modification time. `--resume` uses 
 except with ``--verify``, for files recorded without a time, and for the shards written last
 before the run stopped (those a crash could have caught in the middle of reaching the disk).
 
-Every name a manifest lists must be a top-level samplegen output name
-(`samplegen.writers.base.is_output_name`): a manifest naming ``../victim`` or an absolute path
-is refused, never followed.
+Every name a manifest lists must be a top-level name inside the folder: a shard name
+(`samplegen.writers.base.is_shard_name`) for shard files, a plain file name for the files a job
+merged from them. A manifest naming ``../victim``, an absolute path or a subfolder's file is
+refused, never followed.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any, Iterator, Mapping
 from samplegen.engine.manifest import MANIFEST_NAME, is_samplegen_manifest, read_manifest
 from samplegen.engine.task import ShardResult
 from samplegen.errors import ConfigError, RunError
-from samplegen.writers.base import folder_digest, is_output_name, is_shard_name, is_temporary_name, sha256_file
+from samplegen.writers.base import folder_digest, is_plain_name, is_shard_name, is_temporary_name, sha256_file
 
 
 def file_stamp(path: Path) -> tuple[int, int] | None:
@@ -92,8 +93,8 @@ def check_manifest(out_dir: Path, manifest: Mapping[str, Any]) -> None:
         for index, record in listed_files(manifest):
             name = record["name"]
             int(record["bytes"]), str(record["sha256"])
-            if not isinstance(name, str) or not (is_shard_name(name) if index is not None
-                                                 else is_output_name(name)):
+            if not isinstance(name, str) or name == MANIFEST_NAME or not (
+                    is_shard_name(name) if index is not None else is_plain_name(name)):
                 raise ConfigError(f"{where} lists {name!r}, which is not a samplegen output file inside "
                                   f"{out_dir}; refusing to touch it (remove the folder yourself)")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -20,14 +20,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 TEMP_MARK = ".tmp-"
-# Top-level names samplegen writes into an output folder. A folder's manifest may only make
-# `--overwrite` delete names matching these, so a hand-edited or hostile manifest cannot point it
-# at other files. A writer that adds a new kind of top-level file adds its pattern here.
-SHARD_PATTERN = re.compile(r"[A-Za-z0-9_]+-\d{6}(\.[A-Za-z0-9_]+)*")  # `shard_name`, any suffix
-EXTRA_PATTERNS = (
-    re.compile(r"[a-z]+_\d+\.txt"),                   # merged MTCNN lists: pos_12.txt
-    re.compile(r"[A-Za-z0-9_]+\.tfrecord_shuffle"),   # merged TFRecords: train_PNet_landmark...
-)
+# Names samplegen writes at the top of an output folder: shards (`shard_name`, any suffix) and
+# the files a job's `finalize` merges from them (``pos_12.txt``, ``train_PNet_landmark...``),
+# which are plain names. Checked against a manifest's records, so that a hand-edited or hostile
+# manifest cannot point a run at a path outside the folder or inside a subfolder.
+SHARD_PATTERN = re.compile(r"[A-Za-z0-9_]+-\d{6}(\.[A-Za-z0-9_]+)*")
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 
 
 def shard_name(prefix: str, index: int, suffix: str) -> str:
@@ -40,9 +38,9 @@ def is_shard_name(name: str) -> bool:
     return SHARD_PATTERN.fullmatch(name) is not None
 
 
-def is_output_name(name: str) -> bool:
-    """Whether `name` is a top-level name samplegen writes: a shard or a merged extra file."""
-    return is_shard_name(name) or any(p.fullmatch(name) for p in EXTRA_PATTERNS)
+def is_plain_name(name: str) -> bool:
+    """Whether `name` is a plain top-level file name (no folder part, not hidden, not ``..``)."""
+    return PLAIN_NAME.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)

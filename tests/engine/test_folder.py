@@ -2,6 +2,7 @@
 alone, shard-named leftovers are removed (or refused when no manifest says whose they are)."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -100,3 +101,27 @@ def test_a_symlink_named_like_a_shard_is_removed_not_followed(tmp_path):
     run(out, overwrite=True)
     assert not (out / "part-000050").is_symlink()
     assert (target / "keep.bin").read_bytes() == b"k"
+
+
+def test_overwrite_removes_a_listed_merged_file_only_if_it_is_the_one_recorded(tmp_path, capsys):
+    run(tmp_path)
+    (tmp_path / "pos_12.txt").write_text("written by the run\n")
+    (tmp_path / "thesis.txt").write_text("a user's file a forged record names\n")
+    def add_extras(m):
+        ours = (tmp_path / "pos_12.txt").read_bytes()
+        m["totals"]["extra_files"] = [
+            {"name": "pos_12.txt", "bytes": len(ours), "sha256": hashlib.sha256(ours).hexdigest()},
+            {"name": "thesis.txt", "bytes": 36, "sha256": "0" * 64}]
+    _edit_manifest(tmp_path, add_extras)
+    run(tmp_path, overwrite=True)
+    assert not (tmp_path / "pos_12.txt").exists()
+    assert (tmp_path / "thesis.txt").read_text() == "a user's file a forged record names\n"
+    assert "kept" in capsys.readouterr().err
+
+
+def test_a_manifest_naming_itself_is_refused(tmp_path):
+    run(tmp_path)
+    _edit_manifest(tmp_path, lambda m: m["totals"].update(extra_files=[{"name": "manifest.json", "bytes": 1,
+                                                                          "sha256": "0" * 64}]))
+    with pytest.raises(ConfigError, match="not a samplegen output file"):
+        run(tmp_path, overwrite=True)
