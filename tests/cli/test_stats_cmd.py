@@ -39,7 +39,8 @@ def test_iou_histogram_bins():
 
 def test_mtcnn_stats_match_the_labels_file(outputs, capsys):
     stats = run(["stats", str(outputs / "m")], capsys)
-    labels = np.load(next((outputs / "m").glob("*.labels.npz")))
+    shards = [np.load(f) for f in sorted((outputs / "m").glob("*.labels.npz"))]
+    labels = {name: np.concatenate([shard[name] for shard in shards]) for name in ("cls", "mirror", "iou")}
     cls = labels["cls"]
     assert stats["per_class"] == {"pos": int((cls == 1).sum()), "neg": int((cls == 0).sum()),
                                   "part": int((cls == -1).sum()), "landmark": int((cls == -2).sum())}
@@ -54,11 +55,12 @@ def test_anchor_stats_match_the_npz(outputs, capsys):
     tar = tarfile.open(next((outputs / "a").glob("*.tar")))
     arrays = [np.load(io.BytesIO(tar.extractfile(m).read())) for m in tar if m.name.endswith(".npz")]
     assert stats["images"] == len(arrays)
-    assert stats["priors"]["pos"] == sum(int((a["assigned_gt"] > 0).sum()) for a in arrays)
+    # KEY.npz stores the sparse form: the positives are pos_inds, their 0-based GT pos_gt_inds
+    assert stats["priors"]["pos"] == sum(len(a["pos_inds"]) for a in arrays)
     missed = 0
     for a in arrays:
-        matched = set(a["assigned_gt"][a["assigned_gt"] > 0].tolist())
-        missed += sum(k + 1 not in matched for k in range(len(a["gt_boxes"])))
+        matched = set(a["pos_gt_inds"].tolist())
+        missed += sum(k not in matched for k in range(len(a["gt_boxes"])))
     assert stats["gt_without_positive"] == missed
     assert sum(v["boxes"] for v in stats["gt_without_positive_by_size"].values()) == stats["gt_boxes"]
     per_level = list(stats["per_level"].values())
