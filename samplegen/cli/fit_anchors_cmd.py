@@ -22,7 +22,7 @@ from samplegen.pipelines.fit import fit_anchors
 @click.option("--write-config", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the suggested anchors as a YAML file for --config.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of the k-means starts and the labelling pass [0].")
-@click.option("--labelled-images", type=click.IntRange(min=1), default=64, show_default=True,
+@click.option("--labelled-images", type=click.IntRange(min=1), default=200, show_default=True,
               help="Images of the real labelling pass (positives per GT, before and after).")
 @config_options
 def fit_anchors_command(method: str, format_name: str, **options: Any) -> None:

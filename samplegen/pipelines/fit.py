@@ -17,7 +17,7 @@ from samplegen.rng import rng_for
 from samplegen.writers.base import write_bytes_atomic
 
 FIT_KEY = "samplegen.anchors.fit"  # rng stream of the k-means starts
-LABELLED_IMAGES = 64               # images of the labelling pass (evenly spread over the sorted keys)
+LABELLED_IMAGES = 200              # images of the labelling pass (evenly spread over the sorted keys)
 
 
 def fit_anchors(method: str = "fpn", *, annotations: str | Path | None = None, format: str = "coco",
