@@ -123,8 +123,10 @@ def kill_case(args: list[str], out: Path, workers: int, reference: dict[str, byt
     time.sleep(rng.uniform(0.0, duration))
     running = proc.poll() is None
     if running:
-        target, sig = {"kill -9 group": (-proc.pid, signal.SIGKILL), "kill -9 parent": (proc.pid, signal.SIGKILL),
-                       "SIGTERM parent": (proc.pid, signal.SIGTERM), "SIGINT group": (-proc.pid, signal.SIGINT)}[strike]
+        target, sig = {"kill -9 group": (-proc.pid, signal.SIGKILL),
+                       "kill -9 parent": (proc.pid, signal.SIGKILL),
+                       "SIGTERM parent": (proc.pid, signal.SIGTERM),
+                       "SIGINT group": (-proc.pid, signal.SIGINT)}[strike]
         try:
             os.killpg(-target, sig) if target < 0 else os.kill(target, sig)
         except ProcessLookupError:
@@ -218,7 +220,8 @@ def disk_full_case(args: list[str], out: Path, workers: int, reference: dict[str
                    rng: random.Random) -> str | None:
     shutil.rmtree(out, ignore_errors=True)
     budget = rng.randrange(1, max(2, total // max(1, workers)))
-    env = {"PYTHONPATH": os.pathsep.join([str(FAULT_SITE), str(REPO)]), "SAMPLEGEN_FAULT_ENOSPC_AFTER": str(budget)}
+    env = {"PYTHONPATH": os.pathsep.join([str(FAULT_SITE), str(REPO)]),
+           "SAMPLEGEN_FAULT_ENOSPC_AFTER": str(budget)}
     res = cli(args, out, workers, env)
     if res.returncode == 0:
         return finish(args, out, workers, reference)  # the budget sufficed: still must be the same bytes
@@ -256,9 +259,11 @@ def main() -> int:
             reference = tree(ref_dir)
             total = sum(len(v) for v in reference.values())
             out = scratch / f"{name.replace(' ', '_')}-case"
-            cases = [(f"{STRIKES[i % len(STRIKES)]}", lambda i=i: kill_case(
-                args, out, opts.workers, reference, duration, STRIKES[i % len(STRIKES)], rng)) for i in range(opts.instants)]
-            cases += [(f"corrupt: {how}", lambda how=how: corrupt_case(args, out, opts.workers, ref_dir, reference, how, rng))
+            strikes = [STRIKES[i % len(STRIKES)] for i in range(opts.instants)]
+            cases = [(strike, lambda strike=strike: kill_case(args, out, opts.workers, reference, duration,
+                                                              strike, rng)) for strike in strikes]
+            cases += [(f"corrupt: {how}", lambda how=how: corrupt_case(args, out, opts.workers, ref_dir, reference,
+                                                                       how, rng))
                       for how in ("flipped byte", "zeros", "truncated", "swapped", "deleted", "stale file")]
             cases += [("disk full", lambda: disk_full_case(args, out, opts.workers, reference, total, rng))
                       for _ in range(opts.instants)]

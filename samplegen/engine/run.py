@@ -172,8 +172,8 @@ def _clean_after_failure(out: Path, before_finalize: dict[str, int] | None) -> N
     """Remove what the stopped run left: temporary files, shard files the manifest on disk does
     not list (committed after its last rewrite, or half of a two-file shard) and, when
     `job.finalize` failed, the merged files it had written: new names, or names replaced by a
-    rename (a new inode; a log file the user appends to keeps its inode). The manifest is read back, not remembered: a signal may land between its
-    rewrite and any bookkeeping here."""
+    rename (a new inode; a log file the user appends to keeps its inode). The manifest is read
+    back, not remembered: a signal may land between its rewrite and any bookkeeping here."""
     try:
         remove_temporaries(out)
         manifest = read_manifest(out)

@@ -86,8 +86,8 @@ def _interrupt(args: list, out: Path, strike) -> subprocess.CompletedProcess:
     Skips when the run keeps finishing first."""
     for _ in range(3):
         shutil.rmtree(out, ignore_errors=True)
-        proc = subprocess.Popen([sys.executable, "-m", "samplegen", *map(str, [*args, "--workers", 2, "--out", out])],
-                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        command = [sys.executable, "-m", "samplegen", *map(str, [*args, "--workers", 2, "--out", out])]
+        proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
@@ -152,11 +152,16 @@ def _fill_after(limit: int):
         def __getattr__(self, name):
             return getattr(self._handle, name)
 
-    return lambda file, mode="r", *a, **k: Filling(real_open(file, mode, *a, **k)) if "w" in mode else real_open(file, mode, *a, **k)
+    def filling_open(file, mode="r", *args, **kwargs):
+        handle = real_open(file, mode, *args, **kwargs)
+        return Filling(handle) if "w" in mode else handle
+
+    return filling_open
 
 
 @pytest.mark.parametrize("limit", [1000, 20000, 45000])
-def test_a_full_disk_is_one_line_exit_1_and_resume_is_clean(tmp_path, capsys, monkeypatch, embedded_reference, limit):
+def test_a_full_disk_is_one_line_exit_1_and_resume_is_clean(tmp_path, capsys, monkeypatch, embedded_reference,
+                                                            limit):
     out = tmp_path / "out"
     monkeypatch.setattr(base, "open", _fill_after(limit), raising=False)
     code, stdout, stderr = main([*EMBEDDED, "--out", out], capsys)
@@ -168,7 +173,8 @@ def test_a_full_disk_is_one_line_exit_1_and_resume_is_clean(tmp_path, capsys, mo
         assert_clean(out)
     else:
         assert list(out.iterdir()) == []
-    code, _, stderr = main([*EMBEDDED, "--out", out, "--resume" if (out / "manifest.json").exists() else "--no-progress"], capsys)
+    resume = ["--resume"] if (out / "manifest.json").exists() else []  # (a budget of 1000: nothing written)
+    code, _, stderr = main([*EMBEDDED, "--out", out, *resume], capsys)
     assert code == 0, stderr
     assert tree_bytes(out) == embedded_reference
 
@@ -176,12 +182,14 @@ def test_a_full_disk_is_one_line_exit_1_and_resume_is_clean(tmp_path, capsys, mo
 def test_a_full_disk_in_the_workers_is_reported_by_the_run(tmp_path, embedded_reference):
     """ENOSPC in pool workers (injected at start-up in every process of the run)."""
     out = tmp_path / "out"
-    env = {"PYTHONPATH": f"{REPO / 'tests' / 'faultinject'}{os.pathsep}{REPO}", "SAMPLEGEN_FAULT_ENOSPC_AFTER": "25000"}
-    res = run_cli(["mtcnn", "--size", 12, "--workers", 2, "--shard-size", 1, "--no-progress", "--out", out], env=env)
+    env = {"PYTHONPATH": f"{REPO / 'tests' / 'faultinject'}{os.pathsep}{REPO}",
+           "SAMPLEGEN_FAULT_ENOSPC_AFTER": "25000"}
+    args = ["mtcnn", "--size", 12, "--workers", 2, "--shard-size", 1, "--no-progress", "--out", out]
+    res = run_cli(args, env=env)
     assert res.code == 1 and res.stdout == "" and "Traceback" not in res.stderr
     assert res.stderr.strip().endswith(": No space left on device") and len(res.stderr.splitlines()) == 1
     assert_clean(out)
-    ok(run_cli(["mtcnn", "--size", 12, "--workers", 2, "--shard-size", 1, "--no-progress", "--out", out, "--resume"]))
+    ok(run_cli([*args, "--resume"]))
     assert tree_bytes(out) == embedded_reference
 
 
@@ -195,7 +203,8 @@ mount -o remount,size=4m "$M" && "$@" --out "$M/full" --resume >/dev/null 2>"$H/
 cp -r "$M/full" "$H/resumed"
 mkdir "$M/ro" && mount -t tmpfs -o size=1m tmpfs "$M/ro" && mkdir "$M/ro/out" && mount -o remount,ro "$M/ro"
 "$@" --out "$M/ro/out" >/dev/null 2>"$H/ro.err"; echo "ro $?"
-mkdir "$M/imm" && chattr +i "$M/imm" 2>/dev/null && { "$@" --out "$M/imm" >/dev/null 2>"$H/imm.err"; echo "imm $?"; }
+mkdir "$M/imm" && chattr +i "$M/imm" 2>/dev/null &&
+  { "$@" --out "$M/imm" >/dev/null 2>"$H/imm.err"; echo "imm $?"; }
 '''
 
 
@@ -214,7 +223,8 @@ def test_real_full_read_only_and_immutable_file_systems(tmp_path, embedded_refer
     err = {p.stem: p.read_text() for p in tmp_path.glob("*.err")}
     assert codes["full"] == "1" and len(err["full"].splitlines()) == 1
     assert err["full"].startswith(f"samplegen: {mnt}/full") and err["full"].endswith(": No space left on device\n")
-    assert not [n for n in (tmp_path / "full.ls").read_text().split() if n.startswith(".") and n not in (".", "..")]
+    listed = (tmp_path / "full.ls").read_text().split()
+    assert not [n for n in listed if n.startswith(".") and n not in (".", "..")], "temporary files left"
     assert codes["resume"] == "0", err["resume"]
     assert tree_bytes(tmp_path / "resumed") == embedded_reference
     assert codes["ro"] == "1" and err["ro"] == f"samplegen: {mnt}/ro/out: Read-only file system\n"
@@ -235,8 +245,8 @@ def test_a_second_run_in_the_same_folder_exits_2_naming_the_holder(tmp_path, cap
     out.mkdir()
     code = ("import sys; from pathlib import Path; from samplegen.engine.lock import OutputLock\n"
             "with OutputLock(Path(sys.argv[1])):\n    print('held', flush=True); sys.stdin.read()")
-    holder = subprocess.Popen([sys.executable, "-c", code, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, cwd=REPO)
+    holder = subprocess.Popen([sys.executable, "-c", code, str(out)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:
         assert holder.stdout.readline().strip() == "held"
         exit_code, stdout, stderr = main([*EMBEDDED, "--out", out], capsys)
@@ -256,7 +266,8 @@ def test_running_the_same_command_twice_is_already_complete(tmp_path, capsys, em
     assert stderr == f"samplegen: {out} already complete: {first['samples']} samples; --overwrite to redo\n"
     assert tree_bytes(out) == embedded_reference
     code, stdout, stderr = main([*EMBEDDED, "--out", out, "--seed", 3], capsys)
-    assert (code, stdout) == (2, "") and "another configuration (config.seed, seed)" in stderr and "--overwrite" in stderr
+    assert (code, stdout) == (2, "")
+    assert "another configuration (config.seed, seed)" in stderr and "--overwrite" in stderr
 
 
 def test_overwrite_never_deletes_what_a_hostile_manifest_names(tmp_path, capsys):

@@ -82,7 +82,8 @@ from tests.engine.jobs import RandomBytesJob
 from tests.engine.test_run import KEYS, describe
 out = Path(sys.argv[1])
 tasks = plan_shards(KEYS, 5, str)
-execute(RandomBytesJob(str(out), 7, delay=2.0), tasks, describe(planned=len(tasks)), EngineSettings(out, workers=2))
+job = RandomBytesJob(str(out), 7, delay=2.0)
+execute(job, tasks, describe(planned=len(tasks)), EngineSettings(out, workers=2))
 """
 
 

@@ -73,7 +73,8 @@ def test_the_same_finished_run_again_is_already_complete(tmp_path, capsys):
     before = folder_bytes(tmp_path)
     again = run(tmp_path)
     assert again.resumed_shards == 5 and again.manifest == first.manifest
-    assert f"already complete: {first.manifest['totals']['samples']} samples; --overwrite to redo" in capsys.readouterr().err
+    samples = first.manifest["totals"]["samples"]
+    assert f"already complete: {samples} samples; --overwrite to redo" in capsys.readouterr().err
     assert folder_bytes(tmp_path) == before
     assert run(tmp_path, overwrite=True).resumed_shards == 0
     assert run(tmp_path, resume=True).resumed_shards == 5
