@@ -98,28 +98,24 @@ def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
             return RunOutcome(state.finished, len(state.finished.get("shards", [])))
         # Workers need the job's module: preloaded in the fork server.
         workers = pool if pool is not None else WorkerPool(settings.workers, (type(job).__module__,))
-        before_finalize: dict[str, int] | None = None
         resumed = len(state.shards)
         try:
             final = _run(job, tasks, run, settings, workers, state)
-        except _Finalizing as failed:
-            before_finalize, exc = failed.before, failed.__cause__
-        except BaseException as exc_:
-            exc = exc_
-        else:
-            if pool is None:
-                workers.__exit__(None, None, None)
-            return RunOutcome(final, resumed)
-        _stop(workers)
-        _clean_after_failure(out, before_finalize)
-        explained = _explained(exc, out)
-        if explained is exc:
-            raise exc
-        raise explained from None
+        except BaseException as exc:
+            before, cause = (exc.before, exc.__cause__) if isinstance(exc, _Finalizing) else (None, exc)
+            _stop(workers)
+            _clean_after_failure(out, before)
+            explained = _explained(cause, out)
+            if explained is cause:
+                raise cause
+            raise explained from None
+        if pool is None:
+            workers.__exit__(None, None, None)
+        return RunOutcome(final, resumed)
 
 
 class _Finalizing(Exception):
-    """`job.finalize` failed; `before` is the stat of the extra-named files before it ran."""
+    """`job.finalize` failed (the cause); `before`: inodes of the plain files before it ran."""
 
     def __init__(self, before: dict[str, int]) -> None:
         self.before = before

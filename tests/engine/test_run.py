@@ -1,7 +1,10 @@
 """The run loop: determinism across worker counts, resume after a crash, refusal rules."""
 from __future__ import annotations
 
+import errno
 import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ from samplegen.engine.manifest import RunDescription
 from samplegen.engine.task import plan_shards
 from samplegen.engine.run import EngineSettings, execute
 from samplegen.errors import ConfigError, Interrupted, RunError
+from samplegen.writers.base import write_bytes_atomic
 from tests.engine.jobs import RandomBytesJob
 
 KEYS = [f"img{i:03d}" for i in range(23)]
@@ -149,3 +153,26 @@ def test_an_incomplete_manifest_records_mtimes_a_complete_one_does_not(tmp_path)
             assert f["mtime_ns"] == (tmp_path / f["name"]).stat().st_mtime_ns
     final = run(tmp_path, resume=True).manifest
     assert all("mtime_ns" not in f for s in final["shards"] for f in s["files"])
+
+
+@dataclass(frozen=True)
+class FailingFinalizeJob(RandomBytesJob):
+    """Merges two list files at the end, appends to the user's log, then the disk fills."""
+
+    def finalize(self, out_dir: Path, shards) -> list:
+        write_bytes_atomic(out_dir / "pos_5.txt", b"merged\n")
+        write_bytes_atomic(out_dir / "neg_5.txt", b"merged\n")
+        with open(out_dir / "run.log", "a") as log:
+            log.write("finalizing\n")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_failed_finalize_leaves_no_half_merged_files(tmp_path):
+    (tmp_path / "run.log").write_text("the user's log\n")
+    tasks = plan_shards(KEYS, 5, str)
+    with pytest.raises(OSError, match="No space left on device") as info:
+        execute(FailingFinalizeJob(str(tmp_path), 7), tasks, describe(planned=len(tasks)), EngineSettings(tmp_path))
+    assert info.value.filename == str(tmp_path)
+    assert not (tmp_path / "pos_5.txt").exists() and not (tmp_path / "neg_5.txt").exists()
+    assert (tmp_path / "run.log").read_text() == "the user's log\nfinalizing\n"
+    assert json.loads((tmp_path / "manifest.json").read_text())["complete"] is False
