@@ -19,7 +19,7 @@ from samplegen.pipelines.detect import run_detect
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default="ipazc", show_default=True,
               help="Inference settings: ipazc/mtcnn's, or AITTSMD's hard-example mining.")
 @click.option("--annotations", type=click.Path(path_type=Path), help="Annotations listing the images [embedded sample].")
-@format_option(default="wider", show_default=True, help="Format of --annotations.")
+@format_option(default="auto", show_default=True, help="Format of --annotations (auto: read off the file).")
 @click.option("--images", type=click.Path(file_okay=False, path_type=Path), help="Image root.")
 @engine_options
 def detect_command(format_name: str, **options: Any) -> None:

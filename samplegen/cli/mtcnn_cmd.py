@@ -10,6 +10,7 @@ from samplegen.cli import cli
 from samplegen.cli.options import engine_options, format_option
 from samplegen.cli.output import print_json
 from samplegen.datasets import READERS
+from samplegen.detect.config import PRESETS as DETECT_PRESETS
 from samplegen.pipelines.mtcnn import run_mtcnn
 from samplegen.pipelines.mtcnn_lists import LIST_STYLES
 from samplegen.pipelines.mtcnn_shards import IMAGE_FORMATS, LAYOUTS
@@ -20,14 +21,19 @@ from samplegen.pipelines.mtcnn_tfrecord import SPLITS
 @click.option("--size", type=click.Choice(["12", "24", "48"]), default="12", show_default=True,
               help="Crop size: 12 PNet, 24 RNet, 48 ONet.")
 @click.option("--annotations", type=click.Path(path_type=Path), help="Face annotations [embedded sample].")
-@format_option(default="wider", show_default=True, help="Format of --annotations.")
+@format_option(default="auto", show_default=True, help="Format of --annotations (auto: read off the file).")
 @click.option("--images", type=click.Path(file_okay=False, path_type=Path), help="Root of the face images.")
 @click.option("--landmarks", type=click.Path(path_type=Path), help="Facial-point annotations.")
 @click.option("--landmark-format", type=click.Choice(sorted(READERS)), default="facepoints", show_default=True)
 @click.option("--landmark-images", type=click.Path(file_okay=False, path_type=Path),
               help="Root of the landmark images.")
-@click.option("--detections", type=click.Path(dir_okay=False, path_type=Path),
-              help="JSON lines of previous-stage detections (24/48 hard examples).")
+@click.option("--detections", type=click.Path(path_type=Path),
+              help="Previous-stage detections (24/48 hard examples): JSON lines, or a samplegen detect folder.")
+@click.option("--pnet", type=click.Path(dir_okay=False, path_type=Path),
+              help="Mine the 24/48 hard examples here with this P-Net (ONNX) instead of --detections.")
+@click.option("--rnet", type=click.Path(dir_okay=False, path_type=Path), help="With --pnet, for --size 48: the R-Net.")
+@click.option("--detect-preset", type=click.Choice(sorted(DETECT_PRESETS)), default="ipazc", show_default=True,
+              help="Inference settings of the mining (--set detect.KEY=VALUE overrides them).")
 @click.option("--classes", metavar="NAME[,NAME]",
               help="Face classes of a multi-class --annotations (names or ids, e.g. person or 1); required there.")
 @click.option("--layout", type=click.Choice(LAYOUTS), default="packed", show_default=True)
@@ -42,6 +48,8 @@ from samplegen.pipelines.mtcnn_tfrecord import SPLITS
 @click.option("--ratio", help="pos:neg:part:landmark [1:3:1:2].")
 @click.option("--allow-duplicates", is_flag=True, default=None, help="Fill short classes with replacement.")
 @click.option("--pad", is_flag=True, default=None, help="Zero-pad crops leaving the image instead of dropping them.")
+@click.option("--allow-drops", is_flag=True,
+              help="Read annotations even when their reader drops more than 20 % of the boxes.")
 @click.option("--dry-run", is_flag=True, help="Plan and balance only; print the counts.")
 @engine_options
 def mtcnn_command(size: str, format_name: str, detections: Path | None, **options: Any) -> None:
@@ -49,6 +57,4 @@ def mtcnn_command(size: str, format_name: str, detections: Path | None, **option
 
     With no --annotations/--landmarks, runs on the embedded sample.
     """
-    if detections is not None and size == "12":
-        raise click.UsageError("--detections is for --size 24 or 48 (hard examples of the previous stage)")
     print_json(run_mtcnn(int(size), format=format_name, detections=detections, **options).as_json())

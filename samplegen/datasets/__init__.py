@@ -39,9 +39,17 @@ AUTO = "auto"
 MAX_MESSAGE = 400  # a reader's message longer than this is cut (the hint is added after)
 
 
+def _has_text(path: Path) -> bool:
+    """Whether the file holds anything but whitespace (the first 64 KB suffice to tell)."""
+    with open(path, "rb") as handle:
+        return bool(handle.read(1 << 16).strip())
+
+
 def read_auto(path: Path, images_root: Path | None) -> Dataset:
     """Read `path` with the reader `sniff` names; InputError when it cannot tell."""
     guess = sniff(path)
+    if guess is None and path.is_file() and not _has_text(path):
+        raise InputError(path, None, "no images: the file is empty")
     if guess is None:
         raise InputError(path, None, "cannot tell the annotation format from the first lines; give --format "
                                      f"({', '.join(name for name in READERS if name != AUTO)})")

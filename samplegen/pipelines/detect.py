@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from samplegen import __version__, embedded
+from samplegen.config.layers import load_preset
 from samplegen.config.resolve import Resolved
 from samplegen.datasets import read_dataset
 from samplegen.detect import DetectConfig, NetSpec, load_nets
@@ -51,13 +52,27 @@ def resolve_detect(preset: str, options: RunOptions, overrides: Mapping[str, Any
     return build_detect_config(resolved), resolved
 
 
+def mining_config(preset: str, section: Mapping[str, Any], sources: Mapping[str, str]) -> tuple[DetectConfig, dict]:
+    """The detect config of a mining run: `preset` with the ``detect:`` section of the MTCNN
+    configuration on top (from its --config file, ``--set detect.KEY=VALUE``); `sources` are that
+    configuration's, their ``detect.`` keys naming where each override came from."""
+    if preset not in PRESETS:
+        raise ConfigError(f"no detect preset named {preset!r} (known: {', '.join(sorted(PRESETS))})")
+    own = {k[len("detect."):]: v for k, v in sources.items() if k.startswith("detect.")}
+    layered = load_preset(PRESETS[preset])
+    if section:
+        layered = layered.merge(section, own or "command line")
+    resolved = Resolved(layered)
+    return build_detect_config(resolved), resolved.method_values
+
+
 def check_nets(spec: NetSpec, cfg: DetectConfig) -> None:
     """Load and check the models once in the parent, so a bad model stops the run before any work."""
     load_nets(spec, cfg)
 
 
 def run_detect(pnet: str | Path | None = None, rnet: str | Path | None = None, *, preset: str = "ipazc",
-               annotations: str | Path | None = None, format: str = "wider", images: str | Path | None = None,
+               annotations: str | Path | None = None, format: str = "auto", images: str | Path | None = None,
                out: str | Path | None = None, workers: int | None = None, seed: int | None = None,
                shard_size: int | None = None, max_errors: int | None = None, resume: bool = False,
                overwrite: bool = False, progress: bool = False, config: str | Path | None = None,

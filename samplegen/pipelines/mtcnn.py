@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from samplegen import __version__, embedded
+from samplegen.config.layers import Layered
+from samplegen.config.resolve import Resolved
 from samplegen.datasets import read_dataset
-from samplegen.datasets.detections import read_detections
+from samplegen.datasets.detections import match_detections, read_detections
 from samplegen.engine.distribute import WorkerPool
 from samplegen.engine.manifest import RunDescription
 from samplegen.engine.run import execute, skip_reasons
-from samplegen.errors import ConfigError
+from samplegen.errors import ConfigError, InputError
 from samplegen.mtcnn.config import PRESETS, build_mtcnn_config
-from samplegen.pipelines import mtcnn_selection, mtcnn_shards
+from samplegen.pipelines import detect_shards, mtcnn_selection, mtcnn_shards
+from samplegen.pipelines.detect import MiningSpec, check_nets, mining_config, net_spec
 from samplegen.pipelines.mtcnn_classes import select_classes
 from samplegen.pipelines.mtcnn_selection import PlannedRun, plan_run
 from samplegen.pipelines.mtcnn_shards import CHANNEL_ORDER, LayoutChoice, MtcnnJob, choose_layout
@@ -25,7 +28,8 @@ from samplegen.pipelines.options import describe_inputs, run_options
 from samplegen.pipelines.summary import RunSummary
 
 STAGE_NAMES = {12: "pnet", 24: "rnet", 48: "onet"}
-WORKER_MODULES = (mtcnn_selection.__name__, mtcnn_shards.__name__)
+WORKER_MODULES = (mtcnn_selection.__name__, mtcnn_shards.__name__, detect_shards.__name__)
+MINING_STAGES = {24: ("pnet",), 48: ("pnet", "rnet")}   # the nets that mine each size's hard examples
 
 
 def parse_ratio(ratio: str | Sequence[int] | None) -> list[int] | None:
@@ -44,10 +48,12 @@ def parse_ratio(ratio: str | Sequence[int] | None) -> list[int] | None:
     return values
 
 
-def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: str = "wider",
+def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: str = "auto",
               images: str | Path | None = None, landmarks: str | Path | None = None,
               landmark_format: str = "facepoints", landmark_images: str | Path | None = None,
-              detections: str | Path | None = None, classes: str | Sequence[str | int] | None = None,
+              detections: str | Path | None = None, pnet: str | Path | None = None,
+              rnet: str | Path | None = None, detect_preset: str = "ipazc",
+              classes: str | Sequence[str | int] | None = None, allow_drops: bool = False,
               layout: str = "packed", image_format: str | None = None, list_style: str | None = None,
               relative_paths: bool = False, tfrecord_split: str | None = None,
               ratio: str | Sequence[int] | None = None, allow_duplicates: bool | None = None,
@@ -66,7 +72,13 @@ def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: 
         size: 12 (PNet), 24 (RNet) or 48 (ONet).
         annotations, format, images: face annotations, their reader and images root.
         landmarks, landmark_format, landmark_images: the facial-point source.
-        detections: previous-stage detections (JSON lines) for 24/48 hard examples.
+        detections: previous-stage detections (JSON lines, a file or a `samplegen detect`
+            folder) for 24/48 hard examples.
+        pnet, rnet, detect_preset: mine the hard examples here instead: the planning workers run
+            the MTCNN cascade (`samplegen.detect`, preset ``ipazc`` or ``aittsmd``) on every face
+            image, PNet for size 24, PNet + RNet for 48; no detections file is written. Keys of
+            the detect preset are overridden as ``overrides={"detect.pnet.threshold": 0.5}``.
+        allow_drops: read annotations even when their reader drops more than 20 % of the boxes.
         classes: the face classes of a multi-class `annotations` (``"person"``, ``"1,3"``, a
             list of names or ids; `samplegen.pipelines.mtcnn_classes`); required when it has several.
         layout: ``packed``, ``wds``, ``list`` or ``tfrecord``; image_format: ``png`` or ``jpg``
@@ -88,39 +100,54 @@ def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: 
     if size not in STAGE_NAMES:
         raise ConfigError(f"size: expected one of {sorted(STAGE_NAMES)}, got {size!r}")
     choice = choose_layout(layout, image_format, list_style, tfrecord_split, relative_paths)
+    if (detections is not None or pnet is not None) and size == 12:
+        raise ConfigError("hard examples (detections, --pnet) are for size 24 or 48, from the previous stage")
+    if detections is not None and pnet is not None:
+        raise ConfigError("give either detections or nets to mine with (--pnet), not both")
     if annotations is None and landmarks is None:
         annotations, format, images = embedded.WIDER, "wider", embedded.ROOT
         landmarks, landmark_format, landmark_images = embedded.FACEPOINTS, "facepoints", embedded.ROOT
-    if detections is not None and size == 12:
-        raise ConfigError("detections are for size 24 or 48 (hard examples of the previous stage)")
+        if size in MINING_STAGES and detections is None and pnet is None:
+            # The whole cascade on the embedded photos: hard examples from the shipped nets.
+            pnet, rnet = embedded.PNET, (embedded.RNET if size == 48 else None)
     options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, shards=shards,
                           max_errors=max_errors, resume=resume, overwrite=overwrite, progress=progress,
                           config=config, overrides=overrides or {}, environ=environ)
     explicit = {"ratio": parse_ratio(ratio), "allow_duplicates": allow_duplicates, "pad": pad}
-    resolved = options.resolve(PRESETS[size], explicit)
+    resolved, detect_section = _split_detect(options.resolve(PRESETS[size], explicit))
     engine = resolved.engine()
     cfg = build_mtcnn_config(size, resolved)
+    mining, mining_record = _mining(size, pnet, rnet, detect_preset, detect_section, resolved.sources, images)
     settings = options.settings(engine, Path("samplegen-out") / STAGE_NAMES[size])
     _refuse_unlistable(choice, settings.out_dir)
 
-    faces, class_info = select_classes(read_dataset(format, annotations, images), classes) if annotations else ([], {})
-    marks = read_dataset(landmark_format, landmarks, landmark_images).records if landmarks else []
+    faces, class_info = (select_classes(read_dataset(format, annotations, images, allow_drops=allow_drops), classes)
+                         if annotations else ([], {}))
+    marks = (read_dataset(landmark_format, landmarks, landmark_images, allow_drops=allow_drops).records
+             if landmarks else [])
     if marks and not any(r.landmarks is not None for r in marks):
         raise ConfigError(f"{landmarks}: format {landmark_format} carries no landmarks")
     dets = read_detections(Path(detections)) if detections else None
+    if dets is not None:
+        match = match_detections(dets, faces)
+        if match.matched == 0:
+            raise InputError(Path(detections), None, match.message())
     # One pool for planning and cutting: starting workers costs ~0.25 s, a quarter of a small run.
     with WorkerPool(settings.workers, WORKER_MODULES) as pool:
-        planned = plan_run(faces, marks, cfg, engine.seed, pool, dets)
+        planned = plan_run(faces, marks, cfg, engine.seed, pool, dets, mining=mining)
         if dry_run:
             return RunSummary("mtcnn", None, {"command": "mtcnn", "size": size, "dry_run": True,
                                               **planned.counts()})
         _refuse_starved(planned)
         tasks, engine, resolved = options.shard(planned.items, engine, resolved, key=lambda item: item.key)
         run = RunDescription(
-            command="mtcnn", version=__version__, config=resolved.decisive() | class_info | choice.config(),
+            command="mtcnn", version=__version__,
+            config=resolved.decisive() | class_info | choice.config() | mining_record,
             config_sources=resolved.sources, seed=engine.seed, layout=choice.manifest_layout(),
             shard_size=engine.shard_size,
-            inputs=describe_inputs(annotations=annotations, landmarks=landmarks, detections=detections),
+            inputs=describe_inputs(annotations=annotations, landmarks=landmarks, detections=detections,
+                                   pnet=mining.nets.pnet if mining else None,
+                                   rnet=mining.nets.rnet if mining else None),
             planned_shards=len(tasks), plan=planned.counts() | {"channel_order": CHANNEL_ORDER},
             skipped=tuple(planned.skipped))
         job = MtcnnJob(str(settings.out_dir), STAGE_NAMES[size], choice.layout, size, cfg.pad, choice.image_format,
@@ -130,6 +157,36 @@ def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: 
     fields = {**outcome.summary(), "out": str(settings.out_dir), "size": size, "layout": choice.layout,
               "selected": planned.balance.totals()}
     return RunSummary("mtcnn", settings.out_dir, fields, outcome.manifest)
+
+
+def _split_detect(resolved: Resolved) -> tuple[Resolved, dict]:
+    """The MTCNN configuration without its ``detect:`` section (the mining's), and that section."""
+    values = dict(resolved.layered.values)
+    section = values.pop("detect", None) or {}
+    sources = {k: v for k, v in resolved.sources.items() if not k.startswith("detect.") and k != "detect"}
+    kept = Resolved(Layered(values, sources))
+    kept.sources.update({k: v for k, v in resolved.sources.items() if k.startswith("detect.")})
+    return kept, section
+
+
+def _mining(size: int, pnet: str | Path | None, rnet: str | Path | None, preset: str, section: dict,
+            sources: Mapping[str, str], images: str | Path | None) -> tuple[MiningSpec | None, dict]:
+    """The nets the planning workers mine with (checked here, once) and their manifest record."""
+    if pnet is None:
+        if rnet is not None:
+            raise ConfigError("an RNet mines with a PNet: give --pnet too")
+        if section:
+            raise ConfigError("'detect' keys configure mining: give --pnet (and --rnet for size 48)")
+        return None, {}
+    if size == 48 and rnet is None:
+        raise ConfigError("ONet (size 48) hard examples come from PNet + RNet detections: give --rnet too")
+    if size == 24 and rnet is not None:
+        raise ConfigError("RNet (size 24) hard examples come from PNet detections alone: drop --rnet")
+    spec = net_spec(pnet, rnet)
+    cfg, values = mining_config(preset, section, sources)
+    check_nets(spec, cfg)
+    record = {"detect": {"preset": preset, "stages": list(MINING_STAGES[size]), **values}}
+    return MiningSpec(spec, cfg, str(images) if images else None), record
 
 
 def _refuse_unlistable(choice: LayoutChoice, out_dir: Path) -> None:

@@ -28,7 +28,7 @@ def one_line_exit_2(res, *fragments: str) -> str:
 # 1. wrong --format ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command, relative, fmt, right", [
-    (["mtcnn"], COCO128, None, "coco"),                    # mtcnn's default --format is wider
+    (["mtcnn"], COCO128, "wider", "coco"),
     (["anchors", "--method", "ssd300"], "wider/wider_face_val_bbx_gt.txt", None, "wider"),  # anchors': coco
     (["mtcnn"], "facepoint/trainImageList.txt", "wider-lines", "facepoints"),
     (["mtcnn"], "wider/wider_origin_anno.txt", "wider", "wider-lines"),
@@ -38,6 +38,12 @@ def test_wrong_format_names_the_right_one_in_a_short_line(shared_data, tmp_path,
     args = [*command, "--annotations", shared_data / relative, "--out", out, "--no-progress"]
     err = one_line_exit_2(run_cli(args + (["--format", fmt] if fmt else [])), f"use --format {right}")
     assert len(err) < 600 and not out.exists()
+
+
+def test_mtcnn_reads_a_coco_file_by_default_and_asks_for_its_face_class(shared_data, tmp_path):
+    one_line_exit_2(run_cli(["mtcnn", "--annotations", shared_data / COCO128, "--out", tmp_path / "out"]),
+                    "80 classes (1 person", "--classes")
+    assert not (tmp_path / "out").exists()
 
 
 def test_format_auto_runs_the_sniffed_reader(dlib, tmp_path):
@@ -91,8 +97,6 @@ def test_column_major_reader_and_allow_drops(shared_data):
 
 # 4. detections that pair with nothing ------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="needs the one-line call of datasets.detections.match_detections in "
-                                       "pipelines/mtcnn.py (not this area's file); remove this mark then")
 def test_detections_matching_no_image_say_so(dlib, tmp_path):
     dets = tmp_path / "dets.jsonl"
     dets.write_text('{"image": "images/2007_007763.jpg", "boxes": [[194, 90, 231, 127, 0.9]]}\n')
