@@ -55,17 +55,25 @@ def engine_options(command: Callable) -> Callable:
         click.option("--resume", is_flag=True, help="Continue a run in --out, skipping complete shards."),
         click.option("--overwrite", is_flag=True, help="Replace a previous run in --out."),
         click.option("--no-progress", is_flag=True, help="No progress on stderr."),
+        click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Run the shards in local worker processes or as Ray tasks (same bytes)."),
+        click.option("--ray-address", metavar="ADDRESS",
+                     help="With --engine ray: the cluster (ray://HOST:10001, auto) [a local Ray instance]."),
     ]
 
     @functools.wraps(command)
     def wrapper(*args: Any, resume: bool, overwrite: bool, no_progress: bool, shards: int | None,
-                **kwargs: Any) -> Any:
+                engine: str, ray_address: str | None, **kwargs: Any) -> Any:
         if resume and overwrite:
             raise click.UsageError("--resume and --overwrite exclude each other")
         if shards is not None and kwargs.get("shard_size") is not None:
             raise click.UsageError("--shards and --shard-size exclude each other")
         if shards is not None:  # passed only when given: a command may not take it yet
             kwargs["shards"] = shards
+        if ray_address is not None and engine != "ray":
+            raise click.UsageError("--ray-address goes with --engine ray")
+        if engine != "local":
+            kwargs.update(engine=engine, ray_address=ray_address)
         return command(*args, resume=resume, overwrite=overwrite, progress=not no_progress, **kwargs)
 
     wrapper = config_options(wrapper)

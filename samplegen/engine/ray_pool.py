@@ -13,7 +13,6 @@ an optional dependency (``pip install "samplegen[ray]"``); it is imported only h
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
@@ -155,10 +154,3 @@ def _on_node(ray: Any, node_id: str) -> Any:
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     return NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)
-
-
-def absolute(path: str | os.PathLike | None) -> str | None:
-    """Paths in tasks must mean the same on every node: absolute (or a URL)."""
-    if path is None or "://" in str(path):
-        return None if path is None else str(path)
-    return str(Path(path).resolve())

@@ -15,10 +15,9 @@ from samplegen.detect import DetectConfig, NetSpec, load_nets
 from samplegen.detect.config import PRESETS, build_detect_config
 from samplegen.engine.manifest import RunDescription
 from samplegen.engine.run import execute
-from samplegen.engine.task import plan_shards
 from samplegen.errors import ConfigError
 from samplegen.pipelines.detect_shards import DetectJob
-from samplegen.pipelines.options import RunOptions, describe_inputs, run_options
+from samplegen.pipelines.options import RunOptions, describe_inputs, job_path, run_options
 from samplegen.pipelines.summary import RunSummary
 
 PREFIX = "dets"
@@ -74,10 +73,10 @@ def check_nets(spec: NetSpec, cfg: DetectConfig) -> None:
 def run_detect(pnet: str | Path | None = None, rnet: str | Path | None = None, *, preset: str = "ipazc",
                annotations: str | Path | None = None, format: str = "auto", images: str | Path | None = None,
                out: str | Path | None = None, workers: int | None = None, seed: int | None = None,
-               shard_size: int | None = None, max_errors: int | None = None, resume: bool = False,
-               overwrite: bool = False, progress: bool = False, config: str | Path | None = None,
-               overrides: Mapping[str, Any] | None = None,
-               environ: Mapping[str, str] | None = None) -> RunSummary:
+               shard_size: int | None = None, shards: int | None = None, max_errors: int | None = None,
+               resume: bool = False, overwrite: bool = False, progress: bool = False, config: str | Path | None = None,
+               overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
+               engine: str = "local", ray_address: str | None = None) -> RunSummary:
     """Run the MTCNN cascade (PNet, optionally RNet) over every image, like ``samplegen detect``.
 
     With no `annotations`, the embedded sample and, without `pnet`, the embedded P-Net and R-Net.
@@ -88,23 +87,25 @@ def run_detect(pnet: str | Path | None = None, rnet: str | Path | None = None, *
         annotations, format, images = embedded.WIDER, "wider", embedded.ROOT
         if pnet is None:
             pnet, rnet = embedded.PNET, embedded.RNET if rnet is None else rnet
-    options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, max_errors=max_errors,
-                          resume=resume, overwrite=overwrite, progress=progress, config=config,
-                          overrides=overrides or {}, environ=environ)
-    spec = net_spec(pnet, rnet)
+    options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, shards=shards,
+                          max_errors=max_errors, resume=resume, overwrite=overwrite, progress=progress,
+                          config=config, overrides=overrides or {}, environ=environ, engine=engine,
+                          ray_address=ray_address)
+    spec = net_spec(job_path(pnet), job_path(rnet))
     cfg, resolved = resolve_detect(preset, options, options.overrides)
-    engine = resolved.engine()
+    values = resolved.engine()
     check_nets(spec, cfg)
-    settings = options.settings(engine, Path("samplegen-out") / "detect")
+    settings = options.settings(values, Path("samplegen-out") / "detect")
     dataset = read_dataset(format, annotations, images)
-    tasks = plan_shards(dataset.records, engine.shard_size, key=lambda record: record.key)
+    tasks, values, resolved = options.shard(dataset.records, values, resolved, key=lambda record: record.key)
     run = RunDescription(
         command="detect", version=__version__, config={**resolved.decisive(), "preset": preset},
-        config_sources=resolved.sources, seed=engine.seed, layout="jsonl", shard_size=engine.shard_size,
+        config_sources=resolved.sources, seed=values.seed, layout="jsonl", shard_size=values.shard_size,
         inputs=describe_inputs(annotations=annotations, pnet=spec.pnet, rnet=spec.rnet),
         planned_shards=len(tasks), plan={"stages": ["pnet", "rnet"] if spec.rnet else ["pnet"]})
-    job = DetectJob(str(settings.out_dir), PREFIX, spec, cfg, str(images) if images else None)
-    outcome = execute(job, tasks, run, settings)
+    job = DetectJob(job_path(settings.out_dir), PREFIX, spec, cfg, job_path(images))
+    with options.pool(settings.workers, (DetectJob.__module__,)) as pool:
+        outcome = execute(job, tasks, run, settings, pool)
     fields = {**outcome.summary(), "out": str(settings.out_dir), "preset": preset,
               "stages": run.plan["stages"]}
     return RunSummary("detect", settings.out_dir, fields, outcome.manifest)

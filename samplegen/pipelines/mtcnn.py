@@ -14,7 +14,6 @@ from samplegen.config.layers import Layered
 from samplegen.config.resolve import Resolved
 from samplegen.datasets import read_dataset
 from samplegen.datasets.detections import match_detections, read_detections
-from samplegen.engine.distribute import WorkerPool
 from samplegen.engine.manifest import RunDescription
 from samplegen.engine.run import execute, skip_reasons
 from samplegen.errors import ConfigError, InputError
@@ -24,7 +23,7 @@ from samplegen.pipelines.detect import MiningSpec, check_nets, mining_config, ne
 from samplegen.pipelines.mtcnn_classes import select_classes
 from samplegen.pipelines.mtcnn_selection import PlannedRun, plan_run
 from samplegen.pipelines.mtcnn_shards import CHANNEL_ORDER, LayoutChoice, MtcnnJob, choose_layout
-from samplegen.pipelines.options import describe_inputs, run_options
+from samplegen.pipelines.options import describe_inputs, job_path, run_options
 from samplegen.pipelines.summary import RunSummary
 
 STAGE_NAMES = {12: "pnet", 24: "rnet", 48: "onet"}
@@ -61,7 +60,8 @@ def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: 
               workers: int | None = None, seed: int | None = None, shard_size: int | None = None,
               shards: int | None = None, max_errors: int | None = None, resume: bool = False,
               overwrite: bool = False, progress: bool = False, config: str | Path | None = None,
-              overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> RunSummary:
+              overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
+              engine: str = "local", ray_address: str | None = None) -> RunSummary:
     """Generate MTCNN crops (pos / part / neg / landmark) balanced to a ratio, like ``samplegen mtcnn``.
 
     With neither `annotations` nor `landmarks`, runs on the embedded sample. Configuration
@@ -112,13 +112,14 @@ def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: 
             pnet, rnet = embedded.PNET, (embedded.RNET if size == 48 else None)
     options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, shards=shards,
                           max_errors=max_errors, resume=resume, overwrite=overwrite, progress=progress,
-                          config=config, overrides=overrides or {}, environ=environ)
+                          config=config, overrides=overrides or {}, environ=environ, engine=engine,
+                          ray_address=ray_address)
     explicit = {"ratio": parse_ratio(ratio), "allow_duplicates": allow_duplicates, "pad": pad}
     resolved, detect_section = _split_detect(options.resolve(PRESETS[size], explicit))
-    engine = resolved.engine()
+    values = resolved.engine()
     cfg = build_mtcnn_config(size, resolved)
     mining, mining_record = _mining(size, pnet, rnet, detect_preset, detect_section, resolved.sources, images)
-    settings = options.settings(engine, Path("samplegen-out") / STAGE_NAMES[size])
+    settings = options.settings(values, Path("samplegen-out") / STAGE_NAMES[size])
     _refuse_unlistable(choice, settings.out_dir)
 
     faces, class_info = (select_classes(read_dataset(format, annotations, images, allow_drops=allow_drops), classes)
@@ -133,26 +134,26 @@ def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: 
         if match.matched == 0:
             raise InputError(Path(detections), None, match.message())
     # One pool for planning and cutting: starting workers costs ~0.25 s, a quarter of a small run.
-    with WorkerPool(settings.workers, WORKER_MODULES) as pool:
-        planned = plan_run(faces, marks, cfg, engine.seed, pool, dets, mining=mining)
+    with options.pool(settings.workers, WORKER_MODULES) as pool:
+        planned = plan_run(faces, marks, cfg, values.seed, pool, dets, mining=mining)
         if dry_run:
             return RunSummary("mtcnn", None, {"command": "mtcnn", "size": size, "dry_run": True,
                                               **planned.counts()})
         _refuse_starved(planned)
-        tasks, engine, resolved = options.shard(planned.items, engine, resolved, key=lambda item: item.key)
+        tasks, values, resolved = options.shard(planned.items, values, resolved, key=lambda item: item.key)
         run = RunDescription(
             command="mtcnn", version=__version__,
             config=resolved.decisive() | class_info | choice.config() | mining_record,
-            config_sources=resolved.sources, seed=engine.seed, layout=choice.manifest_layout(),
-            shard_size=engine.shard_size,
+            config_sources=resolved.sources, seed=values.seed, layout=choice.manifest_layout(),
+            shard_size=values.shard_size,
             inputs=describe_inputs(annotations=annotations, landmarks=landmarks, detections=detections,
                                    pnet=mining.nets.pnet if mining else None,
                                    rnet=mining.nets.rnet if mining else None),
             planned_shards=len(tasks), plan=planned.counts() | {"channel_order": CHANNEL_ORDER},
             skipped=tuple(planned.skipped))
-        job = MtcnnJob(str(settings.out_dir), STAGE_NAMES[size], choice.layout, size, cfg.pad, choice.image_format,
-                       str(images) if images else None, str(landmark_images) if landmark_images else None,
-                       engine.seed, choice.tfrecord_split, choice.list_style, choice.absolute_paths)
+        job = MtcnnJob(job_path(settings.out_dir), STAGE_NAMES[size], choice.layout, size, cfg.pad,
+                       choice.image_format, job_path(images), job_path(landmark_images),
+                       values.seed, choice.tfrecord_split, choice.list_style, choice.absolute_paths)
         outcome = execute(job, tasks, run, settings, pool)
     fields = {**outcome.summary(), "out": str(settings.out_dir), "size": size, "layout": choice.layout,
               "selected": planned.balance.totals()}
@@ -186,7 +187,7 @@ def _mining(size: int, pnet: str | Path | None, rnet: str | Path | None, preset:
     cfg, values = mining_config(preset, section, sources)
     check_nets(spec, cfg)
     record = {"detect": {"preset": preset, "stages": list(MINING_STAGES[size]), **values}}
-    return MiningSpec(spec, cfg, str(images) if images else None), record
+    return MiningSpec(spec, cfg, job_path(images)), record
 
 
 def _refuse_unlistable(choice: LayoutChoice, out_dir: Path) -> None:

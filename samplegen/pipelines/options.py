@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from samplegen.config.resolve import COMMAND_LINE, EngineValues, Resolved, resolve
+from samplegen.engine.distribute import WorkerPool
 from samplegen.engine.manifest import describe_input
 from samplegen.engine.run import EngineSettings
 from samplegen.engine.task import ShardTask, plan_shards
 from samplegen.errors import ConfigError
 
+ENGINES = ("local", "ray")
 MIN_SHARDS = 16
 """Fewest shards the default shard size yields when there are that many images (rule 3 above):
 enough for the worker processes, DataLoader workers x nodes of a typical machine."""
@@ -48,6 +50,8 @@ class RunOptions:
         config: a YAML file with the preset's (nested) keys.
         overrides: ``--set`` values, nested or dotted (``{"assigner.pos_iou_thr": 0.6}``).
         environ: where ``SAMPLEGEN_*`` variables are read (None: the process environment).
+        engine: ``local`` (worker processes on this machine) or ``ray`` (tasks on a Ray cluster,
+            `ray_address`, or a local Ray instance); like `workers`, it never changes the bytes.
     """
 
     out: Path | None = None
@@ -62,8 +66,14 @@ class RunOptions:
     config: Path | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
     environ: Mapping[str, str] | None = None
+    engine: str = "local"
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ConfigError(f"engine: expected one of {list(ENGINES)}, got {self.engine!r}")
+        if self.ray_address is not None and self.engine != "ray":
+            raise ConfigError("a Ray address goes with the ray engine (--engine ray)")
         if self.resume and self.overwrite:
             raise ConfigError("resume and overwrite exclude each other")
         if self.shards is not None and self.shard_size is not None:
@@ -105,6 +115,15 @@ class RunOptions:
             return None, ""
         return MIN_SHARDS, f"default: at least {MIN_SHARDS} shards"
 
+    def pool(self, workers: int, modules: Sequence[str] = ()) -> Any:
+        """The distributor of this run's tasks: a `WorkerPool` (``local``; `modules` preloaded in
+        its fork server) or a `RayPool` (``ray``); both are context managers with ``map``."""
+        if self.engine == "ray":
+            from samplegen.engine.ray_pool import RayPool
+
+            return RayPool(self.ray_address, workers)
+        return WorkerPool(workers, modules)
+
     def settings(self, engine: EngineValues, default_out: Path) -> EngineSettings:
         return EngineSettings(out_dir=Path(self.out) if self.out is not None else default_out,
                               workers=engine.worker_count, resume=self.resume, overwrite=self.overwrite,
@@ -114,6 +133,14 @@ class RunOptions:
 def describe_inputs(**paths: Path | None) -> tuple[dict[str, str], ...]:
     """The manifest's ``inputs``: role, path and SHA-256 of each given annotation input."""
     return tuple(describe_input(role, Path(path)) for role, path in paths.items() if path is not None)
+
+
+def job_path(path: str | Path | None) -> str | None:
+    """A path as a job carries it: absolute, so it means the same in every worker and on every
+    node of a cluster (a URL is kept as it is)."""
+    if path is None or "://" in str(path):
+        return None if path is None else str(path)
+    return str(Path(path).resolve())
 
 
 def run_options(**kwargs: Any) -> RunOptions:

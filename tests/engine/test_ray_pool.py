@@ -84,3 +84,25 @@ def test_version_probe(local_ray):
     driver = {**runtime_versions(), "samplegen": "0.0-other"}
     with pytest.raises(ConfigError, match="other versions.*samplegen 0.0-other here"):
         check_versions(ray, driver)
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("layout", ["packed", "wds", "list", "tfrecord"])
+def test_mtcnn_on_ray_equals_local_workers_in_every_layout(tmp_path, local_ray, layout):
+    import samplegen
+
+    common = dict(layout=layout, shard_size=1, workers=2)
+    samplegen.run_mtcnn(24, out=tmp_path / "ray", engine="ray", **common)     # mines with the embedded nets
+    samplegen.run_mtcnn(24, out=tmp_path / "local", **common)
+    assert tree(tmp_path / "ray") == tree(tmp_path / "local")
+
+
+def test_detect_on_ray_equals_local_workers(tmp_path, local_ray):
+    from samplegen.pipelines.detect import run_detect
+
+    run_detect(out=tmp_path / "ray", engine="ray", shard_size=1, workers=2)
+    run_detect(out=tmp_path / "local", shard_size=1, workers=2)
+    assert tree(tmp_path / "ray") == tree(tmp_path / "local")
