@@ -9,8 +9,9 @@ import pytest
 from tests.cli.helpers import run_cli, run_inproc
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = ["inspect", "mtcnn", "anchors", "show", "stats", "fit-anchors"]
-LEAF_COMMANDS = ["inspect", "mtcnn", "anchors", "show mtcnn", "show anchors", "stats", "fit-anchors"]
+COMMANDS = ["inspect", "mtcnn", "detect", "anchors", "show", "stats", "fit-anchors", "config", "verify"]
+LEAF_COMMANDS = ["inspect", "mtcnn", "detect", "anchors", "show mtcnn", "show anchors", "stats", "fit-anchors",
+                 "config show", "verify"]
 
 
 @pytest.mark.parametrize("command", LEAF_COMMANDS)
@@ -18,7 +19,7 @@ def test_help_exits_0(command):
     res = run_inproc([*command.split(), "--help"])
     assert res.code == 0
     assert "Usage: " in res.stdout and command.split()[-1] in res.stdout
-    assert res.stdout.count("--") >= 2
+    assert "--help" in res.stdout
 
 
 def test_commands_list_is_every_registered_command():

@@ -21,7 +21,7 @@ ALLOWED = {
     "mtcnn": BASE | {"config"},
     "anchors": BASE | {"config"},
     "detect": BASE | {"config"},
-    "outputs": BASE | {"config", "engine", "mtcnn", "anchors"},
+    "outputs": BASE | {"config", "engine", "writers", "mtcnn", "anchors"},   # writers: decoders beside encoders
     "render": BASE | {"mtcnn", "anchors"},
     "torch": BASE | {"engine", "mtcnn", "outputs"},
     "pipelines": BASE | {"config", "datasets", "writers", "engine", "mtcnn", "anchors", "detect", "outputs",
