@@ -47,8 +47,8 @@ def _init_serial() -> None:
     cv2.setNumThreads(1)
 
 
-def _init_worker(run_pid: int) -> None:
-    lifeline.arm(run_pid)
+def _init_worker(run_pid: int, parent_pid: int | None) -> None:
+    lifeline.arm(run_pid, parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _init_serial()
 
@@ -84,22 +84,24 @@ def run_serial(fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
         yield _trimmed(fn, task)
 
 
-def _context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
+def _context(preload: Sequence[str]) -> tuple[multiprocessing.context.BaseContext, int | None]:
+    """The start method's context, and the pid the workers will have as parent (the fork
+    server's, None when unknown)."""
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    if method == "forkserver":
-        # Import the heavy modules once in the fork server: each worker then starts from a fork
-        # of it instead of importing numpy, OpenCV and samplegen again (~0.1 s a worker).
-        context.set_forkserver_preload(list(dict.fromkeys([*BASE_PRELOAD, *preload])))
-        _start_fork_server()
-    return context
+    if method != "forkserver":
+        return context, os.getpid()
+    # Import the heavy modules once in the fork server: each worker then starts from a fork
+    # of it instead of importing numpy, OpenCV and samplegen again (~0.1 s a worker).
+    context.set_forkserver_preload(list(dict.fromkeys([*BASE_PRELOAD, *preload])))
+    return context, _start_fork_server()
 
 
-def _start_fork_server() -> None:
+def _start_fork_server() -> int | None:
     """Start the fork server now, from this thread, with the variables it reads on start-up:
     whose death it must not outlive (`lifeline.PARENT_ENV`), and OpenCV's decoding limit, read
     once when OpenCV loads (so a worker refuses an image bomb before allocating its pixels).
-    They are set only while it starts."""
+    They are set only while it starts. Returns its pid (a private attribute: None if absent)."""
     from multiprocessing import forkserver
 
     startup = {lifeline.PARENT_ENV: str(os.getpid()),
@@ -114,6 +116,7 @@ def _start_fork_server() -> None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+    return getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
 
 
 class WorkerPool:
@@ -165,8 +168,9 @@ class WorkerPool:
         if self.workers <= 1 or len(tasks) <= 1:
             return run_serial(fn, tasks)
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(self.preload),
-                                                 initializer=_init_worker, initargs=(os.getpid(),))
+            context, parent = _context(self.preload)
+            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                                 initializer=_init_worker, initargs=(os.getpid(), parent))
         return _bounded_map(self._executor, fn, tasks, self.workers)
 
 

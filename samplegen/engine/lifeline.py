@@ -24,6 +24,14 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass  # no /proc: ask the kernel
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -49,14 +57,17 @@ def _watch(pid: int) -> None:
     os._exit(1)
 
 
-def arm(run_pid: int) -> None:
-    """Make this process die when its parent does; exit now if the run `run_pid` is already gone.
+def arm(run_pid: int, parent_pid: int | None = None) -> None:
+    """Make this process die when its parent does; exit now if it is already gone.
 
-    The check after arming closes the window in which the parent died before the signal was set.
+    The checks after arming close the window in which the parent died before the signal was
+    set (the signal would then be tied to the process that adopted this one): `parent_pid` is
+    the parent this process was started by (the fork server, for a worker), and the run
+    `run_pid` must still be running too.
     """
     if not _prctl_pdeathsig():
         threading.Thread(target=_watch, args=(os.getppid(),), daemon=True, name="samplegen-lifeline").start()
-    if not _alive(run_pid):
+    if (parent_pid is not None and os.getppid() != parent_pid) or not _alive(run_pid):
         os._exit(1)
 
 
@@ -64,7 +75,7 @@ def _arm_fork_server() -> None:
     # Imported by the fork server the run started: its parent is that run.
     expected = os.environ.get(PARENT_ENV)
     if expected and expected == str(os.getppid()):
-        arm(int(expected))
+        arm(int(expected), int(expected))
 
 
 _arm_fork_server()

@@ -123,3 +123,27 @@ def test_a_worker_dying_is_one_error_naming_the_tasks_in_flight():
         with pytest.raises(distribute.WorkerLost) as info:
             list(pool.map(_dies, [1, 2, 3, 4]))
     assert 2 in info.value.tasks
+
+
+def test_a_process_adopted_before_it_could_arm_exits_at_once():
+    """A worker whose fork server died between the fork and `arm` has been adopted: it must go."""
+    code = ("import os; from samplegen.engine import lifeline\n"
+            "lifeline.arm(os.getppid(), parent_pid=os.getppid() + 1); print('still running')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout) == (1, "")
+    code = "import os; from samplegen.engine import lifeline; lifeline.arm(os.getppid(), os.getppid()); print('ok')"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout == "ok\n"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="zombies are read from /proc")
+def test_a_dead_run_not_yet_reaped_counts_as_dead():
+    from samplegen.engine import lifeline
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.01)
+    assert not lifeline._alive(child.pid)  # a zombie: os.kill(pid, 0) would still succeed
+    child.wait()
+    assert not lifeline._alive(child.pid) and lifeline._alive(os.getpid())
