@@ -70,10 +70,31 @@ def tree(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+SESSIONS: list[int] = []  # every run's session: none may keep a process after its case
+
+
 def cli(args: list[str], out: Path, workers: int, extra_env: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **(extra_env or {})}
-    return subprocess.run([sys.executable, "-m", "samplegen", *args, "--workers", str(workers), "--no-progress",
-                           "--out", str(out)], capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    proc = subprocess.Popen([sys.executable, "-m", "samplegen", *args, "--workers", str(workers), "--no-progress",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=REPO, start_new_session=True)
+    SESSIONS.append(proc.pid)
+    stdout, stderr = proc.communicate(timeout=600)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def orphans() -> list[int]:
+    """Sessions of this script's runs that still have a process, after up to 10 s."""
+    deadline = time.monotonic() + 10
+    while True:
+        alive = [sid for sid in SESSIONS if session_alive(sid)]
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    for sid in alive:
+        os.killpg(sid, signal.SIGKILL)
+    SESSIONS.clear()
+    return alive
 
 
 def session_alive(sid: int) -> bool:
@@ -120,6 +141,7 @@ def kill_case(args: list[str], out: Path, workers: int, reference: dict[str, byt
     proc = subprocess.Popen([sys.executable, "-m", "samplegen", *args, "--workers", str(workers), "--no-progress",
                              "--out", str(out)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
+    SESSIONS.append(proc.pid)
     time.sleep(rng.uniform(0.0, duration))
     running = proc.poll() is None
     if running:
@@ -270,6 +292,9 @@ def main() -> int:
             counts = [0, 0]
             for label, case in cases:
                 problem = case()
+                left = orphans()
+                if left and problem is None:
+                    problem = f"processes of runs in sessions {left} outlived them"
                 tried, counts[0] = tried + 1, counts[0] + 1
                 if problem is None:
                     held, counts[1] = held + 1, counts[1] + 1
