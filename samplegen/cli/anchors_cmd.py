@@ -31,7 +31,7 @@ def print_priors(method: str, height: int, width: int, save: Path | None, **conf
 @cli.command("anchors")
 @click.option("--method", type=click.Choice(sorted(METHODS)), default="ssd", show_default=True)
 @click.option("--annotations", type=click.Path(path_type=Path), help="Annotations [embedded sample].")
-@format_option(default="coco", show_default=True, help="Format of --annotations.")
+@format_option(default="auto", show_default=True, help="Format of --annotations (auto: read off the file).")
 @click.option("--images", type=click.Path(file_okay=False, path_type=Path), help="Image root.")
 @click.option("--stage", type=click.Choice(["rpn", "rcnn"]), help="faster_rcnn/fpn: label anchors (rpn) or proposals (rcnn).")
 @click.option("--proposals", type=click.Path(dir_okay=False, path_type=Path),
@@ -45,6 +45,8 @@ def print_priors(method: str, height: int, width: int, save: Path | None, **conf
 @click.option("--priors", "priors_shape", type=click.IntRange(min=1), nargs=2, metavar="H W",
               help="Print the priors of an H x W image and exit.")
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="With --priors: save them as .npy.")
+@click.option("--allow-drops", is_flag=True,
+              help="Read annotations even when their reader drops more than 20 % of the boxes.")
 @engine_options
 def anchors_command(method: str, format_name: str, stage: str | None, proposals: Path | None,
                     priors_shape: tuple[int, int] | None, save: Path | None, **options: Any) -> None:

@@ -13,10 +13,9 @@ from samplegen.datasets import read_dataset
 from samplegen.datasets.detections import detections_for, read_detections
 from samplegen.engine.manifest import RunDescription
 from samplegen.engine.run import execute
-from samplegen.engine.task import plan_shards
 from samplegen.errors import ConfigError
 from samplegen.pipelines.anchor_shards import AnchorItem, AnchorsJob
-from samplegen.pipelines.options import RunOptions, describe_inputs, run_options
+from samplegen.pipelines.options import RunOptions, describe_inputs, job_path, run_options
 from samplegen.pipelines.summary import RunSummary
 
 
@@ -42,15 +41,16 @@ def anchor_priors(method: str = "ssd", height: int = 300, width: int = 300, *, c
     return priors_for(cfg, height, width)
 
 
-def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, format: str = "coco",
+def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, format: str = "auto",
                 images: str | Path | None = None, stage: str | None = None,
                 proposals: str | Path | None = None, compat: str | None = None,
                 neg_sampling: str | None = None, with_images: bool = False, with_max_iou: bool = False,
-                out: str | Path | None = None, workers: int | None = None, seed: int | None = None,
-                shard_size: int | None = None, max_errors: int | None = None, resume: bool = False,
-                overwrite: bool = False, progress: bool = False, config: str | Path | None = None,
-                overrides: Mapping[str, Any] | None = None,
-                environ: Mapping[str, str] | None = None) -> RunSummary:
+                allow_drops: bool = False, out: str | Path | None = None, workers: int | None = None,
+                seed: int | None = None, shard_size: int | None = None, shards: int | None = None,
+                max_errors: int | None = None, resume: bool = False, overwrite: bool = False,
+                progress: bool = False, config: str | Path | None = None,
+                overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
+                engine: str = "local", ray_address: str | None = None) -> RunSummary:
     """Label the priors (or points) of every image as `method` trains, like ``samplegen anchors``.
 
     With no `annotations`, runs on the embedded sample. Layering: the method's preset <
@@ -66,36 +66,39 @@ def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, f
         with_images: also write the resized, padded network input of each image.
         with_max_iou: also store the dense per-prior ``max_iou`` (IoU methods); otherwise only
             its values at the positives (``pos_max_iou``) are stored.
-        out ... environ: see `RunOptions`.
+        allow_drops: read annotations even when their reader drops more than 20 % of the boxes.
+        out ... ray_address: see `RunOptions`.
     """
-    options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, max_errors=max_errors,
-                          resume=resume, overwrite=overwrite, progress=progress, config=config,
-                          overrides=overrides or {}, environ=environ)
+    options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, shards=shards,
+                          max_errors=max_errors, resume=resume, overwrite=overwrite, progress=progress,
+                          config=config, overrides=overrides or {}, environ=environ, engine=engine,
+                          ray_address=ray_address)
     explicit = {"stage": stage, "compat": compat,
                 "neg_mining": {"sampling": neg_sampling} if neg_sampling is not None else None}
     cfg, resolved = resolve_method(method, options, explicit)
-    engine = resolved.engine()
+    values = resolved.engine()
     if needs_proposals(cfg) and proposals is None:
         raise ConfigError("stage rcnn labels proposals: give --proposals")
     if annotations is None:
         annotations, format, images = embedded.COCO, "coco", embedded.ROOT
-    settings = options.settings(engine, Path("samplegen-out") / f"anchors-{method}")
-    dataset = read_dataset(format, annotations, images)
+    settings = options.settings(values, Path("samplegen-out") / f"anchors-{method}")
+    dataset = read_dataset(format, annotations, images, allow_drops=allow_drops)
     props = read_detections(Path(proposals)) if proposals else {}
     records = sorted(dataset.records, key=lambda r: r.key)
     items = [AnchorItem(i, r, detections_for(props, r)[:, :4] if proposals else None)
              for i, r in enumerate(records)]
-    tasks = plan_shards(items, engine.shard_size, key=lambda item: item.record.key)
+    tasks, values, resolved = options.shard(items, values, resolved, key=lambda item: item.record.key)
     run = RunDescription(
         command="anchors", version=__version__,
         config=resolved.decisive() | {"with_images": with_images, "with_max_iou": with_max_iou},
-        config_sources=resolved.sources, seed=engine.seed, layout="wds", shard_size=engine.shard_size,
+        config_sources=resolved.sources, seed=values.seed, layout="wds", shard_size=values.shard_size,
         inputs=describe_inputs(annotations=annotations, proposals=proposals), planned_shards=len(tasks),
         plan={"class_names": list(dataset.class_names),
               **{k: v for k, v in dataset.meta.items() if _jsonable(v)}})
-    job = AnchorsJob(str(settings.out_dir), method, method, cfg, engine.seed, str(images) if images else None,
-                     with_images, with_max_iou)
-    outcome = execute(job, tasks, run, settings)
+    job = AnchorsJob(job_path(settings.out_dir), method, method, cfg, values.seed, job_path(images), with_images,
+                     with_max_iou)
+    with options.pool(settings.workers, (AnchorsJob.__module__,)) as pool:
+        outcome = execute(job, tasks, run, settings, pool)
     fields = {**outcome.summary(), "out": str(settings.out_dir), "method": method}
     return RunSummary("anchors", settings.out_dir, fields, outcome.manifest)
 

@@ -594,11 +594,18 @@ def test_rerun_refused_and_missing_images_fail(runs, dlib_coco_args, dlib, tmp_p
     assert tree_bytes(out) == before
     empty = tmp_path / "empty"
     empty.mkdir()
-    # without --with-images no pixel is read (sizes come from the COCO file) ...
-    ok(run_cli(["anchors", "--method", "ssd300", "--annotations", dlib["coco"], "--images", empty,
-                "--out", tmp_path / "a", "--workers", 1]))
-    # ... with it, missing images count against --max-errors
+    # a folder holding none of the images is the wrong folder: refused before any work
     res = run_cli(["anchors", "--method", "ssd300", "--annotations", dlib["coco"], "--images", empty,
+                   "--out", tmp_path / "e", "--workers", 1])
+    assert res.code == 2 and "none of the 4 images" in res.stderr and not (tmp_path / "e").exists()
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "2007_007763.jpg").write_bytes((dlib["root"] / "2007_007763.jpg").read_bytes())
+    # without --with-images no pixel is read (sizes come from the COCO file) ...
+    ok(run_cli(["anchors", "--method", "ssd300", "--annotations", dlib["coco"], "--images", partial,
+                "--out", tmp_path / "a", "--workers", 1]))
+    # ... with it, the 3 missing images count against --max-errors
+    res = run_cli(["anchors", "--method", "ssd300", "--annotations", dlib["coco"], "--images", partial,
                    "--with-images", "--out", tmp_path / "b", "--workers", 1])
     assert res.code == 1 and res.stdout == "" and "missing" in res.stderr
     assert len(res.stderr.splitlines()) == 1
