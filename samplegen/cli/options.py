@@ -59,11 +59,15 @@ def engine_options(command: Callable) -> Callable:
                      help="Run the shards in local worker processes or as Ray tasks (same bytes)."),
         click.option("--ray-address", metavar="ADDRESS",
                      help="With --engine ray: the cluster (ray://HOST:10001, auto) [a local Ray instance]."),
+        click.option("--verify", is_flag=True,
+                     help="With --resume: hash every kept shard [size + mtime, hashing the shards written last]."),
+        click.option("--follow-symlinks", is_flag=True,
+                     help="Read images through symlinks leading outside the images root (refused otherwise)."),
     ]
 
     @functools.wraps(command)
     def wrapper(*args: Any, resume: bool, overwrite: bool, no_progress: bool, shards: int | None,
-                engine: str, ray_address: str | None, **kwargs: Any) -> Any:
+                engine: str, ray_address: str | None, verify: bool, follow_symlinks: bool, **kwargs: Any) -> Any:
         if resume and overwrite:
             raise click.UsageError("--resume and --overwrite exclude each other")
         if shards is not None and kwargs.get("shard_size") is not None:
@@ -74,6 +78,9 @@ def engine_options(command: Callable) -> Callable:
             raise click.UsageError("--ray-address goes with --engine ray")
         if engine != "local":
             kwargs.update(engine=engine, ray_address=ray_address)
+        if verify and not resume:
+            raise click.UsageError("--verify goes with --resume")
+        kwargs.update({k: True for k, on in (("verify", verify), ("follow_symlinks", follow_symlinks)) if on})
         return command(*args, resume=resume, overwrite=overwrite, progress=not no_progress, **kwargs)
 
     wrapper = config_options(wrapper)

@@ -75,6 +75,7 @@ class RayPool:
         self.address, self.workers, self.max_retries = address, workers, max_retries
         self._ray: Any = None
         self._started = False
+        self._running: list = []
 
     def __enter__(self) -> "RayPool":
         ray = import_ray()
@@ -112,15 +113,22 @@ class RayPool:
         fn_ref = ray.put(fn)
         cpus = int(ray.cluster_resources().get("CPU", self.workers)) or 1
         queue = iter(tasks)
-        running = [remote.remote(fn_ref, task) for task in itertools.islice(queue, IN_FLIGHT_PER_CPU * cpus)]
+        running = self._running = [remote.remote(fn_ref, task)
+                                   for task in itertools.islice(queue, IN_FLIGHT_PER_CPU * cpus)]
         try:
             while running:
-                done, running = ray.wait(running, num_returns=1)
+                done, rest = ray.wait(running, num_returns=1)
+                running[:] = rest
                 yield _result(ray, done[0])
                 running.extend(remote.remote(fn_ref, task) for task in itertools.islice(queue, 1))
         finally:
-            for ref in running:
-                ray.cancel(ref, force=True)
+            self.abort()
+
+    def abort(self) -> None:
+        """Cancel the tasks in flight (a failed or interrupted run: nothing may commit after it)."""
+        for ref in self._running:
+            self._ray.cancel(ref, force=True)
+        self._running = []
 
 
 def _result(ray: Any, ref: Any) -> Any:

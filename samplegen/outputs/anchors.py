@@ -18,9 +18,13 @@ import cv2
 import numpy as np
 
 from samplegen.anchors.sparse import dense_arrays
-from samplegen.outputs.shards import output_manifest, tar_groups
+from samplegen.outputs.shards import output_manifest, shard_samples, tar_groups
 
 __all__ = ["dense_arrays", "output_method_config", "read_anchors"]
+
+
+# Keys of an anchors manifest's config that are run choices, not method settings.
+RUN_KEYS = ("shards", "with_images", "with_max_iou")
 
 
 def output_method_config(out_dir: str | Path):
@@ -32,7 +36,7 @@ def output_method_config(out_dir: str | Path):
     out = Path(out_dir)
     manifest = output_manifest(out, "anchors")
     values = {k: v for k, v in manifest["config"].items()
-              if k not in ENGINE_KEYS and k not in ("with_images", "with_max_iou")}
+              if k not in ENGINE_KEYS and k not in RUN_KEYS}
     where = f"file:{out / 'manifest.json'}"
     return build_method_config(str(values.get("method")), Layered(values, {k: where for k in values}))
 
@@ -49,12 +53,16 @@ def read_anchors(out_dir: str | Path, dense: bool = True) -> Iterator[dict]:
     out = Path(out_dir)
     manifest = output_manifest(out, "anchors")
     for shard in manifest["shards"]:
-        for members in tar_groups(out / shard["files"][0]["name"]):
-            with np.load(io.BytesIO(members["npz"]), allow_pickle=False) as stored:
-                arrays = {k: stored[k] for k in stored.files}
-            sample = dense_arrays(arrays) if dense else arrays
-            sample["meta"] = json.loads(members["json"])
-            sample["key"] = members["__key__"]
-            if "jpg" in members:
-                sample["image"] = cv2.imdecode(np.frombuffer(members["jpg"], np.uint8), cv2.IMREAD_COLOR)
-            yield sample
+        yield from shard_samples(out, shard, _shard_samples(out / shard["files"][0]["name"], dense))
+
+
+def _shard_samples(path: Path, dense: bool) -> Iterator[dict]:
+    for members in tar_groups(path):
+        with np.load(io.BytesIO(members["npz"]), allow_pickle=False) as stored:
+            arrays = {k: stored[k] for k in stored.files}
+        sample = dense_arrays(arrays) if dense else arrays
+        sample["meta"] = json.loads(members["json"])
+        sample["key"] = members["__key__"]
+        if "jpg" in members:
+            sample["image"] = cv2.imdecode(np.frombuffer(members["jpg"], np.uint8), cv2.IMREAD_COLOR)
+        yield sample

@@ -21,7 +21,7 @@ import numpy as np
 from samplegen.errors import ConfigError
 from samplegen.mtcnn.crop_plan import SAMPLE_COLUMNS
 from samplegen.mtcnn.labels import CLASS_CODES, CLASS_NAMES, LANDMARK, NEG
-from samplegen.outputs.shards import output_manifest, tar_groups
+from samplegen.outputs.shards import output_manifest, shard_samples, tar_groups
 from samplegen.writers.tf_example import parse_example
 from samplegen.writers.tfrecord import read_records
 
@@ -64,7 +64,7 @@ def read_mtcnn(out_dir: str | Path, images: bool = True, channels: str = "bgr") 
             samples = _tfrecord_samples(out, names, images)
         else:
             samples = _list_samples(out, names[0], images)
-        for sample in samples:
+        for sample in shard_samples(out, shard, samples):
             if flip and sample["image"] is not None:
                 sample["image"] = np.ascontiguousarray(sample["image"][..., ::-1])
             yield sample

@@ -20,9 +20,9 @@ import numpy as np
 from samplegen.anchors.config import MethodConfig
 from samplegen.anchors.methods import input_geometry, label_image, method_of
 from samplegen.anchors.sparse import sparse_arrays, sparse_counts
-from samplegen.datasets.paths import image_file
-from samplegen.engine.images import NO_SIZE, load_image
+from samplegen.engine.images import NO_SIZE
 from samplegen.engine.task import ShardResult, ShardTask
+from samplegen.pipelines.pixels import record_pixels
 from samplegen.record import Record
 from samplegen.rng import rng_for
 from samplegen.writers.base import ShardFile, shard_name
@@ -69,6 +69,7 @@ class AnchorsJob:
     images_root: str | None
     with_images: bool
     with_max_iou: bool = False
+    follow_symlinks: bool = False
 
     def run_shard(self, task: ShardTask) -> ShardResult:
         writer = TarShardWriter(Path(self.out_dir), shard_name(self.prefix, task.index, ".tar"))
@@ -89,7 +90,7 @@ class AnchorsJob:
         record = item.record
         pixels = None
         if self.with_images:
-            pixels, reason = load_image(image_file(self.images_root, record))
+            pixels, reason = record_pixels(record, self.images_root, self.follow_symlinks)
             if pixels is None:
                 return None, {}, reason
         width, height = record.width, record.height

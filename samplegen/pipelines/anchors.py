@@ -50,7 +50,8 @@ def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, f
                 max_errors: int | None = None, resume: bool = False, overwrite: bool = False,
                 progress: bool = False, config: str | Path | None = None,
                 overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
-                engine: str = "local", ray_address: str | None = None) -> RunSummary:
+                engine: str = "local", ray_address: str | None = None, verify: bool = False,
+                follow_symlinks: bool = False) -> RunSummary:
     """Label the priors (or points) of every image as `method` trains, like ``samplegen anchors``.
 
     With no `annotations`, runs on the embedded sample. Layering: the method's preset <
@@ -72,7 +73,7 @@ def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, f
     options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, shards=shards,
                           max_errors=max_errors, resume=resume, overwrite=overwrite, progress=progress,
                           config=config, overrides=overrides or {}, environ=environ, engine=engine,
-                          ray_address=ray_address)
+                          ray_address=ray_address, verify=verify, follow_symlinks=follow_symlinks)
     explicit = {"stage": stage, "compat": compat,
                 "neg_mining": {"sampling": neg_sampling} if neg_sampling is not None else None}
     cfg, resolved = resolve_method(method, options, explicit)
@@ -96,7 +97,7 @@ def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, f
         plan={"class_names": list(dataset.class_names),
               **{k: v for k, v in dataset.meta.items() if _jsonable(v)}})
     job = AnchorsJob(job_path(settings.out_dir), method, method, cfg, values.seed, job_path(images), with_images,
-                     with_max_iou)
+                     with_max_iou, follow_symlinks)
     with options.pool(settings.workers, (AnchorsJob.__module__,)) as pool:
         outcome = execute(job, tasks, run, settings, pool)
     fields = {**outcome.summary(), "out": str(settings.out_dir), "method": method}

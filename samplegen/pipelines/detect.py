@@ -76,7 +76,8 @@ def run_detect(pnet: str | Path | None = None, rnet: str | Path | None = None, *
                shard_size: int | None = None, shards: int | None = None, max_errors: int | None = None,
                resume: bool = False, overwrite: bool = False, progress: bool = False, config: str | Path | None = None,
                overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
-               engine: str = "local", ray_address: str | None = None) -> RunSummary:
+               engine: str = "local", ray_address: str | None = None, verify: bool = False,
+               follow_symlinks: bool = False) -> RunSummary:
     """Run the MTCNN cascade (PNet, optionally RNet) over every image, like ``samplegen detect``.
 
     With no `annotations`, the embedded sample and, without `pnet`, the embedded P-Net and R-Net.
@@ -90,7 +91,7 @@ def run_detect(pnet: str | Path | None = None, rnet: str | Path | None = None, *
     options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, shards=shards,
                           max_errors=max_errors, resume=resume, overwrite=overwrite, progress=progress,
                           config=config, overrides=overrides or {}, environ=environ, engine=engine,
-                          ray_address=ray_address)
+                          ray_address=ray_address, verify=verify, follow_symlinks=follow_symlinks)
     spec = net_spec(job_path(pnet), job_path(rnet))
     cfg, resolved = resolve_detect(preset, options, options.overrides)
     values = resolved.engine()
@@ -103,7 +104,7 @@ def run_detect(pnet: str | Path | None = None, rnet: str | Path | None = None, *
         config_sources=resolved.sources, seed=values.seed, layout="jsonl", shard_size=values.shard_size,
         inputs=describe_inputs(annotations=annotations, pnet=spec.pnet, rnet=spec.rnet),
         planned_shards=len(tasks), plan={"stages": ["pnet", "rnet"] if spec.rnet else ["pnet"]})
-    job = DetectJob(job_path(settings.out_dir), PREFIX, spec, cfg, job_path(images))
+    job = DetectJob(job_path(settings.out_dir), PREFIX, spec, cfg, job_path(images), follow_symlinks)
     with options.pool(settings.workers, (DetectJob.__module__,)) as pool:
         outcome = execute(job, tasks, run, settings, pool)
     fields = {**outcome.summary(), "out": str(settings.out_dir), "preset": preset,

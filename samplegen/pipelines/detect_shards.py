@@ -15,10 +15,9 @@ from typing import Sequence
 
 import numpy as np
 
-from samplegen.datasets.paths import image_file
 from samplegen.detect import DetectConfig, NetSpec, detect_faces, load_nets
-from samplegen.engine.images import load_image
 from samplegen.engine.task import ShardResult, ShardTask
+from samplegen.pipelines.pixels import record_pixels
 from samplegen.record import Record
 from samplegen.writers.base import HashingFile, ShardFile, shard_name
 
@@ -31,10 +30,10 @@ def detection_line(image: str, boxes: np.ndarray) -> bytes:
     return f'{{"image":{json.dumps(image)},"boxes":[{rows}]}}\n'.encode("utf-8")
 
 
-def detect_record(record: Record, images_root: str | None, nets: NetSpec,
-                  cfg: DetectConfig) -> tuple[np.ndarray | None, str | None]:
+def detect_record(record: Record, images_root: str | None, nets: NetSpec, cfg: DetectConfig,
+                  follow_symlinks: bool = False) -> tuple[np.ndarray | None, str | None]:
     """The last stage's boxes float32 [N, 5] of one record, or (None, skip reason)."""
-    pixels, reason = load_image(image_file(images_root, record))
+    pixels, reason = record_pixels(record, images_root, follow_symlinks)
     if pixels is None:
         return None, reason
     result = detect_faces(pixels, load_nets(nets, cfg), cfg)
@@ -50,13 +49,14 @@ class DetectJob:
     nets: NetSpec
     cfg: DetectConfig
     images_root: str | None
+    follow_symlinks: bool = False
 
     def run_shard(self, task: ShardTask) -> ShardResult:
         target = HashingFile(Path(self.out_dir) / shard_name(self.prefix, task.index, SHARD_SUFFIX))
         skipped, images, boxes, with_faces = [], 0, 0, 0
         try:
             for record in task.items:
-                found, reason = detect_record(record, self.images_root, self.nets, self.cfg)
+                found, reason = detect_record(record, self.images_root, self.nets, self.cfg, self.follow_symlinks)
                 if found is None:
                     skipped.append((record.image, reason))
                     continue

@@ -52,6 +52,10 @@ class RunOptions:
         environ: where ``SAMPLEGEN_*`` variables are read (None: the process environment).
         engine: ``local`` (worker processes on this machine) or ``ray`` (tasks on a Ray cluster,
             `ray_address`, or a local Ray instance); like `workers`, it never changes the bytes.
+        verify: with `resume`, hash every kept shard (otherwise size + mtime, and a hash of the
+            shards written last).
+        follow_symlinks: read images through symlinks that lead outside the images root
+            (otherwise such an image is skipped, ``outside_root``).
     """
 
     out: Path | None = None
@@ -68,6 +72,8 @@ class RunOptions:
     environ: Mapping[str, str] | None = None
     engine: str = "local"
     ray_address: str | None = None
+    verify: bool = False
+    follow_symlinks: bool = False
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -127,7 +133,7 @@ class RunOptions:
     def settings(self, engine: EngineValues, default_out: Path) -> EngineSettings:
         return EngineSettings(out_dir=Path(self.out) if self.out is not None else default_out,
                               workers=engine.worker_count, resume=self.resume, overwrite=self.overwrite,
-                              max_errors=engine.max_errors, progress=self.progress)
+                              max_errors=engine.max_errors, progress=self.progress, verify=self.verify)
 
 
 def describe_inputs(**paths: Path | None) -> tuple[dict[str, str], ...]:

@@ -52,8 +52,8 @@ def test_mtcnn_stats_match_the_labels_file(outputs, capsys):
 
 def test_anchor_stats_match_the_npz(outputs, capsys):
     stats = run(["stats", str(outputs / "a")], capsys)
-    tar = tarfile.open(next((outputs / "a").glob("*.tar")))
-    arrays = [np.load(io.BytesIO(tar.extractfile(m).read())) for m in tar if m.name.endswith(".npz")]
+    tars = [tarfile.open(path) for path in sorted((outputs / "a").glob("*.tar"))]
+    arrays = [np.load(io.BytesIO(tar.extractfile(m).read())) for tar in tars for m in tar if m.name.endswith(".npz")]
     assert stats["images"] == len(arrays)
     # KEY.npz stores the sparse form: the positives are pos_inds, their 0-based GT pos_gt_inds
     assert stats["priors"]["pos"] == sum(len(a["pos_inds"]) for a in arrays)
