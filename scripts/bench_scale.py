@@ -21,7 +21,6 @@ from headers and the parent's memory does not depend on pixel content.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
