@@ -11,6 +11,8 @@ from samplegen.cli.options import engine_options, format_option
 from samplegen.cli.output import print_json
 from samplegen.datasets import READERS
 from samplegen.detect.config import PRESETS as DETECT_PRESETS
+from samplegen.mtcnn.balance import MODES as BALANCE_MODES
+from samplegen.mtcnn.config import COMPAT
 from samplegen.pipelines.mtcnn import run_mtcnn
 from samplegen.pipelines.mtcnn_lists import LIST_STYLES
 from samplegen.pipelines.mtcnn_shards import IMAGE_FORMATS, LAYOUTS
@@ -18,8 +20,8 @@ from samplegen.pipelines.mtcnn_tfrecord import SPLITS
 
 
 @cli.command("mtcnn")
-@click.option("--size", type=click.Choice(["12", "24", "48"]), default="12", show_default=True,
-              help="Crop size: 12 PNet, 24 RNet, 48 ONet.")
+@click.option("--size", default="12", show_default=True, metavar="12|24|48[,...]",
+              help="Crop size: 12 PNet, 24 RNet, 48 ONet; several (12,24,48): one plan cut at each size into OUT/pnet, OUT/rnet, OUT/onet.")
 @click.option("--annotations", type=click.Path(path_type=Path), help="Face annotations [embedded sample].")
 @format_option(default="auto", show_default=True, help="Format of --annotations (auto: read off the file).")
 @click.option("--images", type=click.Path(file_okay=False, path_type=Path), help="Root of the face images.")
@@ -46,7 +48,15 @@ from samplegen.pipelines.mtcnn_tfrecord import SPLITS
 @click.option("--tfrecord-split", type=click.Choice(SPLITS),
               help="tfrecord layout: one mixed file (PNet) or one file per class (RNet/ONet) [mixed].")
 @click.option("--ratio", help="pos:neg:part:landmark [1:3:1:2].")
-@click.option("--allow-duplicates", is_flag=True, default=None, help="Fill short classes with replacement.")
+@click.option("--allow-duplicates", is_flag=True, default=None,
+              help="Fill short classes with replacement (= --balance oversample without --base).")
+@click.option("--balance", type=click.Choice(BALANCE_MODES),
+              help="exact: the ratio, scarcest class sets the total; oversample: --base per ratio unit, "
+                   "copies marked; keep: every planned sample, batch weights in the manifest; aittsmd: "
+                   "gen_imglist_pnet.py's rule [exact].")
+@click.option("--base", type=click.IntRange(min=1), help="oversample / aittsmd: samples per ratio unit (AITTSMD base_num).")
+@click.option("--compat", type=click.Choice(sorted(COMPAT)),
+              help="Reproduce that pipeline's sampling (configs/mtcnn/<name>.yaml over the size preset).")
 @click.option("--pad", is_flag=True, default=None, help="Zero-pad crops leaving the image instead of dropping them.")
 @click.option("--allow-drops", is_flag=True,
               help="Read annotations even when their reader drops more than 20 % of the boxes.")
@@ -57,4 +67,4 @@ def mtcnn_command(size: str, format_name: str, detections: Path | None, **option
 
     With no --annotations/--landmarks, runs on the embedded sample.
     """
-    print_json(run_mtcnn(int(size), format=format_name, detections=detections, **options).as_json())
+    print_json(run_mtcnn(size, format=format_name, detections=detections, **options).as_json())

@@ -19,6 +19,21 @@ Totals (ratio ``r`` of 4 non-negative integers in `CLASS_ORDER`, available count
 
 A class whose ratio share is 0 is not selected at all (e.g. landmarks when the run has no
 landmark source: the caller sets that share to 0, or the whole selection would be empty).
+
+Modes (``balance``, issue 15; `MODES`), all drawn here, in the parent, as ordinals:
+
+* ``exact``: the rule above without duplicates (the default);
+* ``oversample``: the rule above with duplicates, the unit being ``base`` (``--base N``:
+  ``target_c = r_c * N``, AITTSMD's ``base_num``) or, without it, the base class's
+  ``floor(a_b / r_b)`` (``allow_duplicates`` is its older spelling): without replacement first,
+  with replacement only for what a class lacks;
+* ``keep``: every planned sample once (``targets = available``); `batch_weights` then gives
+  the per-sample weights that draw batches in the ratio;
+* ``aittsmd``: gen_imglist_pnet.py:35-59 exactly, whose draws are *always* with replacement:
+  pos and part ``r_c * base`` draws each (A:47-48), neg ``min(a_neg, r_neg * base)`` draws
+  (A:43-46: 750,000 when more, else a bootstrap of its own size, so about 63 % of the
+  negatives appear), landmarks every sample once (A:58-59). Issue 15's ``oversample`` rule
+  ("without replacement first") gives other duplicate counts, hence a mode of its own.
 """
 from __future__ import annotations
 
@@ -31,6 +46,9 @@ from samplegen.rng import rng_for
 
 BALANCE_KEY = "samplegen.mtcnn.balance"
 """Key of the balancing generators: ``rng_for(seed, BALANCE_KEY, stream=class column)``."""
+MODES = ("exact", "oversample", "keep", "aittsmd")
+DUPLICATING_MODES = ("oversample", "aittsmd")
+"""Modes that may select a sample more than once (their outputs mark each copy: `copy_index`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,8 +60,10 @@ class Balance:
         chosen: 4 sorted int64 arrays (`CLASS_ORDER` columns) of chosen global ordinals; an
             ordinal appears more than once only when drawn with replacement.
         available: int64 [4] planned samples per class.
-        targets: int64 [4] selected samples per class (exactly ``ratio * unit``).
+        targets: int64 [4] selected samples per class (``ratio * unit`` but in ``keep`` and
+            ``aittsmd`` modes).
         duplicates: int64 [4] selections beyond the first of a sample.
+        mode: the rule that chose them (`MODES`).
     """
 
     offsets: np.ndarray
@@ -51,6 +71,7 @@ class Balance:
     available: np.ndarray
     targets: np.ndarray
     duplicates: np.ndarray
+    mode: str = "exact"
 
     def totals(self) -> dict[str, int]:
         """Selected samples per class name, e.g. ``{"pos": 10, "neg": 30, "part": 10, "landmark": 20}``."""
@@ -91,15 +112,42 @@ def kept_rows(cls: np.ndarray, ordinals: list[np.ndarray]) -> np.ndarray:
     return np.sort(np.concatenate(rows), kind="stable").astype(np.int64)
 
 
+def copy_index(rows: np.ndarray) -> np.ndarray:
+    """int32 [k]: for sorted plan `rows` (`kept_rows`), 0 for the first selection of a row and
+    1, 2, ... for its further copies (the ``dup`` field of duplicating modes)."""
+    rows = np.asarray(rows, np.int64)
+    if rows.shape[0] == 0:
+        return np.zeros(0, np.int32)
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, rows.shape[0]]))
+    return (np.arange(rows.shape[0]) - first).astype(np.int32)
+
+
+def batch_weights(available: np.ndarray, ratio: tuple[int, ...]) -> np.ndarray:
+    """float64 [4] per-sample weights of each class that draw batches in `ratio` from a ``keep``
+    output: ``r_c / a_c`` normalised so that the weights of all samples sum to 1 (0 where a class
+    has no share or no sample). A weighted sampler (``torch.utils.data.WeightedRandomSampler``)
+    with these weights expects ``batch * r_c / sum(r)`` samples of class c per batch."""
+    available = np.asarray(available, np.float64)
+    ratio_arr = np.asarray(ratio, np.float64) * (available > 0)
+    if ratio_arr.sum() == 0:
+        return np.zeros(4)
+    weights = np.divide(ratio_arr, available, out=np.zeros(4), where=available > 0)
+    return weights / ratio_arr.sum()
+
+
 def class_targets(available: np.ndarray, ratio: tuple[int, ...], allow_duplicates: bool,
-                  base: int = 0) -> np.ndarray:
-    """int64 [4] samples to select per class (module docstring); `base` is a `CLASS_ORDER` column."""
+                  base: int = 0, per_unit: int | None = None) -> np.ndarray:
+    """int64 [4] samples to select per class in the ``exact`` (no duplicates) and ``oversample``
+    (`allow_duplicates`) modes; `base` is a `CLASS_ORDER` column, `per_unit` the ``base`` key."""
     ratio_arr = np.asarray(ratio, np.int64)
     if ratio_arr.shape != (4,) or (ratio_arr < 0).any() or ratio_arr.sum() == 0:
         raise ValueError(f"ratio must be 4 non-negative integers with a positive sum, got {ratio}")
     shared = ratio_arr > 0
     if allow_duplicates:
         unit = available[base] // ratio_arr[base] if ratio_arr[base] > 0 else 0
+        if per_unit is not None:
+            unit = per_unit
         if (available[shared] == 0).any():
             unit = 0
     else:
@@ -116,8 +164,26 @@ def _draw(available: int, target: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(picked).astype(np.int64)
 
 
+def _aittsmd_draws(available: np.ndarray, ratio: tuple[int, ...], per_unit: int,
+                   seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """gen_imglist_pnet.py's targets and sorted ordinals (module docstring)."""
+    ratio_arr = np.asarray(ratio, np.int64)
+    targets = ratio_arr * per_unit
+    targets[1] = min(int(available[1]), int(targets[1]))   # neg: A:43-46
+    targets[3] = available[3]                              # landmarks, once each: A:58-59
+    targets[(ratio_arr == 0) | (available == 0)] = 0
+    chosen = []
+    for c in range(4):
+        if c == 3:
+            chosen.append(np.arange(targets[c], dtype=np.int64))
+        else:
+            rng = rng_for(seed, BALANCE_KEY, stream=c)
+            chosen.append(np.sort(rng.integers(0, max(int(available[c]), 1), size=int(targets[c]))).astype(np.int64))
+    return targets, chosen
+
+
 def balance(counts: np.ndarray, ratio: tuple[int, ...], seed: int, allow_duplicates: bool = False,
-            base: int = 0) -> Balance:
+            base: int = 0, *, mode: str | None = None, per_unit: int | None = None) -> Balance:
     """Choose the globally balanced samples.
 
     Args:
@@ -125,20 +191,39 @@ def balance(counts: np.ndarray, ratio: tuple[int, ...], seed: int, allow_duplica
             `CLASS_ORDER`: pos, neg, part, landmark).
         ratio: 4 non-negative integers, pos : neg : part : landmark (e.g. ``(1, 3, 1, 2)``).
         seed: the run seed; class ``c`` draws from ``rng_for(seed, BALANCE_KEY, stream=c)``.
-        allow_duplicates: fill short classes with replacement (otherwise the scarcest sets the total).
+        allow_duplicates: fill short classes with replacement (otherwise the scarcest sets the
+            total): ``mode="oversample"`` when `mode` is None.
         base: `CLASS_ORDER` column whose count sets the total when duplicates are allowed.
+        mode: a name of `MODES` (module docstring); None: ``oversample`` with `allow_duplicates`,
+            else ``exact``.
+        per_unit: samples per ratio unit (the ``base`` key, ``--base``) for ``oversample`` (None:
+            from the `base` class) and ``aittsmd`` (required).
 
     Returns:
-        A `Balance`; ``targets`` are exactly proportional to `ratio`. I == 0 selects nothing.
+        A `Balance`; in ``exact``/``oversample`` ``targets`` are exactly proportional to
+        `ratio`. I == 0 selects nothing.
     """
+    mode = mode or ("oversample" if allow_duplicates else "exact")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     counts = np.asarray(counts, np.int64).reshape(-1, 4)
     if (counts < 0).any():
         raise ValueError("counts must be non-negative")
     offsets = np.zeros((counts.shape[0] + 1, 4), np.int64)
     np.cumsum(counts, axis=0, out=offsets[1:])
     available = offsets[-1].copy()
-    targets = class_targets(available, ratio, allow_duplicates, base)
-    chosen = tuple(_draw(int(available[c]), int(targets[c]), rng_for(seed, BALANCE_KEY, stream=c))
-                   for c in range(4))
-    duplicates = np.maximum(targets - available, 0)
-    return Balance(offsets, chosen, available, targets, duplicates)  # type: ignore[arg-type]
+    if mode == "keep":
+        targets = available.copy()
+        chosen = [np.arange(n, dtype=np.int64) for n in available]
+    elif mode == "aittsmd":
+        if per_unit is None:
+            raise ValueError("the aittsmd mode needs per_unit (AITTSMD's base_num)")
+        targets, chosen = _aittsmd_draws(available, ratio, per_unit, seed)
+    else:
+        targets = class_targets(available, ratio, mode == "oversample", base, per_unit)
+        chosen = [_draw(int(available[c]), int(targets[c]), rng_for(seed, BALANCE_KEY, stream=c))
+                  for c in range(4)]
+    # chosen ordinals are sorted: a copy repeats its predecessor
+    distinct = np.array([c.shape[0] - np.count_nonzero(c[1:] == c[:-1]) for c in chosen], np.int64)
+    duplicates = targets - distinct
+    return Balance(offsets, tuple(chosen), available, targets, duplicates, mode)  # type: ignore[arg-type]

@@ -11,11 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-from samplegen.config import Layered, Resolved, build_dataclass, fail, load_preset
+from samplegen.config import Layered, Resolved, build_dataclass, fail, load_preset, nest
 from samplegen.errors import ConfigError
 
 PRESETS: dict[int, str] = {12: "mtcnn/pnet.yaml", 24: "mtcnn/rnet.yaml", 48: "mtcnn/onet.yaml"}
 """Crop size -> shipped preset (P-Net, R-Net, O-Net)."""
+
+COMPAT: dict[str, str] = {"aittsmd": "mtcnn/aittsmd.yaml", "dface": "mtcnn/dface.yaml"}
+"""``--compat`` name -> the layer of keys reproducing that pipeline, merged over the size preset."""
+OUTPUT = "output"
+"""The section of a compat layer holding its file conventions (`compat_output`)."""
 
 
 @dataclass(frozen=True)
@@ -26,22 +31,36 @@ class LandmarkConfig:
         min_face: faces whose longer side is below this are skipped (AITTSMD: 40).
         attempts: shifted crops per face.
         iou_thr: a shifted crop is kept when IoU with its face is strictly greater.
-        center_sample: also try the face-centred square of side ``max(w, h)`` (the reference's GT
-            sample, made square so every crop has one convention).
+        center_sample: also try the face-centred sample (the reference's GT sample).
+        center_shape: ``square`` (the face-centred square of side ``max(w, h)``: one crop
+            convention) or ``face_box`` (the face box itself, not square, each axis normalised
+            by its own side: AITTSMD gen_landmark_aug_12.py:56-68).
+        augment_center: mirror/rotate the centre sample too (AITTSMD augments only the shifted
+            crops: gen_landmark_aug_12.py:115-138).
         mirror_prob: probability of adding the mirror of each kept crop.
         rotate_prob: probability, per angle, of adding the rotated crop.
         angles: rotation angles in degrees, OpenCV convention (positive = counter-clockwise).
         mirror_rotated: add the mirror of every rotated sample (as the reference does).
+        rotate_about: ``face`` (the face centre) or ``crop`` (the centre of the pixels cut:
+            AITTSMD Landmark_utils.rotate with the crop's BBox, gen_landmark_aug_12.py:112).
+        cut_plus_one: cut ``(w+1) x (h+1)`` pixels (``[x1, x2 + 1)``, clipped at the image edge
+            as numpy slicing does) while normalising by ``w``, ``h`` (gen_landmark_aug_12.py:99,107).
+        filter_inside: drop samples with a point outside the open interval (0, 1) (DFace: none).
     """
 
     min_face: float
     attempts: int
     iou_thr: float
     center_sample: bool
+    center_shape: Literal["square", "face_box"]
+    augment_center: bool
     mirror_prob: float
     rotate_prob: float
     angles: tuple[float, ...]
     mirror_rotated: bool
+    rotate_about: Literal["face", "crop"]
+    cut_plus_one: bool
+    filter_inside: bool
 
 
 @dataclass(frozen=True)
@@ -81,9 +100,36 @@ class MtcnnConfig:
         neg_max_frac: largest random negative side, as a fraction of ``min(W, H)``.
         neg_near_attempts: negative attempts near each face.
         pad: keep crops that leave the image (zero padding) instead of dropping them.
+        face_plus_one: the references' inclusive face widths ``w + 1`` in the seed filter and in
+            the side and jitter draws of pos/part and landmark crops.
+        size_draw: ``inclusive`` (integer side in ``[ceil(lo min), floor(hi max)]``) or
+            ``randint`` (numpy's ``randint(int(lo min), ceil(hi max))``: ``[floor(lo min),
+            ceil(hi max) - 1]``).
+        jitter_draw: ``uniform`` (continuous, symmetric) or ``randint`` (numpy's
+            ``randint(-j w, j w)``: integers ``[-floor(j w), floor(j w) - 1]``, an attempt on a
+            face with ``floor(j w) == 0`` skipped).
+        center_rule: ``nearest`` (top-left ``floor(cx + dx - side / 2 + 0.5)``) or ``py2``
+            (Python 2 integer division: ``x1 + floor(w / 2) - floor(side / 2) + dx``).
+        border: ``drop`` (pos/part and landmark crops leaving the image are dropped) or
+            ``clamp_top_left`` (a negative top-left corner is moved to 0 first, as the
+            references' ``max(..., 0)``; what then leaves the right/bottom edge is dropped).
+        neg_draw: ``inclusive`` (negative side in ``[neg_min_size, floor(frac min(W, H))]``,
+            corner in ``[0, W - side]``) or ``randint`` (both high bounds exclusive).
+        near_neg_border: ``clamp`` (near-face negative corners drawn inside the image) or
+            ``drop`` (drawn in ``[max(x1 - side, 0), x2]``, dropped when leaving the image).
+        invalid_as_faces: annotation ignore regions (WIDER ``invalid=1``) are faces like the
+            others (the references read them as faces); ``gt`` then indexes the record's boxes
+            followed by its ignore regions.
         ratio: pos : neg : part : landmark sample ratio (integers).
-        allow_duplicates: fill short classes by drawing with replacement.
+        allow_duplicates: fill short classes by drawing with replacement (the older spelling of
+            ``balance: oversample`` with ``base: null``).
         ratio_base: with duplicates, the class whose count sets the total.
+        balance: ``exact`` (the ratio without replacement, the scarcest class sets the total),
+            ``oversample`` (``base`` samples per ratio unit, without replacement first),
+            ``keep`` (every planned sample; the manifest records the batch weights) or
+            ``aittsmd`` (gen_imglist_pnet.py's rule); `samplegen.mtcnn.balance`.
+        base: samples per ratio unit for ``oversample`` and ``aittsmd`` (AITTSMD's
+            ``base_num``); null = the `ratio_base` class's count per unit.
         landmark: `LandmarkConfig`.
         hard: `HardConfig`.
     """
@@ -105,11 +151,63 @@ class MtcnnConfig:
     neg_max_frac: float
     neg_near_attempts: int
     pad: bool
+    face_plus_one: bool
+    size_draw: Literal["inclusive", "randint"]
+    jitter_draw: Literal["uniform", "randint"]
+    center_rule: Literal["nearest", "py2"]
+    border: Literal["drop", "clamp_top_left"]
+    neg_draw: Literal["inclusive", "randint"]
+    near_neg_border: Literal["clamp", "drop"]
+    invalid_as_faces: bool
     ratio: tuple[int, int, int, int]
     allow_duplicates: bool
     ratio_base: Literal["pos", "neg", "part", "landmark"]
+    balance: Literal["exact", "oversample", "keep", "aittsmd"]
+    base: int | None
     landmark: LandmarkConfig
     hard: HardConfig
+
+    @property
+    def balance_mode(self) -> str:
+        """The balance rule in force: ``allow_duplicates`` is the older spelling of ``oversample``."""
+        return "oversample" if self.allow_duplicates else self.balance
+
+
+def with_compat(layered: Layered, compat: str | None) -> Layered:
+    """`layered` with the `COMPAT` layer `compat` applied under every value the user set.
+
+    The layer sits between the size preset and the user's layers (``--config``, environment,
+    ``--set``, options): a key still sourced from a ``preset:`` takes the layer's value (source
+    ``preset:mtcnn/<compat>.yaml``); a key the user set keeps the user's value.
+
+    Raises:
+        ConfigError: `compat` is not a key of `COMPAT`.
+    """
+    if compat is None:
+        return layered
+    if compat not in COMPAT:
+        raise ConfigError(f"compat: expected one of {sorted(COMPAT)}, got {compat!r}")
+    layer = load_preset(COMPAT[compat])
+    mine = {path: _leaf(layer.values, path) for path in layer.sources if not path.startswith(OUTPUT + ".")}
+    free = {path: value for path, value in mine.items()
+            if layered.sources.get(path, "preset:").startswith("preset:")}
+    return layered.merge(nest(free), f"preset:{COMPAT[compat]}") if free else layered
+
+
+def compat_output(compat: str | None) -> dict[str, str]:
+    """The ``output:`` section of a `COMPAT` layer: the file conventions of that pipeline
+    (``image_format``, ``list_style``), defaults of the layout options, not sampling keys."""
+    if compat is None:
+        return {}
+    if compat not in COMPAT:
+        raise ConfigError(f"compat: expected one of {sorted(COMPAT)}, got {compat!r}")
+    return dict(load_preset(COMPAT[compat]).values.get(OUTPUT, {}))
+
+
+def _leaf(values: Mapping[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        values = values[part]
+    return values
 
 
 def build_mtcnn_config(size: int, resolved: Resolved) -> MtcnnConfig:
@@ -127,13 +225,14 @@ def build_mtcnn_config(size: int, resolved: Resolved) -> MtcnnConfig:
 
 
 def load_mtcnn_config(size: int, overrides: Mapping[str, Any] | None = None,
-                      source: str = "overrides") -> tuple[MtcnnConfig, Layered]:
+                      source: str = "overrides", compat: str | None = None) -> tuple[MtcnnConfig, Layered]:
     """The validated config of crop size `size` (12, 24 or 48): its preset with `overrides` on top.
 
     Args:
         size: crop size; selects the preset in `PRESETS`.
         overrides: nested mapping of keys to replace (``{"landmark": {"angles": [5]}}``).
         source: the label recorded as the source of every overridden value.
+        compat: a `COMPAT` layer merged over the preset, under `overrides` (`with_compat`).
 
     Returns:
         ``(config, layered)``: the frozen config and the merged values with their sources.
@@ -143,7 +242,7 @@ def load_mtcnn_config(size: int, overrides: Mapping[str, Any] | None = None,
     """
     if size not in PRESETS:
         raise ConfigError(f"no MTCNN preset for size {size} (known: {sorted(PRESETS)})")
-    layered = load_preset(PRESETS[size])
+    layered = with_compat(load_preset(PRESETS[size]), compat)
     if overrides:
         layered = layered.merge(overrides, source)
     return build_mtcnn_config(size, Resolved(layered)), layered
@@ -174,8 +273,18 @@ def validate_mtcnn_config(cfg: MtcnnConfig, sources: Mapping[str, str] | None = 
     require(all(r >= 0 for r in cfg.ratio) and sum(cfg.ratio) > 0, "ratio",
             f"must be 4 non-negative integers with a positive sum, got {list(cfg.ratio)}")
     base = ("pos", "neg", "part", "landmark").index(cfg.ratio_base)
-    require(not cfg.allow_duplicates or cfg.ratio[base] > 0, "ratio_base",
+    require(not (cfg.allow_duplicates or cfg.balance == "oversample") or cfg.base is not None
+            or cfg.ratio[base] > 0, "ratio_base",
             f"is {cfg.ratio_base} but its share in 'ratio' {list(cfg.ratio)} ({_source('ratio', sources)}) is 0")
+    require(cfg.base is None or cfg.base >= 1, "base", f"must be >= 1 (or null), got {cfg.base}")
+    require(not cfg.allow_duplicates or cfg.balance in ("exact", "oversample"), "allow_duplicates",
+            f"is the older spelling of 'balance: oversample' and cannot go with 'balance: {cfg.balance}' "
+            f"({_source('balance', sources)})")
+    require(cfg.base is None or cfg.balance in ("oversample", "aittsmd"), "base",
+            f"({cfg.base}) applies to 'balance: oversample' or 'aittsmd', not '{cfg.balance}' "
+            f"({_source('balance', sources)})")
+    require(cfg.balance != "aittsmd" or cfg.base is not None, "base",
+            "must be given for 'balance: aittsmd' (AITTSMD's base_num: 250000)")
     _validate_landmark(cfg.landmark, require)
     require(cfg.hard.min_size >= 1, "hard.min_size", f"must be >= 1, got {cfg.hard.min_size}")
     require(cfg.hard.neg_per_image >= 0, "hard.neg_per_image", f"must be >= 0, got {cfg.hard.neg_per_image}")

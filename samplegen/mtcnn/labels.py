@@ -35,10 +35,12 @@ def regression_targets(crops: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
     ``roi = ((gx1 - x1) / side, (gy1 - y1) / side, (gx2 - x2) / side, (gy2 - y2) / side)``
     (issue 3, B.3 step 6), with ``side = x2 - x1`` of the half-open crop (D.1: one convention,
-    no +1). The face is recovered exactly as ``crop + roi * side``.
+    no +1). The face is recovered exactly as ``crop + roi * side``. A non-square crop (the
+    references' GT landmark sample, ``center_shape: face_box``) divides x offsets by its width
+    and y offsets by its height.
 
     Args:
-        crops: float [K, 4] square crop boxes x1 y1 x2 y2.
+        crops: float [K, 4] crop boxes x1 y1 x2 y2 (square but for that one case).
         faces: float [K, 4] the matched face box of each crop.
 
     Returns:
@@ -46,8 +48,8 @@ def regression_targets(crops: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """
     crops = np.asarray(crops, np.float64).reshape(-1, 4)
     faces = np.asarray(faces, np.float64).reshape(-1, 4)
-    side = (crops[:, 2] - crops[:, 0])[:, None]
-    return ((faces - crops) / side).astype(np.float32)
+    sides = np.stack([crops[:, 2] - crops[:, 0], crops[:, 3] - crops[:, 1]], 1)[:, [0, 1, 0, 1]]
+    return ((faces - crops) / sides).astype(np.float32)
 
 
 def mirror_roi(roi: np.ndarray) -> np.ndarray:

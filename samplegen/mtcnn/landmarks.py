@@ -3,17 +3,20 @@
 Per face of a record with ``landmarks`` (issue 3, reference-semantics B.5, D.1):
 
 1. Skip faces whose longer side is below ``cfg.landmark.min_face``.
-2. Base crops: the face-centred square of side ``round(max(w, h))`` (``center_sample``) and
-   ``cfg.landmark.attempts`` jittered squares drawn like positives (`propose.jittered_squares`);
-   a base crop is kept when it lies inside the image (unless ``cfg.pad``) and its IoU with *its*
-   face is strictly greater than ``cfg.landmark.iou_thr``.
-3. Augmentation, three independent draws per kept base crop: with ``mirror_prob`` add its
-   mirror; for each angle in ``angles``, with ``rotate_prob`` add the crop rotated by that angle
-   about the face centre and, with ``mirror_rotated``, its mirror too.
-4. Points are normalised to the crop, ``((x - x1) / side, (y - y1) / side)``; a rotated sample
-   first pushes them through the rotation; a mirrored one applies ``x -> 1 - x`` with the
-   0<->1 / 3<->4 swap (`labels.mirror_landmarks`). Samples with any value outside the open
-   interval (0, 1) are dropped.
+2. Base crops: the centre sample (``center_sample``): the face-centred square of side
+   ``round(max(w, h))`` (``center_shape: square``) or the face box itself (``face_box``, the
+   references' GT sample, not square); and ``cfg.landmark.attempts`` jittered squares drawn like
+   positives (`propose.jittered_squares`); a base crop is kept when it lies inside the image
+   (unless ``cfg.pad``) and its IoU with *its* face is strictly greater than
+   ``cfg.landmark.iou_thr``.
+3. Augmentation, three independent draws per kept base crop (the centre sample only with
+   ``augment_center``): with ``mirror_prob`` add its mirror; for each angle in ``angles``, with
+   ``rotate_prob`` add the crop rotated by that angle about the face centre (``rotate_about:
+   crop``: the centre of the pixels cut) and, with ``mirror_rotated``, its mirror too.
+4. Points are normalised to the crop, ``((x - x1) / w, (y - y1) / h)`` (``w == h`` = side for
+   squares); a rotated sample first pushes them through the rotation; a mirrored one applies
+   ``x -> 1 - x`` with the 0<->1 / 3<->4 swap (`labels.mirror_landmarks`). Samples with any
+   value outside the open interval (0, 1) are dropped (unless not ``filter_inside``).
 
 Rotation (OpenCV convention, positive = counter-clockwise on screen): a source point ``p`` goes
 to ``A p + t`` with `rotation_matrix`, in continuous pixel coordinates (pixel ``i`` spans
@@ -55,31 +58,54 @@ def rotate_points(points: np.ndarray, centers: np.ndarray, angle: float) -> np.n
 
 
 def normalise_points(points: np.ndarray, crops: np.ndarray) -> np.ndarray:
-    """Points float [K, 5, 2] in source pixels -> float32 [K, 5, 2] relative to crops [K, 4]."""
+    """Points float [K, 5, 2] in source pixels -> float32 [K, 5, 2] relative to crops [K, 4]
+    (x by the crop's width, y by its height: the same side for square crops)."""
     crops = np.asarray(crops, np.float64)
-    side = (crops[:, 2] - crops[:, 0])[:, None, None]
-    return ((np.asarray(points, np.float64) - crops[:, None, :2]) / side).astype(np.float32)
+    sides = np.stack([crops[:, 2] - crops[:, 0], crops[:, 3] - crops[:, 1]], 1)[:, None, :]
+    return ((np.asarray(points, np.float64) - crops[:, None, :2]) / sides).astype(np.float32)
 
 
-def _base_crops(record: Record, cfg: MtcnnConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Rule 2: base crops float32 [K, 4] and their face index int32 [K], before the IoU test."""
+def _base_crops(record: Record, cfg: MtcnnConfig,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rule 2: base crops float32 [K, 4], their face index int32 [K] and bool [K] "is the centre
+    sample", before the IoU test."""
     lm = cfg.landmark
     boxes = record.boxes
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    seeds = np.flatnonzero((w > 0) & (h > 0) & (np.maximum(w, h) >= lm.min_face))
-    crops, owners = [], []
+    one = np.float32(1) if cfg.face_plus_one else np.float32(0)
+    seeds = np.flatnonzero((w > 0) & (h > 0) & (np.maximum(w + one, h + one) >= lm.min_face))
+    crops, owners, centre = [], [], []
     if lm.center_sample and seeds.shape[0]:
         f = boxes[seeds].astype(np.float64)
-        side = np.maximum(1.0, np.floor(np.maximum(w[seeds], h[seeds]).astype(np.float64) + 0.5))
-        crops.append(centered_squares((f[:, 0] + f[:, 2]) / 2, (f[:, 1] + f[:, 3]) / 2, side))
+        if lm.center_shape == "face_box":
+            crops.append(boxes[seeds].astype(np.float32))
+        else:
+            side = np.maximum(1.0, np.floor(np.maximum(w[seeds], h[seeds]).astype(np.float64) + 0.5))
+            crops.append(centered_squares((f[:, 0] + f[:, 2]) / 2, (f[:, 1] + f[:, 3]) / 2, side))
         owners.append(seeds)
+        centre.append(np.ones(seeds.shape[0], bool))
     if lm.attempts and seeds.shape[0]:
         shifted, owner = jittered_squares(boxes[seeds], lm.attempts, cfg, rng)
         crops.append(shifted)
         owners.append(seeds[owner])
+        centre.append(np.zeros(owner.shape[0], bool))
     if not crops:
-        return np.zeros((0, 4), np.float32), np.zeros(0, np.int32)
-    return np.concatenate(crops), np.concatenate(owners).astype(np.int32)
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.int32), np.zeros(0, bool)
+    return np.concatenate(crops), np.concatenate(owners).astype(np.int32), np.concatenate(centre)
+
+
+def rotation_centers(crops: np.ndarray, faces: np.ndarray, cfg: MtcnnConfig) -> np.ndarray:
+    """float64 [K, 2] rotation centres, float32-rounded (the plan stores float32): the face
+    centre (``rotate_about: face``) or the centre of the pixels cut (``crop``: the reference
+    rotates about its crop box, Landmark_utils.rotate, and cuts ``side + 1`` pixels with
+    ``cut_plus_one``)."""
+    if cfg.landmark.rotate_about == "crop":
+        extra = 1.0 if cfg.landmark.cut_plus_one else 0.0
+        boxes = np.asarray(crops, np.float64)
+        centers = np.stack([(boxes[:, 0] + boxes[:, 2] + extra) / 2, (boxes[:, 1] + boxes[:, 3] + extra) / 2], 1)
+    else:
+        centers = np.stack([(faces[:, 0] + faces[:, 2]) / 2, (faces[:, 1] + faces[:, 3]) / 2], 1)
+    return centers.astype(np.float32).astype(np.float64)
 
 
 def _variant(base: CropPlan, rows: np.ndarray, points: np.ndarray, angle: float,
@@ -120,30 +146,32 @@ def plan_landmarks(record: Record, cfg: MtcnnConfig, rng: np.random.Generator) -
         return empty_plan()
     width, height = record_size(record)
     lm = cfg.landmark
-    crops, owner = _base_crops(record, cfg, rng)
+    crops, owner, centre = _base_crops(record, cfg, rng)
     keep = np.ones(crops.shape[0], bool) if cfg.pad else inside_image(crops, width, height)
     overlap = paired_iou(crops, record.boxes[owner], cfg.plus_one)
     keep &= overlap > np.float32(lm.iou_thr)
-    crops, owner, overlap = crops[keep], owner[keep], overlap[keep]
+    crops, owner, overlap, centre = crops[keep], owner[keep], overlap[keep], centre[keep]
     base = make_plan(LANDMARK, crops, roi=regression_targets(crops, record.boxes[owner]),
                      iou=overlap, gt=owner)
     # One row of draws per kept crop: column 0 mirror, then one column per angle (fixed order).
     draws = rng.random((crops.shape[0], 1 + len(lm.angles)))
+    augmented = np.ones(crops.shape[0], bool) if lm.augment_center else ~centre
     points = record.landmarks[owner].astype(np.float64)
     faces = record.boxes[owner].astype(np.float64)
     # Rotate about the float32 centre that the plan stores, so `cut` and any consumer that
     # inverts the rotation from `plan.center` use exactly the same map.
-    centers = np.stack([(faces[:, 0] + faces[:, 2]) / 2, (faces[:, 1] + faces[:, 3]) / 2], 1)
-    centers = centers.astype(np.float32).astype(np.float64)
+    centers = rotation_centers(crops, faces, cfg)
     every = np.ones(crops.shape[0], bool)
     variants = [_variant(base, every, points, 0.0, False, centers)]
-    mirrored = draws[:, 0] < lm.mirror_prob
+    mirrored = (draws[:, 0] < lm.mirror_prob) & augmented
     variants.append(_variant(base, mirrored, points[mirrored], 0.0, True, centers[mirrored]))
     for j, angle in enumerate(lm.angles):
-        rows = draws[:, 1 + j] < lm.rotate_prob
+        rows = (draws[:, 1 + j] < lm.rotate_prob) & augmented
         rotated = rotate_points(points[rows], centers[rows], angle)
         for flip in (False, True) if lm.mirror_rotated else (False,):
             variants.append(_variant(base, rows, rotated, angle, flip, centers[rows]))
     fields = {name: np.concatenate([v[name] for v in variants]) for name in variants[0]}
+    if not lm.filter_inside:
+        return make_plan(LANDMARK, **fields)
     inside = ((fields["landmark"] > 0) & (fields["landmark"] < 1)).all(axis=1)
     return make_plan(LANDMARK, **{name: value[inside] for name, value in fields.items()})

@@ -26,10 +26,13 @@ Rows come out as: random negatives, near-face negatives, then positives/parts.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from samplegen.boxes import best_iou, iof, paired_iou
 from samplegen.mtcnn.config import MtcnnConfig
+from samplegen.mtcnn.draws import draw_jitter, draw_sides, face_extent, negative_corners, top_left
 from samplegen.mtcnn.labels import NEG, PART, POS, regression_targets
 from samplegen.mtcnn.crop_plan import CropPlan, concat_plans, empty_plan, make_plan
 from samplegen.record import Record
@@ -39,6 +42,22 @@ def record_size(record: Record) -> tuple[int, int]:
     if record.width is None or record.height is None:
         raise ValueError(f"{record.key}: image size unknown; read it from the image header before planning")
     return int(record.width), int(record.height)
+
+
+def ignored_as_faces(record: Record) -> Record:
+    """`record` with its ignore regions appended to its faces and none left (``invalid_as_faces``).
+
+    The public pipelines read every box of a WIDER line as a face, ``invalid=1`` ones included;
+    attributes are dropped (they describe the original boxes only), landmarks are not affected
+    (the facial-point source has no ignore regions).
+    """
+    if record.ignore.shape[0] == 0:
+        return record
+    return dataclasses.replace(
+        record, boxes=np.concatenate([record.boxes, record.ignore]).astype(np.float32),
+        labels=np.concatenate([record.labels, record.ignore_labels]).astype(np.int32),
+        ignore=np.zeros((0, 4), np.float32), ignore_labels=np.zeros(0, np.int32),
+        landmarks=None, attributes={})
 
 
 def inside_image(crops: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -53,11 +72,13 @@ def touches_ignore(crops: np.ndarray, ignore: np.ndarray, thr: float) -> np.ndar
     return (iof(crops, ignore) > np.float32(thr)).any(axis=1)
 
 
-def seed_faces(boxes: np.ndarray, min_face: float) -> np.ndarray:
-    """int64 indices of boxes usable as seeds: positive size and longer side >= `min_face` (B.2)."""
+def seed_faces(boxes: np.ndarray, min_face: float, plus_one: bool = False) -> np.ndarray:
+    """int64 indices of boxes usable as seeds: positive size and longer side >= `min_face` (B.2);
+    with `plus_one` the side is the references' inclusive ``w + 1`` (gen_12net_data.py:89-97)."""
     w = boxes[:, 2] - boxes[:, 0]
     h = boxes[:, 3] - boxes[:, 1]
-    return np.flatnonzero((w > 0) & (h > 0) & (np.maximum(w, h) >= min_face))
+    one = np.float32(1) if plus_one else np.float32(0)
+    return np.flatnonzero((w > 0) & (h > 0) & (np.maximum(w + one, h + one) >= min_face))
 
 
 def squares_at(x1: np.ndarray, y1: np.ndarray, side: np.ndarray) -> np.ndarray:
@@ -72,32 +93,44 @@ def centered_squares(cx: np.ndarray, cy: np.ndarray, side: np.ndarray) -> np.nda
 
 def jittered_squares(faces: np.ndarray, attempts: int, cfg: MtcnnConfig,
                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """`attempts` jittered squares around each face (rule 4 of the module docstring).
+    """`attempts` jittered squares around each face (rule 4; the draws of `samplegen.mtcnn.draws`).
 
     Args:
         faces: float [F, 4] seed faces (positive sizes).
         attempts: squares per face.
 
     Returns:
-        ``(crops, owner)``: float32 [F*attempts, 4] and int64 [F*attempts] index into `faces`,
-        face-major (all attempts of face 0 first).
+        ``(crops, owner)``: float32 [K, 4] and int64 [K] index into `faces`, face-major (all
+        attempts of face 0 first); K = F * attempts less the attempts a draw rule skips
+        (``randint`` draws on tiny faces). With ``border: clamp_top_left`` a negative top-left
+        coordinate is moved to 0 (the crop keeps its side).
     """
     faces = np.asarray(faces, np.float64)
     owner = np.repeat(np.arange(faces.shape[0]), attempts)
     f = faces[owner]
-    w, h = f[:, 2] - f[:, 0], f[:, 3] - f[:, 1]
-    lo = np.maximum(1, np.ceil(cfg.size_range[0] * np.minimum(w, h) - 1e-9))
-    hi = np.maximum(lo, np.floor(cfg.size_range[1] * np.maximum(w, h) + 1e-9))
-    side = rng.integers(lo.astype(np.int64), hi.astype(np.int64), endpoint=True).astype(np.float64)
-    dx = rng.uniform(-cfg.jitter * w, cfg.jitter * w)
-    dy = rng.uniform(-cfg.jitter * h, cfg.jitter * h)
-    crops = centered_squares((f[:, 0] + f[:, 2]) / 2 + dx, (f[:, 1] + f[:, 3]) / 2 + dy, side)
-    return crops, owner
+    w, h = face_extent(f, cfg.face_plus_one)
+    side, valid = draw_sides(w, h, cfg, rng)
+    dx, ok_x = draw_jitter(w, cfg, rng)
+    dy, ok_y = draw_jitter(h, cfg, rng)
+    x1 = top_left(f[:, 0], f[:, 2], w, dx, side, cfg)
+    y1 = top_left(f[:, 1], f[:, 3], h, dy, side, cfg)
+    if cfg.border == "clamp_top_left":
+        x1, y1 = np.maximum(x1, 0), np.maximum(y1, 0)
+    crops = squares_at(x1, y1, side)
+    valid &= ok_x & ok_y
+    if valid.all():
+        return crops, owner
+    return crops[valid], owner[valid]
 
 
 def negative_side_range(width: int, height: int, cfg: MtcnnConfig) -> tuple[int, int]:
-    """Inclusive integer side range of negatives; ``lo > hi`` when the image is too small."""
-    return cfg.neg_min_size, int(np.floor(cfg.neg_max_frac * min(width, height) + 1e-9))
+    """Inclusive integer side range of negatives; ``lo > hi`` when the image is too small.
+
+    ``neg_draw: randint`` is numpy's ``randint(neg_min_size, frac * min(W, H))``: the float high
+    bound truncated and exclusive (gen_12net_data.py:60), one less than the inclusive rule.
+    """
+    hi = int(np.floor(cfg.neg_max_frac * min(width, height) + 1e-9))
+    return cfg.neg_min_size, hi - 1 if cfg.neg_draw == "randint" else hi
 
 
 def _negative_mask(crops: np.ndarray, record: Record, cfg: MtcnnConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -122,9 +155,7 @@ def random_negatives(record: Record, cfg: MtcnnConfig, rng: np.random.Generator)
         n = min(cfg.neg_max_attempts - used, max(2 * need, 16))
         used += n
         side = rng.integers(lo, hi, size=n, endpoint=True)
-        x1 = rng.integers(0, width - side, endpoint=True)
-        y1 = rng.integers(0, height - side, endpoint=True)
-        crops = squares_at(x1, y1, side)
+        crops = squares_at(negative_corners(width, side, cfg, rng), negative_corners(height, side, cfg, rng), side)
         ok, best = _negative_mask(crops, record, cfg)
         take = np.flatnonzero(ok)[:need]
         need -= take.shape[0]
@@ -143,16 +174,21 @@ def near_negatives(record: Record, seeds: np.ndarray, cfg: MtcnnConfig,
     faces = record.boxes[np.repeat(seeds, cfg.neg_near_attempts)].astype(np.float64)
     side = rng.integers(lo, hi, size=n, endpoint=True).astype(np.float64)
     corners = []
+    drop = cfg.near_neg_border == "drop"
     for axis, limit in ((0, width), (1, height)):
         first = np.ceil(faces[:, axis] - side)
         last = np.floor(faces[:, axis + 2])
         if not cfg.pad:
-            first, last = np.maximum(first, 0), np.minimum(last, limit - side)
+            # drop: the references' randint(max(-size, -x1), w) keeps the corner >= 0 only and
+            # drops what then leaves the right/bottom edge (gen_12net_data.py:104-113).
+            first, last = np.maximum(first, 0), last if drop else np.minimum(last, limit - side)
         corners.append((first, last))
     valid = (corners[0][0] <= corners[0][1]) & (corners[1][0] <= corners[1][1])
     # Draw for every attempt (fixed rng consumption), then drop the attempts with an empty range.
     x1 = corners[0][0] + np.floor(rng.random(n) * (np.maximum(corners[0][1] - corners[0][0], 0) + 1))
     y1 = corners[1][0] + np.floor(rng.random(n) * (np.maximum(corners[1][1] - corners[1][0], 0) + 1))
+    if drop and not cfg.pad:
+        valid &= (x1 + side <= width) & (y1 + side <= height)
     crops = squares_at(x1, y1, side)[valid]
     ok, best = _negative_mask(crops, record, cfg)
     return make_plan(NEG, crops[ok], iou=best[ok])
@@ -200,7 +236,7 @@ def plan_faces(record: Record, cfg: MtcnnConfig, rng: np.random.Generator) -> Cr
         A `CropPlan` of `NEG`, `POS` and `PART` rows (no rotation, no mirror). An image without
         faces gives only random negatives; a face-only-too-small image gives only negatives.
     """
-    seeds = seed_faces(record.boxes, cfg.min_face)
+    seeds = seed_faces(record.boxes, cfg.min_face, cfg.face_plus_one)
     plans = [random_negatives(record, cfg, rng), near_negatives(record, seeds, cfg, rng),
              positives_and_parts(record, seeds, cfg, rng)]
     return concat_plans(plans)

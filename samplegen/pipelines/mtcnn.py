@@ -6,6 +6,8 @@ only parses its options into this call and prints the returned summary.
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -17,17 +19,20 @@ from samplegen.datasets.detections import match_detections, read_detections
 from samplegen.engine.manifest import RunDescription
 from samplegen.engine.run import execute, skip_reasons
 from samplegen.errors import ConfigError, InputError
-from samplegen.mtcnn.config import PRESETS, build_mtcnn_config
-from samplegen.pipelines import detect_shards, mtcnn_selection, mtcnn_shards
+from samplegen.mtcnn.balance import DUPLICATING_MODES
+from samplegen.mtcnn.config import PRESETS, MtcnnConfig, build_mtcnn_config, compat_output, with_compat
+from samplegen.pipelines import detect_shards, mtcnn_selection, mtcnn_shards, mtcnn_sizes
 from samplegen.pipelines.detect import MiningSpec, check_nets, mining_config, net_spec
 from samplegen.pipelines.mtcnn_classes import select_classes
 from samplegen.pipelines.mtcnn_selection import PlannedRun, plan_run
 from samplegen.pipelines.mtcnn_shards import CHANNEL_ORDER, LayoutChoice, MtcnnJob, choose_layout
+from samplegen.pipelines.mtcnn_sizes import (StagedMtcnnJob, check_shared_plan, parse_sizes, remove_staging,
+                                             share_negative_size, staging_folder)
 from samplegen.pipelines.options import describe_inputs, job_path, run_options
 from samplegen.pipelines.summary import RunSummary
 
 STAGE_NAMES = {12: "pnet", 24: "rnet", 48: "onet"}
-WORKER_MODULES = (mtcnn_selection.__name__, mtcnn_shards.__name__, detect_shards.__name__)
+WORKER_MODULES = (mtcnn_selection.__name__, mtcnn_shards.__name__, mtcnn_sizes.__name__, detect_shards.__name__)
 MINING_STAGES = {24: ("pnet",), 48: ("pnet", "rnet")}   # the nets that mine each size's hard examples
 
 
@@ -47,7 +52,7 @@ def parse_ratio(ratio: str | Sequence[int] | None) -> list[int] | None:
     return values
 
 
-def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: str = "auto",
+def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path | None = None, format: str = "auto",
               images: str | Path | None = None, landmarks: str | Path | None = None,
               landmark_format: str = "facepoints", landmark_images: str | Path | None = None,
               detections: str | Path | None = None, pnet: str | Path | None = None,
@@ -56,6 +61,7 @@ def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: 
               layout: str = "packed", image_format: str | None = None, list_style: str | None = None,
               relative_paths: bool = False, tfrecord_split: str | None = None,
               ratio: str | Sequence[int] | None = None, allow_duplicates: bool | None = None,
+              balance: str | None = None, base: int | None = None, compat: str | None = None,
               pad: bool | None = None, dry_run: bool = False, out: str | Path | None = None,
               workers: int | None = None, seed: int | None = None, shard_size: int | None = None,
               shards: int | None = None, max_errors: int | None = None, resume: bool = False,
@@ -65,11 +71,13 @@ def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: 
     """Generate MTCNN crops (pos / part / neg / landmark) balanced to a ratio, like ``samplegen mtcnn``.
 
     With neither `annotations` nor `landmarks`, runs on the embedded sample. Configuration
-    layering: the size's preset < `config` file < ``SAMPLEGEN_*`` (`environ`) < `overrides` <
-    the explicit arguments (`ratio`, `allow_duplicates`, `pad`, `seed`, ...).
+    layering: the size's preset < the `compat` layer < `config` file < ``SAMPLEGEN_*``
+    (`environ`) < `overrides` < the explicit arguments (`ratio`, `balance`, `pad`, `seed`, ...).
 
     Args:
-        size: 12 (PNet), 24 (RNet) or 48 (ONet).
+        size: 12 (PNet), 24 (RNet) or 48 (ONet); several (``"12,24,48"``, ``[12, 24, 48]``):
+            one plan cut at every size into ``OUT/pnet``, ``OUT/rnet``, ``OUT/onet``
+            (`samplegen.pipelines.mtcnn_sizes`).
         annotations, format, images: face annotations, their reader and images root.
         landmarks, landmark_format, landmark_images: the facial-point source.
         detections: previous-stage detections (JSON lines, a file or a `samplegen detect`
@@ -82,45 +90,61 @@ def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: 
         classes: the face classes of a multi-class `annotations` (``"person"``, ``"1,3"``, a
             list of names or ids; `samplegen.pipelines.mtcnn_classes`); required when it has several.
         layout: ``packed``, ``wds``, ``list`` or ``tfrecord``; image_format: ``png`` or ``jpg``
-            (wds, list; default png, jpg for the dface list style).
+            (wds, list; default png, jpg for the dface list style and the compat presets).
         list_style: ``classic``, ``aittsmd`` or ``dface`` (list; `samplegen.pipelines.mtcnn_lists`);
             relative_paths: aittsmd/dface top-level lists name images relative to the output
                 folder, not absolutely (classic lists always do).
         tfrecord_split: ``mixed`` (one file, PNet) or ``per-class`` (RNet/ONet) (tfrecord).
+        balance, base: ``exact`` (default), ``oversample`` (`base` samples per ratio unit),
+            ``keep`` or ``aittsmd`` (`samplegen.mtcnn.balance`).
+        compat: ``aittsmd`` or ``dface``: that pipeline's sampling rules (`samplegen.mtcnn.config.COMPAT`).
         dry_run: plan and balance only; nothing is written.
         out ... environ: see `RunOptions` (`shards` excludes `shard_size`).
 
     Returns:
-        The `RunSummary` the CLI prints (``selected`` counts, shards, samples, bytes...).
+        The `RunSummary` the CLI prints (``selected`` counts, shards, samples, bytes...); for
+        several sizes, ``runs`` holds each size's summary.
 
     Raises:
         ConfigError, InputError: bad configuration or input (exit 2 in the CLI);
         RunError: too many unusable images (exit 1).
     """
-    if size not in STAGE_NAMES:
-        raise ConfigError(f"size: expected one of {sorted(STAGE_NAMES)}, got {size!r}")
-    choice = choose_layout(layout, image_format, list_style, tfrecord_split, relative_paths)
-    if (detections is not None or pnet is not None) and size == 12:
+    sizes = parse_sizes(size)
+    multi = len(sizes) > 1
+    if multi and (detections is not None or pnet is not None or rnet is not None):
+        raise ConfigError(f"--size {','.join(map(str, sizes))} cuts one P-Net-style plan at every size; hard "
+                          "examples (detections, --pnet) belong to one stage: run that size on its own")
+    if (detections is not None or pnet is not None) and sizes == [12]:
         raise ConfigError("hard examples (detections, --pnet) are for size 24 or 48, from the previous stage")
     if detections is not None and pnet is not None:
         raise ConfigError("give either detections or nets to mine with (--pnet), not both")
     if annotations is None and landmarks is None:
         annotations, format, images = embedded.WIDER, "wider", embedded.ROOT
         landmarks, landmark_format, landmark_images = embedded.FACEPOINTS, "facepoints", embedded.ROOT
-        if size in MINING_STAGES and detections is None and pnet is None:
+        if not multi and sizes[0] in MINING_STAGES and detections is None and pnet is None:
             # The whole cascade on the embedded photos: hard examples from the shipped nets.
-            pnet, rnet = embedded.PNET, (embedded.RNET if size == 48 else None)
+            pnet, rnet = embedded.PNET, (embedded.RNET if sizes[0] == 48 else None)
     options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, shards=shards,
                           max_errors=max_errors, resume=resume, overwrite=overwrite, progress=progress,
                           config=config, overrides=overrides or {}, environ=environ, engine=engine,
                           ray_address=ray_address)
-    explicit = {"ratio": parse_ratio(ratio), "allow_duplicates": allow_duplicates, "pad": pad}
-    resolved, detect_section = _split_detect(options.resolve(PRESETS[size], explicit))
-    values = resolved.engine()
-    cfg = build_mtcnn_config(size, resolved)
-    mining, mining_record = _mining(size, pnet, rnet, detect_preset, detect_section, resolved.sources, images)
-    settings = options.settings(values, Path("samplegen-out") / STAGE_NAMES[size])
-    _refuse_unlistable(choice, settings.out_dir)
+    explicit = {"ratio": parse_ratio(ratio), "allow_duplicates": allow_duplicates, "pad": pad,
+                "balance": balance, "base": base}
+    stages = [_stage(s, options, explicit, compat) for s in sizes]
+    if multi:
+        resolved = share_negative_size([stage.resolved for stage in stages])
+        stages = [dataclasses.replace(st, resolved=r, cfg=build_mtcnn_config(st.size, r)) for st, r in zip(stages, resolved)]
+        check_shared_plan([stage.cfg for stage in stages])
+    first = stages[0]
+    values = first.resolved.engine()
+    choice = choose_layout(layout, image_format or _output_default(first, "image_format", layout),
+                           list_style or _output_default(first, "list_style", layout), tfrecord_split, relative_paths)
+    mining, mining_record = _mining(first.size, pnet, rnet, detect_preset, first.detect, first.resolved.sources, images)
+    parent = Path(out) if out is not None else Path("samplegen-out")
+    folders = [parent / STAGE_NAMES[s] if (multi or out is None) else Path(out) for s in sizes]
+    settings = [dataclasses.replace(options.settings(values, folder), out_dir=folder) for folder in folders]
+    for setting in settings:
+        _refuse_unlistable(choice, setting.out_dir)
 
     faces, class_info = (select_classes(read_dataset(format, annotations, images, allow_drops=allow_drops), classes)
                          if annotations else ([], {}))
@@ -134,30 +158,81 @@ def run_mtcnn(size: int = 12, *, annotations: str | Path | None = None, format: 
         if match.matched == 0:
             raise InputError(Path(detections), None, match.message())
     # One pool for planning and cutting: starting workers costs ~0.25 s, a quarter of a small run.
-    with options.pool(settings.workers, WORKER_MODULES) as pool:
-        planned = plan_run(faces, marks, cfg, values.seed, pool, dets, mining=mining)
+    with options.pool(settings[0].workers, WORKER_MODULES) as pool:
+        planned = plan_run(faces, marks, first.cfg, values.seed, pool, dets, mining=mining)
         if dry_run:
-            return RunSummary("mtcnn", None, {"command": "mtcnn", "size": size, "dry_run": True,
-                                              **planned.counts()})
+            shown = {"size": sizes[0]} if not multi else {"sizes": sizes}
+            return RunSummary("mtcnn", None, {"command": "mtcnn", **shown, "dry_run": True, **planned.counts()})
         _refuse_starved(planned)
-        tasks, values, resolved = options.shard(planned.items, values, resolved, key=lambda item: item.key)
-        run = RunDescription(
-            command="mtcnn", version=__version__,
-            config=resolved.decisive() | class_info | choice.config() | mining_record,
-            config_sources=resolved.sources, seed=values.seed, layout=choice.manifest_layout(),
-            shard_size=values.shard_size,
-            inputs=describe_inputs(annotations=annotations, landmarks=landmarks, detections=detections,
-                                   pnet=mining.nets.pnet if mining else None,
-                                   rnet=mining.nets.rnet if mining else None),
-            planned_shards=len(tasks), plan=planned.counts() | {"channel_order": CHANNEL_ORDER},
-            skipped=tuple(planned.skipped))
-        job = MtcnnJob(job_path(settings.out_dir), STAGE_NAMES[size], choice.layout, size, cfg.pad,
-                       choice.image_format, job_path(images), job_path(landmark_images),
-                       values.seed, choice.tfrecord_split, choice.list_style, choice.absolute_paths)
-        outcome = execute(job, tasks, run, settings, pool)
-    fields = {**outcome.summary(), "out": str(settings.out_dir), "size": size, "layout": choice.layout,
-              "selected": planned.balance.totals()}
-    return RunSummary("mtcnn", settings.out_dir, fields, outcome.manifest)
+        inputs = describe_inputs(annotations=annotations, landmarks=landmarks, detections=detections,
+                                 pnet=mining.nets.pnet if mining else None, rnet=mining.nets.rnet if mining else None)
+        runs = []
+        for stage, setting in zip(stages, settings):
+            tasks, stage_values, resolved = options.shard(planned.items, values, stage.resolved, key=lambda item: item.key)
+            run = RunDescription(
+                command="mtcnn", version=__version__,
+                config=resolved.decisive() | class_info | choice.config() | mining_record,
+                config_sources=resolved.sources, seed=stage_values.seed, layout=choice.manifest_layout(),
+                shard_size=stage_values.shard_size, inputs=inputs, planned_shards=len(tasks),
+                plan=planned.counts() | {"channel_order": CHANNEL_ORDER}, skipped=tuple(planned.skipped))
+            job = MtcnnJob(job_path(setting.out_dir), STAGE_NAMES[stage.size], choice.layout, stage.size,
+                           stage.cfg.pad, choice.image_format, job_path(images), job_path(landmark_images),
+                           stage_values.seed, choice.tfrecord_split, choice.list_style, choice.absolute_paths,
+                           mark_duplicates=stage.cfg.balance_mode in DUPLICATING_MODES,
+                           landmark_plus_one=stage.cfg.landmark.cut_plus_one)
+            runs.append((stage, setting, tasks, run, job))
+        outcomes = _execute(runs, parent, pool) if multi else [execute(runs[0][4], runs[0][2], runs[0][3], settings[0], pool)]
+    summaries = []
+    for (stage, setting, *_), outcome in zip(runs, outcomes):
+        summaries.append(RunSummary("mtcnn", setting.out_dir, {
+            **outcome.summary(), "out": str(setting.out_dir), "size": stage.size, "layout": choice.layout,
+            "selected": planned.balance.totals()}, outcome.manifest))
+    if not multi:
+        return summaries[0]
+    fields = {"command": "mtcnn", "sizes": sizes, "out": str(parent), "layout": choice.layout,
+              "samples": sum(s.samples for s in summaries), "selected": planned.balance.totals(),
+              "runs": {STAGE_NAMES[s.fields["size"]]: s.as_json() for s in summaries}}
+    return RunSummary("mtcnn", parent, fields)
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One size's resolved configuration (without its ``detect:`` section) and the compat
+    layer's file conventions (`compat_output`)."""
+
+    size: int
+    resolved: Resolved
+    cfg: MtcnnConfig
+    detect: dict
+    output: dict
+
+
+def _stage(size: int, options: Any, explicit: Mapping[str, Any], compat: str | None) -> _Stage:
+    layered = with_compat(options.resolve(PRESETS[size], explicit).layered, compat)
+    resolved, detect_section = _split_detect(Resolved(layered))
+    return _Stage(size, resolved, build_mtcnn_config(size, resolved), detect_section, compat_output(compat))
+
+
+def _output_default(stage: _Stage, key: str, layout: str) -> str | None:
+    """A compat preset's output convention, where the layout has that option (image files of
+    wds/list; list dialect of list)."""
+    applies = layout in ("wds", "list") if key == "image_format" else layout == "list"
+    return stage.output.get(key) if applies else None
+
+
+def _execute(runs: list, parent: Path, pool: Any) -> list:
+    """``--size 12,24,48`` (`samplegen.pipelines.mtcnn_sizes`): the smallest size cuts every size
+    from one decode, the larger sizes' shards staged; each larger size then adopts its shards."""
+    staging = [staging_folder(parent, job.prefix, run.fingerprint) for _, _, _, run, job in runs[1:]]
+    for folder in staging:
+        folder.mkdir(parents=True, exist_ok=True)
+    _, setting, tasks, run, job = runs[0]
+    siblings = tuple(dataclasses.replace(r[4], out_dir=str(folder)) for r, folder in zip(runs[1:], staging))
+    outcomes = [execute(dataclasses.replace(job, siblings=siblings), tasks, run, setting, pool)]
+    for (_, setting, tasks, run, job), folder in zip(runs[1:], staging):
+        outcomes.append(execute(StagedMtcnnJob(job, str(folder)), tasks, run, setting, pool))
+        remove_staging(parent, folder)
+    return outcomes
 
 
 def _split_detect(resolved: Resolved) -> tuple[Resolved, dict]:

@@ -23,13 +23,13 @@ import numpy as np
 from samplegen.datasets.detections import detections_for
 from samplegen.engine.distribute import WorkerPool, run_serial
 from samplegen.engine.images import NO_SIZE
-from samplegen.mtcnn.balance import Balance, balance, kept_rows
+from samplegen.mtcnn.balance import Balance, balance, batch_weights, copy_index, kept_rows
 from samplegen.mtcnn.config import MtcnnConfig
 from samplegen.mtcnn.crop_plan import CropPlan, class_counts, select
 from samplegen.mtcnn.hard import plan_hard
 from samplegen.mtcnn.labels import CLASS_CODES, CLASS_NAMES, CLASS_ORDER
 from samplegen.mtcnn.landmarks import plan_landmarks
-from samplegen.mtcnn.propose import plan_faces
+from samplegen.mtcnn.propose import ignored_as_faces, plan_faces
 from samplegen.pipelines.detect import MiningSpec
 from samplegen.pipelines.detect_shards import detect_record
 from samplegen.record import Record
@@ -79,15 +79,22 @@ class MtcnnItem:
     @property
     def plan(self) -> CropPlan:
         """The kept rows of the image's plan (pass 2: planned again, see the module docstring)."""
-        return self.given_plan if self.given_plan is not None else _kept_plan(self)
+        return self.given_plan if self.given_plan is not None else _kept(self)[0]
+
+    @property
+    def copies(self) -> np.ndarray:
+        """int32 [len(plan)]: 0 for the first selection of a planned sample, k for its k-th
+        further copy (the ``dup`` field of the duplicating balance modes)."""
+        return np.zeros(len(self.given_plan), np.int32) if self.given_plan is not None else _kept(self)[1]
 
 
 @functools.lru_cache(maxsize=4)
-def _kept_plan(item: MtcnnItem) -> CropPlan:
+def _kept(item: MtcnnItem) -> tuple[CropPlan, np.ndarray]:
     # A cut worker reads `plan` a few times per image: a tiny cache, so re-planning happens once
     # and a long shard does not accumulate plans.
     full = plan_image(item.role, item.record, item.cfg, item.seed, item.detections)
-    return select(full, kept_rows(full.cls, list(item.ordinals)))
+    rows = kept_rows(full.cls, list(item.ordinals))
+    return select(full, rows), copy_index(rows)
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,7 @@ class PlannedRun:
     skipped: list[tuple[str, str]]  # (image, reason) not planned
     planned_images: int
     ratio: tuple[int, int, int, int]  # the ratio balanced to, in CLASS_ORDER
+    base: int | None = None           # the balance's samples per ratio unit (the ``base`` key)
 
     def starved(self) -> list[str]:
         """Classes the ratio asks for that no image provided, when that empties the whole
@@ -139,11 +147,20 @@ class PlannedRun:
                 if share > 0 and n == 0]
 
     def counts(self) -> dict:
+        """The plan's counts (the manifest's ``plan``, the dry run's output); a mode other than
+        ``exact`` adds ``balance``: its name, base, ratio and, for ``keep``, the per-sample
+        ``weights`` per class that draw batches in the ratio (`batch_weights`)."""
         available = {CLASS_NAMES[c]: int(n) for c, n in zip(CLASS_ORDER, self.balance.available)}
-        return {"planned_images": self.planned_images, "available": available,
-                "selected": self.balance.totals(),
-                "duplicates": {CLASS_NAMES[c]: int(n) for c, n in zip(CLASS_ORDER, self.balance.duplicates)},
-                "skipped_images": len(self.skipped)}
+        out = {"planned_images": self.planned_images, "available": available,
+               "selected": self.balance.totals(),
+               "duplicates": {CLASS_NAMES[c]: int(n) for c, n in zip(CLASS_ORDER, self.balance.duplicates)},
+               "skipped_images": len(self.skipped)}
+        if self.balance.mode != "exact":
+            out["balance"] = {"mode": self.balance.mode, "base": self.base, "ratio": list(self.ratio)}
+            if self.balance.mode == "keep":
+                weights = batch_weights(self.balance.available, self.ratio)
+                out["balance"]["weights"] = {CLASS_NAMES[c]: float(w) for c, w in zip(CLASS_ORDER, weights)}
+        return out
 
 
 def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnConfig, seed: int,
@@ -158,6 +175,8 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
     listed with their reason.
     """
     entries, skipped = [], []
+    if cfg.invalid_as_faces:
+        faces = [ignored_as_faces(record) for record in faces]
     for role, records in ((FACES, faces), (LANDMARKS, landmarks)):
         for record in records:
             if record.width is None or record.height is None:
@@ -183,10 +202,11 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
         usable.append((key, role, record, result[0], result[1] if mining is not None else given))
     counts = np.array([c for *_, c, _ in usable], np.int64).reshape(-1, 4)
     ratio = tuple(cfg.ratio) if landmarks else tuple(cfg.ratio[:3]) + (0,)
-    chosen = balance(counts, ratio, seed, cfg.allow_duplicates, CLASS_ORDER.index(CLASS_CODES[cfg.ratio_base]))
+    chosen = balance(counts, ratio, seed, cfg.allow_duplicates, CLASS_ORDER.index(CLASS_CODES[cfg.ratio_base]),
+                     mode=cfg.balance_mode, per_unit=cfg.base)
     items = [MtcnnItem(key, role, record, cfg, seed, dets, tuple(chosen.ordinals(i)))
              for i, (key, role, record, _, dets) in enumerate(usable)]
-    return PlannedRun(items, chosen, skipped, len(usable), ratio)
+    return PlannedRun(items, chosen, skipped, len(usable), ratio, cfg.base)
 
 
 def _chunks(entries: list, cfg: MtcnnConfig, seed: int, detections: Mapping[str, np.ndarray] | None,

@@ -10,6 +10,7 @@ Layouts (issue 3), all with the same samples and fields for a given seed:
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -22,7 +23,7 @@ from samplegen.engine.images import load_image
 from samplegen.engine.task import ShardResult, ShardTask
 from samplegen.errors import ConfigError
 from samplegen.mtcnn.crop_plan import SAMPLE_COLUMNS, CropPlan, class_counts, empty_plan
-from samplegen.mtcnn.cut import cut_crops
+from samplegen.mtcnn.cut import cut_crops_sizes
 from samplegen.mtcnn.labels import CLASS_NAMES, CLASS_ORDER, LANDMARK, NEG
 from samplegen.pipelines.mtcnn_lists import FOLDERS, LIST_STYLES
 from samplegen.pipelines.mtcnn_selection import LANDMARKS, MtcnnItem
@@ -106,7 +107,12 @@ class MtcnnJob:
 
     `seed` permutes ``tfrecord`` shards and merges; `tfrecord_split` is ``mixed`` or
     ``per-class``; `list_style` a key of `LIST_STYLES`; `absolute_paths`: the top-level lists
-    of the ``list`` layout name images by absolute path.
+    of the ``list`` layout name images by absolute path. `mark_duplicates`: write each sample's
+    copy index as ``dup`` (``packed`` column, ``wds`` JSON field; duplicating balance modes).
+    `landmark_plus_one`: landmark rows cut ``side + 1`` pixels (``landmark.cut_plus_one``).
+    `siblings`: jobs of other crop sizes cut from the same decode of each image (``--size
+    12,24,48``, `samplegen.pipelines.mtcnn_sizes`): their shard files go to their own folders,
+    each followed by a `staged_result` record.
     """
 
     out_dir: str
@@ -121,31 +127,42 @@ class MtcnnJob:
     tfrecord_split: str = "mixed"
     list_style: str = "classic"
     absolute_paths: bool = False
+    mark_duplicates: bool = False
+    landmark_plus_one: bool = False
+    siblings: tuple["MtcnnJob", ...] = ()
 
     def run_shard(self, task: ShardTask) -> ShardResult:
         # Each image's crops are written as soon as they are cut, so a worker holds one image's
         # pixels at a time however crowded the shard is.
-        sink = _open_sink(self, task.index)
+        jobs = (*self.siblings, self)
+        sinks: list = []
         sources: list[str] = []
         skipped: list = []
         counts = np.zeros(len(CLASS_ORDER), np.int64)
         try:
+            sinks.extend(_open_sink(job, task.index) for job in jobs)
             for item in task.items:
-                pixels = self._cut(item, skipped)
+                pixels = self._cut(item, skipped, [job.size for job in jobs])
                 if pixels is None:
                     continue
                 sources.append(item.record.image)
-                sink.add(item.plan, pixels, sources)
+                copies = item.copies if self.mark_duplicates else None
+                for sink, crops in zip(sinks, pixels):
+                    sink.add(item.plan, crops, sources, copies)
                 counts += class_counts(item.plan)
-            files = sink.commit(sources)
+            files = [sink.commit(sources) for sink in sinks]
         except BaseException:
-            sink.abort()
+            for sink in sinks:
+                sink.abort()
             raise
         per_class = {CLASS_NAMES[code]: int(n) for code, n in zip(CLASS_ORDER, counts) if n}
-        return ShardResult(task.index, tuple(files), int(counts.sum()), dict(sorted(per_class.items())),
-                           len(task.items), tuple(skipped))
+        results = [ShardResult(task.index, tuple(f), int(counts.sum()), dict(sorted(per_class.items())),
+                               len(task.items), tuple(skipped)) for f in files]
+        for job, result in zip(self.siblings, results):
+            write_staged_result(Path(job.out_dir), job.prefix, result)
+        return results[-1]
 
-    def _cut(self, item: MtcnnItem, skipped: list) -> np.ndarray | None:
+    def _cut(self, item: MtcnnItem, skipped: list, sizes: list[int]) -> list[np.ndarray] | None:
         if len(item.plan) == 0:
             return None  # nothing chosen here: do not even decode
         root = self.landmarks_root if item.role == LANDMARKS else self.faces_root
@@ -153,7 +170,7 @@ class MtcnnJob:
         if pixels is None:
             skipped.append((item.record.image, reason))
             return None
-        return cut_crops(pixels, item.plan, self.size, self.pad)
+        return cut_crops_sizes(pixels, item.plan, sizes, self.pad, self.landmark_plus_one)
 
     def finalize(self, out_dir: Path, shards: Sequence[ShardResult]) -> list[ShardFile]:
         """The files a trainer opens, joined from the shards: lists (``list``) or the merged
@@ -174,9 +191,25 @@ class MtcnnJob:
         return written
 
 
-def plan_columns(plan: CropPlan, source: np.ndarray) -> dict[str, np.ndarray]:
-    """The per-crop fields written by every layout, plus `source` (index into the shard's images)."""
-    return {name: getattr(plan, name) for name in SAMPLE_COLUMNS} | {"source": source}
+def staged_result_path(folder: Path, prefix: str, index: int) -> Path:
+    """Where a sibling job records a committed shard (`write_staged_result`)."""
+    return Path(folder) / (shard_name(prefix, index, "") + ".result.json")
+
+
+def write_staged_result(folder: Path, prefix: str, result: ShardResult) -> None:
+    """Record `result` beside the shard files a sibling job committed, atomically (its files are
+    complete once this record exists)."""
+    target = staged_result_path(folder, prefix, result.index)
+    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    temp.write_text(json.dumps(result.as_json()))
+    os.replace(temp, target)
+
+
+def plan_columns(plan: CropPlan, source: np.ndarray, copies: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The per-crop fields written by every layout, plus `source` (index into the shard's images)
+    and, for duplicating balance modes, ``dup`` (`MtcnnItem.copies`)."""
+    columns = {name: getattr(plan, name) for name in SAMPLE_COLUMNS} | {"source": source}
+    return columns if copies is None else columns | {"dup": np.asarray(copies, np.int32)}
 
 
 def sample_json(columns: dict[str, np.ndarray], row: int, sources: list[str]) -> bytes:
@@ -190,6 +223,8 @@ def sample_json(columns: dict[str, np.ndarray], row: int, sources: list[str]) ->
         "mirror": bool(columns["mirror"][row]), "iou": float(columns["iou"][row]),
         "gt": int(columns["gt"][row]), "source": sources[int(columns["source"][row])],
     }
+    if "dup" in columns:
+        data["dup"] = int(columns["dup"][row])
     return json.dumps(data, separators=(",", ":")).encode()
 
 
@@ -199,13 +234,14 @@ class _PackedSink:
     def __init__(self, job: MtcnnJob, index: int) -> None:
         self.writer = PackedShardWriter(Path(job.out_dir), shard_name(job.prefix, index, ""),
                                         (job.size, job.size, 3))
+        self.copies = np.zeros(0, np.int32) if job.mark_duplicates else None
 
-    def add(self, plan: CropPlan, crops: np.ndarray, sources: list[str]) -> None:
-        self.writer.add_batch(crops, plan_columns(plan, np.full(len(plan), len(sources) - 1, np.int32)))
+    def add(self, plan: CropPlan, crops: np.ndarray, sources: list[str], copies: np.ndarray | None = None) -> None:
+        self.writer.add_batch(crops, plan_columns(plan, np.full(len(plan), len(sources) - 1, np.int32), copies))
 
     def commit(self, sources: list[str]) -> list[ShardFile]:
         return self.writer.commit(extra={"sources": np.array(sources, dtype=str)},
-                                  empty_columns=plan_columns(empty_plan(), np.zeros(0, np.int32)))
+                                  empty_columns=plan_columns(empty_plan(), np.zeros(0, np.int32), self.copies))
 
     def abort(self) -> None:
         self.writer.abort()
@@ -224,8 +260,8 @@ class _EncodedSink:
         self.writer = (TarShardWriter(root, shard_name(job.prefix, index, ".tar")) if self.tar
                        else ListShardWriter(root, shard_name(job.prefix, index, "")))
 
-    def add(self, plan: CropPlan, crops: np.ndarray, sources: list[str]) -> None:
-        columns = plan_columns(plan, np.full(len(plan), len(sources) - 1, np.int32))
+    def add(self, plan: CropPlan, crops: np.ndarray, sources: list[str], copies: np.ndarray | None = None) -> None:
+        columns = plan_columns(plan, np.full(len(plan), len(sources) - 1, np.int32), copies)
         for k in range(len(plan)):
             row = self.rows + k
             encoded = cv2.imencode(self.ext, crops[k], self.params)[1].tobytes()

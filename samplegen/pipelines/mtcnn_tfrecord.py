@@ -109,8 +109,9 @@ class TFRecordSink:
         self.writer = TFRecordShardWriter(Path(out_dir), stem, split_groups(split))
         self.rng = rng_for(seed, SHUFFLE_KEY + stem)
 
-    def add(self, plan: CropPlan, crops: np.ndarray, sources: list[str]) -> None:
-        """One image's rows: `crops` uint8 [K, S, S, 3] BGR, row-aligned with `plan`."""
+    def add(self, plan: CropPlan, crops: np.ndarray, sources: list[str], copies: np.ndarray | None = None) -> None:
+        """One image's rows: `crops` uint8 [K, S, S, 3] BGR, row-aligned with `plan` (`copies`
+        are not written: AITTSMD's schema has no field for them, a copy is one more record)."""
         for k in range(len(plan)):
             code = int(plan.cls[k])
             self.writer.add(mtcnn_example(crops[k], code, plan.roi[k], plan.landmark[k]),

@@ -1,17 +1,23 @@
 """`RatioBatchSampler`: batches drawn in a fixed class ratio, deterministic per epoch.
 
-For outputs kept unbalanced (a future ``--balance keep``), this does at training time what
-AITTSMD's ``read_multi_tfrecords`` does with one queue per class: each batch holds ``k_c``
-samples of class ``c``, ``k`` the largest-remainder split of ``batch_size`` by the ratio.
+For outputs kept unbalanced (``samplegen mtcnn --balance keep``: every planned sample, the
+ratio recorded in the manifest), this does at training time what AITTSMD's
+``read_multi_tfrecords`` does with one queue per class: each batch holds ``k_c`` samples of
+class ``c``, ``k`` the largest-remainder split of ``batch_size`` by the ratio.
+`RatioBatchSampler.from_output` reads the ratio and the labels from a ``packed`` output folder::
+
+    data = MtcnnPackedDataset("out/pnet")
+    loader = DataLoader(data, batch_sampler=RatioBatchSampler.from_output("out/pnet", 384))
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 from torch.utils.data import Sampler
 
-from samplegen.mtcnn.labels import CLASS_ORDER
+from samplegen.mtcnn.labels import CLASS_NAMES, CLASS_ORDER
 from samplegen.rng import rng_for
 
 RATIO_KEY = "torch-ratio-batches"
@@ -66,6 +72,23 @@ class RatioBatchSampler(Sampler[list[int]]):
         self.batch_size = batch_size
         self.seed = seed
         self.epoch = 0
+
+    @classmethod
+    def from_output(cls, out_dir: str | Path, batch_size: int, seed: int = 0) -> "RatioBatchSampler":
+        """The sampler of a ``samplegen mtcnn --layout packed`` output: its labels (in
+        `MtcnnPackedDataset` index order) and the ratio its manifest records (``plan.balance.ratio``
+        for ``--balance keep|oversample|aittsmd``, else the configuration's ``ratio``; a class
+        the run planned none of, such as landmarks without a landmark source, gets weight 0)."""
+        from samplegen.outputs.shards import output_manifest
+        from samplegen.torch.packed import MtcnnPackedDataset
+
+        manifest = output_manifest(Path(out_dir), "mtcnn")
+        plan = manifest.get("plan", {})
+        ratio = list(plan.get("balance", {}).get("ratio") or manifest["config"]["ratio"])
+        available = plan.get("available", {})
+        weights = [0 if available.get(name, 1) == 0 else w
+                   for name, w in zip((CLASS_NAMES[code] for code in CLASS_ORDER), ratio)]
+        return cls(MtcnnPackedDataset(out_dir).class_labels(), weights, batch_size, seed)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the batches of `epoch`."""
