@@ -280,7 +280,10 @@ def validate_mtcnn_config(cfg: MtcnnConfig, sources: Mapping[str, str] | None = 
     require(not cfg.allow_duplicates or cfg.balance in ("exact", "oversample"), "allow_duplicates",
             f"is the older spelling of 'balance: oversample' and cannot go with 'balance: {cfg.balance}' "
             f"({_source('balance', sources)})")
-    require(cfg.base is None or cfg.balance in ("oversample", "aittsmd"), "base",
+    # A preset's base (--compat aittsmd) under the user's --balance keep is simply unused; a base
+    # the user gave to a mode without one is a mistake worth saying.
+    require(cfg.base is None or cfg.balance_mode in ("oversample", "aittsmd")
+            or _source("base", sources).startswith("preset:"), "base",
             f"({cfg.base}) applies to 'balance: oversample' or 'aittsmd', not '{cfg.balance}' "
             f"({_source('balance', sources)})")
     require(cfg.balance != "aittsmd" or cfg.base is not None, "base",
