@@ -8,8 +8,10 @@
    the facial-point faces), as N grows: this checkout (two-pass selection: the parent keeps
    counts and kept ordinals) against `--baseline-commit` (default: the last commit whose parent
    held every image's plan), run from a git worktree of it. Printed as MB and KB per image.
-2. Manifest commit time against the shard count: one `write_manifest` of a manifest listing K
-   shards (what the engine does after each shard) for K = 1k, 10k, 30k, in this checkout.
+2. Commit cost per shard against the shard count K = 1k, 10k, 30k: the engine's path (a shard
+   record, a manifest checkpoint now and then: `samplegen.engine.shard_records`) averaged over a
+   run of K shards, against one manifest rewrite listing K shards (what the baseline did after
+   every shard).
 3. Ray against local workers: the same ``samplegen mtcnn --size 12`` run with ``--engine ray``
    cold (a Ray instance started by the run) and warm (``--ray-address`` of a running instance)
    against ``--engine local``.
@@ -115,22 +117,43 @@ def parent_memory(data: Path, sizes: list[int], cache: Path, commit: str) -> lis
     return rows
 
 
-def manifest_commits(counts: list[int]) -> list[tuple[int, float]]:
-    """[(K shards, seconds of one manifest write listing them)] in this checkout."""
-    from samplegen.engine.manifest import RunDescription, manifest_json, write_manifest
+def _fake_shards(k: int) -> dict:
     from samplegen.engine.task import ShardResult
     from samplegen.writers.base import ShardFile
+
+    return {i: ShardResult(i, (ShardFile(f"pnet-{i:06d}.images.npy", 123456, "0" * 64),
+                               ShardFile(f"pnet-{i:06d}.labels.npz", 23456, "1" * 64)),
+                           1000, {"pos": 100, "neg": 300}, 100) for i in range(k)}
+
+
+def manifest_commits(counts: list[int]) -> list[tuple[int, float, float]]:
+    """[(K, seconds per shard committing K shards as the engine does now, seconds of one
+    manifest rewrite listing K shards: what the per-shard rewrite cost each shard at K)]."""
+    from samplegen.engine.manifest import RunDescription, manifest_json, write_manifest
+    from samplegen.engine.shard_records import CheckpointPolicy, remove_shard_records, write_shard_record
 
     rows = []
     for k in counts:
         run = RunDescription("mtcnn", "0", {"a": 1}, {}, 0, "packed", 100, (), k)
-        shards = {i: ShardResult(i, (ShardFile(f"pnet-{i:06d}.images.npy", 123456, "0" * 64),
-                                     ShardFile(f"pnet-{i:06d}.labels.npz", 23456, "1" * 64)),
-                                 1000, {"pos": 100, "neg": 300}, 100) for i in range(k)}
-        with tempfile.TemporaryDirectory() as tmp:
+        every = _fake_shards(k)
+        with tempfile.TemporaryDirectory(dir=REPO / ".cache") as tmp:
+            out = Path(tmp)
             start = time.perf_counter()
-            write_manifest(Path(tmp), manifest_json(run, shards, complete=False))
-            rows.append((k, time.perf_counter() - start))
+            write_manifest(out, manifest_json(run, every, complete=False))
+            rewrite = time.perf_counter() - start
+            shards, recorded, policy = {}, [], CheckpointPolicy()
+            start = time.perf_counter()
+            for i in range(k):  # the engine's commit path (engine/run.py), shard by shard
+                shards[i] = every[i]
+                write_shard_record(out, run.fingerprint, every[i], {})
+                recorded.append(i)
+                if policy.due(len(shards) - len(recorded), len(recorded)):
+                    began = time.perf_counter()
+                    write_manifest(out, manifest_json(run, shards, complete=False))
+                    remove_shard_records(out, recorded)
+                    recorded = []
+                    policy.written(time.perf_counter() - began)
+            rows.append((k, (time.perf_counter() - start) / k, rewrite))
     return rows
 
 
@@ -157,9 +180,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  growth per image: two-pass {per_now:.2f} KB, baseline {per_then:.2f} KB "
               f"(target < 1 KB); peak at N={n1}: {a1 / MB:.0f} MB (target < 200 MB)")
 
-    print("2. manifest commit time (one write_manifest of K shards)")
-    for k, seconds in manifest_commits([1000, 10000, 30000]):
-        print(f"  K={k:6d}: {seconds * 1000:8.1f} ms")
+    print("2. commit cost per shard against the shard count K")
+    print(f"{'K':>7s} {'records+checkpoints':>20s} {'rewrite per shard':>18s} {'ratio':>7s}")
+    for k, per_shard, rewrite in manifest_commits([1000, 10000, 30000]):
+        print(f"{k:7d} {per_shard * 1000:17.2f} ms {rewrite * 1000:15.1f} ms {rewrite / per_shard:6.0f}x")
 
     wider, images, points, faces = sized_set(data, args.run_images, args.cache)
     run_args = ["-m", "samplegen", "mtcnn", "--size", "12", "--annotations", str(wider), "--format", "wider",

@@ -5,9 +5,10 @@ The rules, in order:
 * a ``manifest.json`` samplegen did not write, one it cannot read, or one naming files samplegen
   would not write (``../victim``, an absolute path, ``notes.csv``) stops the run with exit 2 and
   nothing is touched, whatever the flags;
-* no manifest: files named like shards (``NAME-000042...``) that nobody lists stop the run (they
-  are not provably samplegen's, and a glob-based loader would mix them in);
-* ``--overwrite`` removes the shards the manifest lists, the merged files it lists if they are
+* no manifest: files named like shards (``NAME-000042...``) or a ``_shards`` folder (shard
+  records) that nobody lists stop the run (they are not provably samplegen's, and a glob-based
+  loader would mix them in);
+* ``--overwrite`` removes the shards the manifest lists (with the shard records), the merged files it lists if they are
   still what it recorded (size and SHA-256: a forged record cannot name a user's file), every
   other shard-named entry, then the manifest;
 * without a flag, the same finished run (same fingerprint, files of the recorded sizes) is
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from samplegen.engine.manifest import MANIFEST_NAME, RunDescription, read_manifest
+from samplegen.engine.shard_records import RECORDS_DIR, remove_shard_records
 from samplegen.engine.task import ShardResult
 from samplegen.engine.verify import (
     check_manifest, check_shards, file_problem, file_stamp, listed_files, listed_names, unlisted_shards)
@@ -100,6 +102,8 @@ def prepare_folder(run: RunDescription, out: Path, resume: bool, overwrite: bool
     previous = _read(out)
     if previous is None:
         strays = unlisted_shards(out, set())
+        if (out / RECORDS_DIR).exists() or (out / RECORDS_DIR).is_symlink():
+            strays.append(out / RECORDS_DIR)
         if strays:
             raise ConfigError(f"{out} holds {len(strays)} entries named like shards ({_names(strays)}) but no "
                               f"{MANIFEST_NAME}, so not provably samplegen's: remove them or choose another --out")
@@ -112,6 +116,7 @@ def prepare_folder(run: RunDescription, out: Path, resume: bool, overwrite: bool
             else:
                 notify(f"kept {out / record['name']}: it is not the file the manifest recorded")
         _remove_strays(out, set(), "no manifest listed")
+        remove_shard_records(out)
         (out / MANIFEST_NAME).unlink(missing_ok=True)
         return FolderState()
     same = previous.get("fingerprint") == run.fingerprint

@@ -1,7 +1,8 @@
 """``manifest.json``: what a run was asked to do, what it read and what it wrote.
 
-The manifest is rewritten atomically after every completed shard, so at any moment it lists
-exactly the shards that are complete on disk. Its `fingerprint` covers everything that decides
+The manifest is rewritten atomically now and then while a run goes on, and each completed shard
+leaves a record beside it until then (`samplegen.engine.shard_records`): `read_manifest` merges
+the two, so at any moment it lists exactly the shards that are complete on disk. Its `fingerprint` covers everything that decides
 the output bytes (command, resolved configuration, seed, layout, shard size, tool version and the
 SHA-256 of every annotation input) and nothing that does not (worker count, progress), so
 ``--resume`` may continue with another ``--workers`` value but refuses a changed configuration.
@@ -22,6 +23,7 @@ from typing import Any, Mapping
 
 from samplegen.config import canonical_json
 from samplegen.errors import ConfigError
+from samplegen.engine.shard_records import merge_records, read_shard_records
 from samplegen.engine.task import ShardResult
 from samplegen.writers.base import folder_digest, sha256_file, write_bytes_atomic
 
@@ -119,8 +121,10 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def read_manifest(out_dir: Path) -> dict | None:
-    """The manifest of `out_dir` as written, or None when there is none.
+def read_manifest(out_dir: Path, records: bool = True) -> dict | None:
+    """The manifest of `out_dir`, or None when there is none. While the run is incomplete, the
+    shards recorded since its last checkpoint are merged in (`merge_records`); `records=False`
+    gives the file as written.
 
     Raises:
         ConfigError: the file is not JSON, or not an object.
@@ -134,6 +138,11 @@ def read_manifest(out_dir: Path) -> dict | None:
         raise ConfigError(f"{path}: unreadable manifest ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: unreadable manifest (not a JSON object)")
+    if records and not data.get("complete") and is_samplegen_manifest(data):
+        try:
+            data = merge_records(data, read_shard_records(out_dir, str(data.get("fingerprint"))))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass  # a malformed shard list: `check_manifest` names it
     return data
 
 

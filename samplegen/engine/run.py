@@ -2,8 +2,9 @@
 
 The loop is the same for every command. A job object (picklable) turns one `ShardTask` into one
 committed shard and a `ShardResult`; this module decides which tasks still need running, feeds
-them to a distributor, and rewrites the manifest after each completed shard. Killing the run at
-any moment leaves complete shards and a manifest listing them; ``--resume`` runs the rest, and
+them to a distributor, records each completed shard (`samplegen.engine.shard_records`) and
+checkpoints the manifest now and then. Killing the run at any moment leaves complete shards and
+a manifest plus records listing them; ``--resume`` runs the rest, and
 because each shard's bytes depend only on its task, the result equals an uninterrupted run.
 
 The run holds the folder's lock (`samplegen.engine.lock`) throughout. When it stops early (Ctrl-C,
@@ -14,10 +15,11 @@ so: nothing half-written stays behind, and ``--resume`` continues from the manif
 from __future__ import annotations
 
 import signal
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from samplegen.engine.distribute import WorkerLost, WorkerPool
 from samplegen.engine.folder import FolderState, notify, prepare_folder
@@ -26,6 +28,7 @@ from samplegen.engine.manifest import (
     MANIFEST_NAME, RunDescription, all_skipped, manifest_json, read_manifest, write_manifest)
 from samplegen.engine.task import ShardJob, ShardResult, ShardTask
 from samplegen.engine.progress import progress_bar
+from samplegen.engine.shard_records import CheckpointPolicy, remove_shard_records, write_shard_record
 from samplegen.engine.verify import file_stamp, listed_names, unlisted_shards
 from samplegen.errors import ConfigError, Interrupted, RunError, Terminated
 from samplegen.writers.base import ShardFile, is_plain_name, is_shard_name, remove_entry, remove_temporaries
@@ -38,6 +41,7 @@ class EngineSettings:
     """How to run (none of it changes the output bytes).
 
     `verify`: on resume, hash every kept shard instead of trusting size + mtime.
+    `checkpoints`: makes the policy deciding when to rewrite the manifest during a run.
     """
 
     out_dir: Path
@@ -47,6 +51,7 @@ class EngineSettings:
     max_errors: int = 0
     progress: bool = True
     verify: bool = False
+    checkpoints: Callable[[], CheckpointPolicy] = CheckpointPolicy
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
         if state.finished is not None:
             notify(f"{out} already complete: {state.finished['totals'].get('samples', 0)} samples; "
                    "--overwrite to redo")
+            remove_shard_records(out)  # left if the run was stopped right after its last write
             return RunOutcome(state.finished, len(state.finished.get("shards", [])))
         # Workers need the job's module: preloaded in the fork server.
         workers = pool if pool is not None else WorkerPool(settings.workers, (type(job).__module__,))
@@ -128,14 +134,24 @@ def _run(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription, setting
     shards, stamps = state.shards, state.stamps
     pending = [task for task in tasks if task.index not in shards]
     write_manifest(out, manifest_json(run, shards, complete=False, stamps=stamps))
+    remove_shard_records(out)  # the kept shards are listed now; the others are being redone
     check_errors(run, shards, settings)
     bar = progress_bar(sum(len(t.items) for t in tasks), run.command, settings.progress)
+    policy, fingerprint = settings.checkpoints(), run.fingerprint
+    recorded: list[int] = []  # shards with a record, not yet in the manifest on disk
     try:
         bar.update(sum(s.images for s in shards.values()))
         for result in workers.map(job.run_shard, pending):
             shards[result.index] = result
             stamps.update({f.name: file_stamp(out / f.name)[1] for f in result.files})
-            write_manifest(out, manifest_json(run, shards, complete=False, stamps=stamps))
+            write_shard_record(out, fingerprint, result, stamps)
+            recorded.append(result.index)
+            if policy.due(len(shards) - len(recorded), len(recorded)):
+                started = time.monotonic()
+                write_manifest(out, manifest_json(run, shards, complete=False, stamps=stamps))
+                remove_shard_records(out, recorded)
+                recorded = []
+                policy.written(time.monotonic() - started)
             bar.update(result.images)
             check_errors(run, shards, settings)
     finally:
@@ -148,6 +164,7 @@ def _run(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription, setting
         write_manifest(out, final)
     except BaseException as exc:
         raise _Finalizing(before) from exc
+    remove_shard_records(out)  # the complete manifest lists every shard
     return final
 
 

@@ -88,11 +88,13 @@ class HashingFile:
         self._hash.update(data)
         self.size += len(data)
 
-    def commit(self, root: Path) -> ShardFile:
-        """Flush, fsync and rename to the final name; returns its record relative to `root`."""
+    def commit(self, root: Path, durable: bool = True) -> ShardFile:
+        """Flush, fsync (unless not `durable`) and rename to the final name; returns its record
+        relative to `root`."""
         try:
             self._file.flush()
-            os.fsync(self._file.fileno())
+            if durable:
+                os.fsync(self._file.fileno())
             self._file.close()
             os.replace(self.temp_path, self.final_path)
         except OSError as exc:
@@ -146,12 +148,14 @@ def folder_digest(folder: Path) -> tuple[int, str]:
     return total, digest.hexdigest()
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write a small file (manifest, list) atomically."""
+def write_bytes_atomic(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write a small file (manifest, list) atomically; `durable=False` skips the fsync, for a
+    file whose loss in a power cut costs only work (whole or absent still holds after a crash
+    of the process; after a power cut it may also be empty, which its reader must pass over)."""
     target = HashingFile(Path(path))
     try:
         target.write(data)
-        target.commit(Path(path).parent)
+        target.commit(Path(path).parent, durable)
     except BaseException:
         target.abort()
         raise

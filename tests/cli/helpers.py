@@ -73,7 +73,13 @@ def tree_digest(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, str]:
 
 
 def manifest(out: Path) -> dict:
-    return json.loads((out / "manifest.json").read_text())
+    """The run's manifest with the shards recorded since its last checkpoint (`read_manifest`)."""
+    from samplegen.engine.manifest import read_manifest
+
+    data = read_manifest(out)
+    if data is None:
+        raise FileNotFoundError(2, "No such file or directory", str(out / "manifest.json"))
+    return data
 
 
 def changed_keys(a, b, prefix: str = "") -> list[str]:

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 import samplegen.cli as sgcli
+from samplegen.engine.manifest import read_manifest
+from samplegen.engine.shard_records import RECORDS_DIR
 from samplegen.writers import base
 from tests.cli.helpers import REPO, make_coco_subset, ok, run_cli, run_inproc, tree_bytes
 
@@ -33,9 +35,15 @@ def main(args: list, capsys) -> tuple[int, str, str]:
 
 
 def assert_clean(out: Path) -> None:
-    """Only the manifest and the shards it lists: no temporary, lock or unlisted shard files."""
-    manifest = json.loads((out / "manifest.json").read_text())
+    """Only the manifest, the shards it lists (with those recorded since its last checkpoint, in
+    ``_shards/``, while incomplete): no temporary, lock or unlisted shard files."""
+    manifest = read_manifest(out)
     listed = {f["name"] for s in manifest["shards"] for f in s["files"]}
+    records = out / RECORDS_DIR
+    if records.exists():
+        assert not manifest["complete"]
+        assert all(p.name.endswith(".json") and not p.name.startswith(".") for p in records.iterdir())
+        listed.add(RECORDS_DIR)
     assert sorted(p.name for p in out.iterdir()) == sorted(listed | {"manifest.json"})
 
 
@@ -92,7 +100,7 @@ def _interrupt(args: list, out: Path, strike) -> subprocess.CompletedProcess:
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
             try:
-                if json.loads((out / "manifest.json").read_text())["shards"]:
+                if (read_manifest(out) or {}).get("shards"):
                     break
             except (OSError, ValueError, KeyError):
                 pass

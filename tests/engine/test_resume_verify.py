@@ -1,11 +1,11 @@
 """--resume does not trust a shard because of its size: damaged shards are found and written again."""
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
+from samplegen.engine.manifest import read_manifest
 from samplegen.errors import Interrupted
 from tests.engine.test_run import folder_bytes, run
 
@@ -25,7 +25,7 @@ def interrupted(tmp_path):
 
 
 def _listed(out):
-    return [s["files"][0]["name"] for s in json.loads((out / "manifest.json").read_text())["shards"]]
+    return [s["files"][0]["name"] for s in read_manifest(out)["shards"]]
 
 
 def _flip_byte(path, keep_mtime: bool = False) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from samplegen.engine.manifest import RunDescription
+from samplegen.engine.manifest import RunDescription, read_manifest
 from samplegen.engine.task import plan_shards
 from samplegen.engine.run import EngineSettings, execute
 from samplegen.errors import ConfigError, Interrupted, RunError
@@ -65,7 +65,7 @@ def test_crash_then_resume_gives_identical_bytes(tmp_path):
     with pytest.raises(RunError, match=r"a worker died while writing .*shards? .*3.*rerun with --resume"):
         run(crashed, workers=2, job_kwargs={"crash_at": 3})
     assert not [p.name for p in crashed.iterdir() if p.name.startswith(".")], "temporary files left"
-    partial = json.loads((crashed / "manifest.json").read_text())
+    partial = read_manifest(crashed)
     assert not partial["complete"]
     outcome = run(crashed, workers=2, resume=True)
     assert outcome.resumed_shards == len(partial["shards"])
@@ -137,9 +137,9 @@ def test_ctrl_c_keeps_completed_shards_and_removes_the_rest(tmp_path):
     with pytest.raises(Interrupted, match="interrupted; completed shards are kept, rerun with --resume") as info:
         run(out, job_kwargs={"interrupt_at": 3})
     assert info.value.exit_code == 130
-    partial = json.loads((out / "manifest.json").read_text())
+    partial = read_manifest(out)
     assert [s["index"] for s in partial["shards"]] == [0, 1, 2]
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json"] + [f"part-00000{i}.tar" for i in range(3)]
+    assert sorted(p.name for p in out.iterdir()) == ["_shards", "manifest.json"] + [f"part-00000{i}.tar" for i in range(3)]
     assert run(out, resume=True).resumed_shards == 3
     assert folder_bytes(out) == folder_bytes(reference)
 
@@ -147,7 +147,7 @@ def test_ctrl_c_keeps_completed_shards_and_removes_the_rest(tmp_path):
 def test_an_incomplete_manifest_records_mtimes_a_complete_one_does_not(tmp_path):
     with pytest.raises(Interrupted):
         run(tmp_path, job_kwargs={"interrupt_at": 2})
-    partial = json.loads((tmp_path / "manifest.json").read_text())
+    partial = read_manifest(tmp_path)
     for shard in partial["shards"]:
         for f in shard["files"]:
             assert f["mtime_ns"] == (tmp_path / f["name"]).stat().st_mtime_ns
