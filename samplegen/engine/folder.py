@@ -60,10 +60,11 @@ def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
 
 def _differences(previous: Mapping[str, Any], run: RunDescription) -> str:
     changed = _changed_keys(
-        {k: previous.get(k) for k in ("command", "version", "config", "seed", "layout", "shard_size")}
+        {k: previous.get(k) for k in ("command", "version", "runtime", "config", "seed", "layout", "shard_size")}
         | {"inputs": [i.get("sha256") for i in previous.get("inputs", [])]},
-        {"command": run.command, "version": run.version, "config": run.config, "seed": run.seed,
-         "layout": run.layout, "shard_size": run.shard_size, "inputs": [i["sha256"] for i in run.inputs]})
+        {"command": run.command, "version": run.version, "runtime": dict(run.runtime), "config": run.config,
+         "seed": run.seed, "layout": run.layout, "shard_size": run.shard_size,
+         "inputs": [i["sha256"] for i in run.inputs]})
     return ", ".join(changed[:6]) or "fingerprint"
 
 

@@ -3,8 +3,8 @@
 The manifest is rewritten atomically now and then while a run goes on, and each completed shard
 leaves a record beside it until then (`samplegen.engine.shard_records`): `read_manifest` merges
 the two, so at any moment it lists exactly the shards that are complete on disk. Its `fingerprint` covers everything that decides
-the output bytes (command, resolved configuration, seed, layout, shard size, tool version and the
-SHA-256 of every annotation input) and nothing that does not (worker count, progress), so
+the output bytes (command, resolved configuration, seed, layout, shard size, tool version, the
+numpy and OpenCV versions and the SHA-256 of every annotation input) and nothing that does not (worker count, progress), so
 ``--resume`` may continue with another ``--workers`` value but refuses a changed configuration.
 
 While a run is incomplete, each file record also holds ``mtime_ns``, the file's modification
@@ -36,6 +36,17 @@ def sha256_path(path: Path) -> str:
     return folder_digest(path)[1] if path.is_dir() else sha256_file(path)
 
 
+def runtime_versions() -> dict[str, str]:
+    """The library versions that decide output bytes in this process (recorded in the manifest,
+    part of the fingerprint, and compared on every node of a Ray cluster)."""
+    import cv2
+    import numpy
+
+    from samplegen import __version__
+
+    return {"samplegen": __version__, "numpy": numpy.__version__, "opencv": cv2.__version__}
+
+
 @dataclass(frozen=True)
 class RunDescription:
     """The part of the manifest fixed before any shard is written."""
@@ -51,13 +62,14 @@ class RunDescription:
     planned_shards: int
     plan: Mapping[str, Any] = field(default_factory=dict)
     skipped: tuple[tuple[str, str], ...] = ()  # (image, reason) skipped while planning
+    runtime: Mapping[str, str] = field(default_factory=runtime_versions)
 
     @property
     def fingerprint(self) -> str:
         decisive = {
             "command": self.command, "version": self.version, "config": self.config,
             "seed": self.seed, "layout": self.layout, "shard_size": self.shard_size,
-            "inputs": [i["sha256"] for i in self.inputs],
+            "inputs": [i["sha256"] for i in self.inputs], "runtime": self.runtime,
         }
         return hashlib.sha256(canonical_json(decisive).encode()).hexdigest()
 
@@ -78,6 +90,7 @@ def manifest_json(run: RunDescription, shards: Mapping[int, ShardResult], comple
     return {
         "tool": TOOL,
         "version": run.version,
+        "runtime": dict(run.runtime),
         "command": run.command,
         "fingerprint": run.fingerprint,
         "complete": complete,

@@ -16,6 +16,7 @@ import itertools
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
+from samplegen.engine.manifest import runtime_versions
 from samplegen.errors import ConfigError, RunError
 
 T = TypeVar("T")
@@ -30,16 +31,6 @@ def import_ray() -> Any:
     except ImportError:
         raise ConfigError('the ray engine needs Ray: pip install "samplegen[ray]"') from None
     return ray
-
-
-def runtime_versions() -> dict[str, str]:
-    """The library versions that decide output bytes in this process."""
-    import cv2
-    import numpy
-
-    from samplegen import __version__
-
-    return {"samplegen": __version__, "numpy": numpy.__version__, "opencv": cv2.__version__}
 
 
 def _run_task(fn: Callable[[T], R], task: T) -> R:

@@ -10,7 +10,8 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'samplegen[ray]')")
 
-from samplegen.engine.ray_pool import RayPool, check_versions, runtime_versions  # noqa: E402
+from samplegen.engine.manifest import runtime_versions  # noqa: E402
+from samplegen.engine.ray_pool import RayPool, check_versions  # noqa: E402
 from samplegen.engine.run import EngineSettings, execute  # noqa: E402
 from samplegen.engine.task import ShardTask, plan_shards  # noqa: E402
 from samplegen.errors import ConfigError  # noqa: E402
