@@ -4,8 +4,10 @@ Annotation files write paths relative to an images folder (``0--Parade/0_Parade_
 forward or back slashes. The record key is that path with ``\\`` turned into ``/``; the image file
 is the key joined under `images_root`. A path that would leave the root (``../x.jpg``, an
 absolute path) is refused with the annotation's FILE:LINE, so an annotation cannot make samplegen
-read arbitrary files. The check is lexical (``..`` components are resolved without touching the
-file system), so a symlink placed inside the root by the user is still followed.
+read arbitrary files. The check here is lexical (``..`` components are resolved without touching
+the file system); where pixels are read, `samplegen.engine.images.load_image` resolves symlinks
+and skips an image whose real file lies outside the root (reason ``outside_root``), unless the
+run asks for ``--follow-symlinks`` (a root assembled from links on purpose).
 
 A path the outputs could not carry is refused where it is read (`image_key` with a source): a NUL
 byte (no file system accepts it), a lone surrogate (a JSON ``"\\ud800"`` escape, or a file name
