@@ -2,6 +2,7 @@
 
     python scripts/bench.py [--images 300] [--workers 2] [--oracle PYTHON] [--profile]
     python scripts/bench.py --memory-check [--memory-sizes 300 1000 3000]
+    python scripts/bench.py --images 600 --aittsmd MTCNN-Tensorflow --aittsmd-python PY   # + the real AITTSMD pipeline
 
 The machine is shared and noisy, so absolute times prove little: every claim is a ratio between
 tasks measured in the same run, on the same inputs, with the same worker count.
@@ -636,6 +637,11 @@ def main_bench(args) -> None:
     # tool that did nothing but decode, on these workers, would reach exactly this.
     ceiling = old.seconds / floor.seconds
     print(f"  ceiling: classic time / decode floor time:    {ceiling:6.1f}x  (a decode-only tool's ratio)")
+    print(f"  issue 15: samplegen mtcnn 12 / decode floor:  {vs_floor:6.2f}x  (goal <= 1.3x: {verdict(vs_floor <= 1.3)})")
+    if args.aittsmd:  # issue 15: the real pipeline, not only a re-implementation
+        import bench_aittsmd
+        bench_aittsmd.report(bench, args.aittsmd, str(Path(args.aittsmd_python).absolute()), runs / "aittsmd", w,
+                             REPEAT[0], floor.seconds)
     vs_mmdet = None
     if per["mmdet"] is not None:
         vs_mmdet = np.mean(per["mmdet"]) / np.mean(per["samplegen"])
@@ -701,6 +707,10 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--profile", action="store_true", help="add cProfile summaries (mtcnn 12, anchors fpn)")
     parser.add_argument("--memory-check", action="store_true", help="only the peak-memory table as N grows")
     parser.add_argument("--memory-sizes", type=int, nargs="+", default=[300, 1000, 3000])
+    parser.add_argument("--aittsmd", help="AITTSMD/MTCNN-Tensorflow checkout (work tree or bare git): time and compare "
+                                          "its P-Net scripts on the same images (scripts/bench_aittsmd.py)")
+    parser.add_argument("--aittsmd-python", default=os.environ.get("SAMPLEGEN_AITTSMD_PYTHON", sys.executable),
+                        help="interpreter with numpy + cv2 for the AITTSMD scripts [$SAMPLEGEN_AITTSMD_PYTHON or this one]")
     return parser.parse_args(argv)
 
 

@@ -543,10 +543,10 @@ def samplegen_cmd(inputs: dict, out: Path, workers: int = 2) -> list[str]:
 
 
 def time_reference(aittsmd: str, inputs: dict, python: str, work: Path, repeat: int = 1,
-                   samplegen: bool = False) -> dict:
+                   samplegen: bool = False, workers: int = 2) -> dict:
     """Wall time of the three unmodified, untraced scripts on `inputs` (best and all of `repeat`).
 
-    With `samplegen`, a ``samplegen mtcnn --size 12`` run (packed, 2 workers) is timed after each
+    With `samplegen`, a ``samplegen mtcnn --size 12`` run (packed, `workers` workers) is timed after each
     reference run (interleaved, so both see the same machine load) and the ratio of the best
     times is reported. The bench imports this to report samplegen against the real pipeline.
     """
@@ -558,7 +558,7 @@ def time_reference(aittsmd: str, inputs: dict, python: str, work: Path, repeat: 
         runs[-1]["total"] = round(sum(runs[-1].values()), 3)
         if samplegen:
             start = time.perf_counter()
-            subprocess.run(samplegen_cmd(inputs, work / "samplegen"), check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+            subprocess.run(samplegen_cmd(inputs, work / "samplegen", workers), check=True, cwd=REPO, stdout=subprocess.DEVNULL)
             ours.append(round(time.perf_counter() - start, 3))
     best = min(runs, key=lambda r: r["total"])
     out = {"commit": commit, "python": python, "best": best, "runs": runs}

@@ -6,10 +6,12 @@ only parses its options into this call and prints the returned summary.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from samplegen import __version__, embedded
 from samplegen.config.layers import Layered
@@ -17,6 +19,7 @@ from samplegen.config.resolve import Resolved
 from samplegen.datasets import read_dataset
 from samplegen.datasets.detections import match_detections, read_detections
 from samplegen.engine.manifest import RunDescription
+from samplegen.engine.distribute import WorkerPool
 from samplegen.engine.run import execute, skip_reasons
 from samplegen.errors import ConfigError, InputError
 from samplegen.mtcnn.balance import DUPLICATING_MODES
@@ -24,7 +27,7 @@ from samplegen.mtcnn.config import PRESETS, MtcnnConfig, build_mtcnn_config, com
 from samplegen.pipelines import detect_shards, mtcnn_selection, mtcnn_shards, mtcnn_sizes
 from samplegen.pipelines.detect import MiningSpec, check_nets, mining_config, net_spec
 from samplegen.pipelines.mtcnn_classes import select_classes
-from samplegen.pipelines.mtcnn_selection import PlannedRun, plan_run
+from samplegen.pipelines.mtcnn_selection import PlannedRun, parallel_planning, plan_run
 from samplegen.pipelines.mtcnn_shards import CHANNEL_ORDER, LayoutChoice, MtcnnJob, choose_layout
 from samplegen.pipelines.mtcnn_sizes import (StagedMtcnnJob, check_shared_plan, parse_sizes, remove_staging,
                                              share_negative_size, staging_folder)
@@ -146,20 +149,16 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
     for setting in settings:
         _refuse_unlistable(choice, setting.out_dir)
 
-    faces, class_info = (select_classes(read_dataset(format, annotations, images, allow_drops=allow_drops), classes)
-                         if annotations else ([], {}))
-    marks = (read_dataset(landmark_format, landmarks, landmark_images, allow_drops=allow_drops).records
-             if landmarks else [])
-    if marks and not any(r.landmarks is not None for r in marks):
-        raise ConfigError(f"{landmarks}: format {landmark_format} carries no landmarks")
-    dets = read_detections(Path(detections)) if detections else None
-    if dets is not None:
-        match = match_detections(dets, faces)
-        if match.matched == 0:
-            raise InputError(Path(detections), None, match.message())
-    # One pool for planning and cutting: starting workers costs ~0.25 s, a quarter of a small run.
-    with options.pool(settings[0].workers, WORKER_MODULES) as pool:
+    # One pool for planning and cutting, started in the background while this process reads the
+    # annotations and plans (the fork server's imports take ~0.5 s, a sixth of a 1,000-image run).
+    with options.pool(settings[0].workers, WORKER_MODULES) as pool, \
+            _warm_up(pool, 1 if dry_run else settings[0].workers) as started:
+        faces, class_info, marks, dets = _read_inputs(annotations, format, images, landmarks, landmark_format,
+                                                      landmark_images, detections, classes, allow_drops)
+        if parallel_planning(len(faces) + len(marks), mining):
+            started.wait()
         planned = plan_run(faces, marks, first.cfg, values.seed, pool, dets, mining=mining)
+        started.wait()
         if dry_run:
             shown = {"size": sizes[0]} if not multi else {"sizes": sizes}
             return RunSummary("mtcnn", None, {"command": "mtcnn", **shown, "dry_run": True, **planned.counts()})
@@ -193,6 +192,56 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
               "samples": sum(s.samples for s in summaries), "selected": planned.balance.totals(),
               "runs": {STAGE_NAMES[s.fields["size"]]: s.as_json() for s in summaries}}
     return RunSummary("mtcnn", parent, fields)
+
+
+def _read_inputs(annotations, format, images, landmarks, landmark_format, landmark_images, detections,  # noqa: ANN001
+                 classes, allow_drops) -> tuple[list, dict, list, Any]:
+    """Face records (of the chosen classes), their manifest record, landmark records, detections."""
+    faces, class_info = (select_classes(read_dataset(format, annotations, images, allow_drops=allow_drops), classes)
+                         if annotations else ([], {}))
+    marks = (read_dataset(landmark_format, landmarks, landmark_images, allow_drops=allow_drops).records
+             if landmarks else [])
+    if marks and not any(r.landmarks is not None for r in marks):
+        raise ConfigError(f"{landmarks}: format {landmark_format} carries no landmarks")
+    dets = read_detections(Path(detections)) if detections else None
+    if dets is not None:
+        match = match_detections(dets, faces)
+        if match.matched == 0:
+            raise InputError(Path(detections), None, match.message())
+    return faces, class_info, marks, dets
+
+
+@contextlib.contextmanager
+def _warm_up(pool: Any, workers: int) -> Iterator[threading.Event]:
+    """Start `pool`'s workers from a background thread (a `WorkerPool` starts them on its first
+    parallel map) and yield an event set once they are up; wait for it before mapping anything
+    else. The thread lives until the block ends: the fork server it starts is bound to it (it
+    dies with the thread that started it, `samplegen.engine.lifeline`). A failure here is not
+    reported: the next real map starts the pool again and raises it."""
+    started, done = threading.Event(), threading.Event()
+    if workers <= 1 or not isinstance(pool, WorkerPool):
+        started.set()
+        yield started
+        return
+
+    def start() -> None:
+        try:
+            for _ in pool.map(abs, [0] * workers):
+                pass
+        except Exception:  # noqa: BLE001 - see the docstring: the real map reports it
+            pass
+        finally:
+            started.set()
+        done.wait()
+
+    thread = threading.Thread(target=start, name="samplegen-warm-up", daemon=True)
+    thread.start()
+    try:
+        yield started
+    finally:
+        started.wait()
+        done.set()
+        thread.join()
 
 
 @dataclass(frozen=True)

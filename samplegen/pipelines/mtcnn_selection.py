@@ -15,7 +15,7 @@ inputs, never on worker count or scheduling.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -37,8 +37,9 @@ from samplegen.rng import rng_for
 
 FACES = "faces"
 LANDMARKS = "landmarks"
-PARALLEL_PLAN_MIN_IMAGES = 500  # below this, planning (~2,000 images/s) is not worth shipping records
+PARALLEL_PLAN_MIN_IMAGES = 2000  # below this, planning here (~1,600 images/s) beats starting and feeding workers
 MINING_CHUNK = 8                # images per planning task when detecting: ~1 s of work, balanced
+KEPT_PLAN_BYTES = 64 << 20      # a pass 1 run here keeps this much of its plans: their images are not re-planned
 NO_ROWS = (np.zeros(0, np.int64),) * 4
 
 
@@ -64,7 +65,8 @@ class MtcnnItem:
     collide; `role` tells which images root the path is under. `ordinals` are, per class in
     `CLASS_ORDER`, the kept samples of that class in plan order (a repeat is a duplicate);
     `detections` the previous stage's boxes the plan was made from (None for PNet-style plans).
-    `given_plan` is an explicit plan to cut instead (callers that planned themselves, tests).
+    `given_plan` is an explicit plan to cut instead (callers that planned themselves, tests;
+    pass 1 run in the parent, within `KEPT_PLAN_BYTES`), `given_copies` its copy indices.
     """
 
     key: str
@@ -75,6 +77,7 @@ class MtcnnItem:
     detections: np.ndarray | None = None
     ordinals: tuple[np.ndarray, ...] = field(default=NO_ROWS)
     given_plan: CropPlan | None = None
+    given_copies: np.ndarray | None = None
 
     @property
     def plan(self) -> CropPlan:
@@ -85,7 +88,9 @@ class MtcnnItem:
     def copies(self) -> np.ndarray:
         """int32 [len(plan)]: 0 for the first selection of a planned sample, k for its k-th
         further copy (the ``dup`` field of the duplicating balance modes)."""
-        return np.zeros(len(self.given_plan), np.int32) if self.given_plan is not None else _kept(self)[1]
+        if self.given_plan is None:
+            return _kept(self)[1]
+        return self.given_copies if self.given_copies is not None else np.zeros(len(self.given_plan), np.int32)
 
 
 @functools.lru_cache(maxsize=4)
@@ -163,6 +168,12 @@ class PlannedRun:
         return out
 
 
+def parallel_planning(images: int, mining: MiningSpec | None) -> bool:
+    """Whether pass 1 runs on the pool: `PARALLEL_PLAN_MIN_IMAGES` images or more, or mining
+    (detection costs ~0.1 s an image). Smaller runs plan here while the pool starts (`run_mtcnn`)."""
+    return images >= PARALLEL_PLAN_MIN_IMAGES or mining is not None
+
+
 def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnConfig, seed: int,
              pool: WorkerPool, detections: Mapping[str, np.ndarray] | None = None,
              chunk_size: int = 200, mining: MiningSpec | None = None) -> PlannedRun:
@@ -186,9 +197,12 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
     entries.sort(key=lambda entry: entry[0])
     chunks = _chunks(entries, cfg, seed, detections, MINING_CHUNK if mining else chunk_size, mining)
     indexed = list(enumerate(chunks))
-    parallel = len(entries) >= PARALLEL_PLAN_MIN_IMAGES or (mining is not None and len(chunks) > 1)
-    mapped = pool.map(_indexed_count_chunk, indexed) if parallel else run_serial(_indexed_count_chunk, indexed)
-    counted: dict[str, tuple[np.ndarray, np.ndarray | None] | str] = {}
+    parallel = parallel_planning(len(entries), mining) and (mining is None or len(chunks) > 1)
+    if parallel:
+        mapped = pool.map(_indexed_count_chunk, indexed)
+    else:
+        mapped = run_serial(_indexed_count_chunk, indexed) if mining is not None else _plan_here(indexed)
+    counted: dict[str, tuple | str] = {}
     for chunk, results in zip(chunks, _ordered(mapped)):
         for record, result in zip(chunk.records, results):
             counted[item_key(chunk.role, record)] = result
@@ -199,14 +213,42 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
             skipped.append((record.image, result))
             continue
         given = detections_for(detections, record) if role == FACES and detections is not None else None
-        usable.append((key, role, record, result[0], result[1] if mining is not None else given))
-    counts = np.array([c for *_, c, _ in usable], np.int64).reshape(-1, 4)
+        usable.append((key, role, record, result[0], result[1] if mining is not None else given,
+                       result[2] if len(result) > 2 else None))
+    counts = np.array([u[3] for u in usable], np.int64).reshape(-1, 4)
     ratio = tuple(cfg.ratio) if landmarks else tuple(cfg.ratio[:3]) + (0,)
     chosen = balance(counts, ratio, seed, cfg.allow_duplicates, CLASS_ORDER.index(CLASS_CODES[cfg.ratio_base]),
                      mode=cfg.balance_mode, per_unit=cfg.base)
-    items = [MtcnnItem(key, role, record, cfg, seed, dets, tuple(chosen.ordinals(i)))
-             for i, (key, role, record, _, dets) in enumerate(usable)]
+    items = [_item(key, role, record, cfg, seed, dets, tuple(chosen.ordinals(i)), plan)
+             for i, (key, role, record, _, dets, plan) in enumerate(usable)]
     return PlannedRun(items, chosen, skipped, len(usable), ratio, cfg.base)
+
+
+def _item(key: str, role: str, record: Record, cfg: MtcnnConfig, seed: int, detections: np.ndarray | None,
+          ordinals: tuple[np.ndarray, ...], plan: CropPlan | None) -> MtcnnItem:
+    """The image's item; with its full `plan` at hand, the kept rows go with it (no re-planning)."""
+    if plan is None:
+        return MtcnnItem(key, role, record, cfg, seed, detections, ordinals)
+    rows = kept_rows(plan.cls, list(ordinals))
+    return MtcnnItem(key, role, record, cfg, seed, detections, ordinals, select(plan, rows), copy_index(rows))
+
+
+def _plan_here(indexed: list[tuple[int, PlanChunk]]) -> list[tuple[int, list]]:
+    """Pass 1 in this process: counts as `count_chunk`, plus each image's plan while the plans
+    kept stay under `KEPT_PLAN_BYTES` (then the cut workers need not plan those images again;
+    the plans are the same either way, so this changes no byte)."""
+    budget = KEPT_PLAN_BYTES
+    out = []
+    for index, chunk in indexed:
+        results = []
+        for record, detections in zip(chunk.records, chunk.detections):
+            plan = plan_image(chunk.role, record, chunk.cfg, chunk.seed, detections)
+            size = sum(getattr(plan, f.name).nbytes for f in fields(plan))
+            keep = budget >= size
+            budget -= size if keep else 0
+            results.append((class_counts(plan), None, plan if keep else None))
+        out.append((index, results))
+    return out
 
 
 def _chunks(entries: list, cfg: MtcnnConfig, seed: int, detections: Mapping[str, np.ndarray] | None,
