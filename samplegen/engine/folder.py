@@ -15,21 +15,24 @@ The rules, in order:
   reported as already complete (exit 0); anything else is refused, saying which flag applies;
 * ``--resume`` (same fingerprint only) keeps the shards that pass `samplegen.engine.verify`,
   removes the files of those that fail and every shard-named entry the manifest does not list.
+
+The rules are the same in a local folder and in object storage: they go through an
+`samplegen.engine.storage.OutputFolder`.
 """
 from __future__ import annotations
 
 import sys
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
 from samplegen.engine.manifest import MANIFEST_NAME, RunDescription, read_manifest
 from samplegen.engine.shard_records import RECORDS_DIR, remove_shard_records
+from samplegen.engine.storage import OutputFolder, open_output
 from samplegen.engine.task import ShardResult
 from samplegen.engine.verify import (
-    check_manifest, check_shards, file_problem, file_stamp, listed_files, listed_names, unlisted_shards)
+    check_manifest, check_shards, file_problem, listed_files, listed_names, unlisted_shards)
 from samplegen.errors import ConfigError
-from samplegen.writers.base import remove_entry
 
 
 def notify(message: str) -> None:
@@ -39,16 +42,16 @@ def notify(message: str) -> None:
 
 @dataclass
 class FolderState:
-    """Shards to keep (and their files' mtime_ns), or the manifest of the same finished run."""
+    """Shards to keep (and their files' stamps), or the manifest of the same finished run."""
 
     shards: dict[int, ShardResult] = field(default_factory=dict)
-    stamps: dict[str, int] = field(default_factory=dict)
+    stamps: dict[str, Any] = field(default_factory=dict)
     finished: dict | None = None
 
 
-def _names(paths: list[Path], limit: int = 3) -> str:
-    shown = ", ".join(p.name for p in paths[:limit])
-    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+def _names(names: list[str], limit: int = 3) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -68,7 +71,7 @@ def _differences(previous: Mapping[str, Any], run: RunDescription) -> str:
     return ", ".join(changed[:6]) or "fingerprint"
 
 
-def _read(out: Path) -> dict | None:
+def _read(out: OutputFolder) -> dict | None:
     try:
         return read_manifest(out)
     except ConfigError as exc:
@@ -76,22 +79,22 @@ def _read(out: Path) -> dict | None:
                           "or choose another --out") from None
 
 
-def _sizes_hold(out: Path, manifest: Mapping[str, Any]) -> bool:
-    return all((s := file_stamp(out / r["name"])) is not None and s[0] == r["bytes"]
+def _sizes_hold(out: OutputFolder, manifest: Mapping[str, Any]) -> bool:
+    return all((s := out.stamp(r["name"])) is not None and s[0] == r["bytes"]
                for _, r in listed_files(manifest))
 
 
-def _remove_strays(out: Path, listed: set[str], why: str) -> None:
+def _remove_strays(out: OutputFolder, listed: set[str], why: str) -> None:
     strays = unlisted_shards(out, listed)
-    for path in strays:
-        remove_entry(path)
+    for name in strays:
+        out.remove(name)
     if strays:
-        notify(f"removed {len(strays)} shard-named entries of {out} that {why} ({_names(strays)})")
+        notify(f"removed {len(strays)} shard-named entries of {out.show()} that {why} ({_names(strays)})")
 
 
-def prepare_folder(run: RunDescription, out: Path, resume: bool, overwrite: bool,
+def prepare_folder(run: RunDescription, out_dir: str | os.PathLike | OutputFolder, resume: bool, overwrite: bool,
                    verify: bool = False, recheck_last: int = 4) -> FolderState:
-    """Apply the rules above to `out` (which exists) for `run`; returns what to keep.
+    """Apply the rules above to `out_dir` (which exists) for `run`; returns what to keep.
 
     Args:
         verify: on resume, hash every kept file (otherwise size + mtime, and a hash only for the
@@ -100,25 +103,26 @@ def prepare_folder(run: RunDescription, out: Path, resume: bool, overwrite: bool
     Raises:
         ConfigError: the folder is refused (see the module docstring).
     """
+    out = open_output(out_dir)
     previous = _read(out)
     if previous is None:
         strays = unlisted_shards(out, set())
-        if (out / RECORDS_DIR).exists() or (out / RECORDS_DIR).is_symlink():
-            strays.append(out / RECORDS_DIR)
+        if out.exists(RECORDS_DIR):
+            strays.append(RECORDS_DIR)
         if strays:
-            raise ConfigError(f"{out} holds {len(strays)} entries named like shards ({_names(strays)}) but no "
+            raise ConfigError(f"{out.show()} holds {len(strays)} entries named like shards ({_names(strays)}) but no "
                               f"{MANIFEST_NAME}, so not provably samplegen's: remove them or choose another --out")
         return FolderState()
     check_manifest(out, previous)
     if overwrite:
         for index, record in listed_files(previous):
             if index is not None or file_problem(out, record, full=True) in (None, "missing"):
-                remove_entry(out / record["name"])
+                out.remove(record["name"])
             else:
-                notify(f"kept {out / record['name']}: it is not the file the manifest recorded")
+                notify(f"kept {out.show(record['name'])}: it is not the file the manifest recorded")
         _remove_strays(out, set(), "no manifest listed")
         remove_shard_records(out)
-        (out / MANIFEST_NAME).unlink(missing_ok=True)
+        out.remove_files([MANIFEST_NAME])
         return FolderState()
     same = previous.get("fingerprint") == run.fingerprint
     if not resume:
@@ -126,30 +130,30 @@ def prepare_folder(run: RunDescription, out: Path, resume: bool, overwrite: bool
             return FolderState(finished=previous)
         if same:
             state = "an unfinished run" if not previous.get("complete") else "this run with files missing"
-            raise ConfigError(f"{out} already holds {state} of this configuration; use --resume to continue it "
+            raise ConfigError(f"{out.show()} already holds {state} of this configuration; use --resume to continue it "
                               "or --overwrite to replace it")
-        raise ConfigError(f"{out} already holds a samplegen run with another configuration "
+        raise ConfigError(f"{out.show()} already holds a samplegen run with another configuration "
                           f"({_differences(previous, run)}); use --overwrite to replace it, or --resume after "
                           "restoring that configuration")
     if not same:
-        raise ConfigError(f"cannot resume {out}: the configuration differs from the previous run "
+        raise ConfigError(f"cannot resume {out.show()}: the configuration differs from the previous run "
                           f"({_differences(previous, run)}); use --overwrite to start again")
     return _resume(out, previous, verify, recheck_last)
 
 
-def _resume(out: Path, previous: Mapping[str, Any], verify: bool, recheck_last: int) -> FolderState:
+def _resume(out: OutputFolder, previous: Mapping[str, Any], verify: bool, recheck_last: int) -> FolderState:
     try:
         check = check_shards(out, previous, verify, recheck_last)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"{out / MANIFEST_NAME}: malformed manifest ({type(exc).__name__}: {exc})") from None
+        raise ConfigError(f"{out.show(MANIFEST_NAME)}: malformed manifest ({type(exc).__name__}: {exc})") from None
     failed = sorted({index for index, _, _ in check.failed})
     for shard in previous.get("shards", []):
         if int(shard["index"]) in failed:
             for record in shard["files"]:
-                remove_entry(out / record["name"])
+                out.remove(record["name"])
     if failed:
         index, name, why = check.failed[0]
-        notify(f"{len(failed)} shards of {out} do not match the manifest and will be written again "
+        notify(f"{len(failed)} shards of {out.show()} do not match the manifest and will be written again "
                f"(first: {name}: {why})")
     _remove_strays(out, listed_names({"shards": [s.as_json() for s in check.kept.values()]}),
                    "the manifest does not list")

@@ -7,10 +7,12 @@ the output bytes (command, resolved configuration, seed, layout, shard size, too
 numpy and OpenCV versions and the SHA-256 of every annotation input) and nothing that does not (worker count, progress), so
 ``--resume`` may continue with another ``--workers`` value but refuses a changed configuration.
 
-While a run is incomplete, each file record also holds ``mtime_ns``, the file's modification
-time when the run recorded it: with the size, it lets ``--resume`` trust an untouched shard
+While a run is incomplete, each file record also holds its stamp when the run recorded it:
+``mtime_ns``, the file's modification time, or ``etag``, the object's ETag in object storage
+(`samplegen.engine.storage`). With the size, it lets ``--resume`` trust an untouched shard
 without reading it (`samplegen.engine.verify`). A complete manifest leaves it out, so a finished
-run's manifest is the same bytes for the same inputs and seed, like its shards.
+run's manifest is the same bytes for the same inputs and seed, like its shards, wherever it is
+written.
 """
 from __future__ import annotations
 
@@ -24,8 +26,9 @@ from typing import Any, Mapping
 from samplegen.config import canonical_json
 from samplegen.errors import ConfigError
 from samplegen.engine.shard_records import merge_records, read_shard_records
+from samplegen.engine.storage import OutputFolder, open_output
 from samplegen.engine.task import ShardResult
-from samplegen.writers.base import folder_digest, sha256_file, write_bytes_atomic
+from samplegen.writers.base import folder_digest, sha256_file
 
 MANIFEST_NAME = "manifest.json"
 TOOL = "samplegen"
@@ -79,14 +82,16 @@ def describe_input(role: str, path: Path) -> dict[str, str]:
 
 
 def manifest_json(run: RunDescription, shards: Mapping[int, ShardResult], complete: bool,
-                  totals: Mapping[str, Any] | None = None, stamps: Mapping[str, int] | None = None) -> dict:
-    """The manifest as a JSON object; `stamps` (file name -> mtime_ns) only while incomplete."""
+                  totals: Mapping[str, Any] | None = None, stamps: Mapping[str, Any] | None = None,
+                  stamp_key: str = "mtime_ns") -> dict:
+    """The manifest as a JSON object; `stamps` (file name -> stamp, recorded as `stamp_key`:
+    ``mtime_ns`` or ``etag``) only while incomplete."""
     records = [shards[i].as_json() for i in sorted(shards)]
     if stamps and not complete:
         for record in records:
             for f in record["files"]:
                 if f["name"] in stamps:
-                    f["mtime_ns"] = stamps[f["name"]]
+                    f[stamp_key] = stamps[f["name"]]
     return {
         "tool": TOOL,
         "version": run.version,
@@ -113,47 +118,37 @@ def all_skipped(run: RunDescription, shards: Mapping[int, ShardResult]) -> list[
     return list(run.skipped) + [item for i in sorted(shards) for item in shards[i].skipped]
 
 
-def write_manifest(out_dir: Path, data: Mapping[str, Any]) -> None:
+def write_manifest(out_dir: str | os.PathLike | OutputFolder, data: Mapping[str, Any]) -> None:
     """Replace the manifest atomically, then fsync the folder: the shards' renames (done before)
-    and the manifest's are then on disk, so a listed shard survives a power cut."""
+    and the manifest's are then on disk, so a listed shard survives a power cut (object
+    storage: one PUT, durable once it returns)."""
+    folder = open_output(out_dir)
     text = json.dumps(data, indent=1, sort_keys=False) + "\n"
-    write_bytes_atomic(out_dir / MANIFEST_NAME, text.encode("utf-8"))
-    _fsync_folder(out_dir)
+    folder.write_atomic(MANIFEST_NAME, text.encode("utf-8"))
+    folder.sync()
 
 
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return  # not supported here (e.g. Windows): the rename itself is still atomic
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems refuse fsync on folders
-    finally:
-        os.close(fd)
-
-
-def read_manifest(out_dir: Path, records: bool = True) -> dict | None:
-    """The manifest of `out_dir`, or None when there is none. While the run is incomplete, the
-    shards recorded since its last checkpoint are merged in (`merge_records`); `records=False`
-    gives the file as written.
+def read_manifest(out_dir: str | os.PathLike | OutputFolder, records: bool = True) -> dict | None:
+    """The manifest of `out_dir` (a path, URL or `OutputFolder`), or None when there is none.
+    While the run is incomplete, the shards recorded since its last checkpoint are merged in
+    (`merge_records`); `records=False` gives the file as written.
 
     Raises:
         ConfigError: the file is not JSON, or not an object.
     """
-    path = out_dir / MANIFEST_NAME
-    if not path.is_file():
+    folder = open_output(out_dir)
+    where = folder.show(MANIFEST_NAME)
+    if not folder.is_file(MANIFEST_NAME):
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(folder.read_bytes(MANIFEST_NAME).decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
-        raise ConfigError(f"{path}: unreadable manifest ({exc})") from None
+        raise ConfigError(f"{where}: unreadable manifest ({exc})") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: unreadable manifest (not a JSON object)")
+        raise ConfigError(f"{where}: unreadable manifest (not a JSON object)")
     if records and not data.get("complete") and is_samplegen_manifest(data):
         try:
-            data = merge_records(data, read_shard_records(out_dir, str(data.get("fingerprint"))))
+            data = merge_records(data, read_shard_records(folder, str(data.get("fingerprint"))))
         except (KeyError, TypeError, ValueError, AttributeError):
             pass  # a malformed shard list: `check_manifest` names it
     return data

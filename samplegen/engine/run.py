@@ -11,9 +11,15 @@ The run holds the folder's lock (`samplegen.engine.lock`) throughout. When it st
 SIGTERM, a worker dying, a full disk, too many skipped images) it kills its workers, removes their
 temporary files and the shard files the manifest does not list, and raises one error that says
 so: nothing half-written stays behind, and ``--resume`` continues from the manifest.
+
+The output is a local path or an object-storage URL (`samplegen.engine.storage`); for the latter
+the workers write each shard into a local spool folder and upload it (`samplegen.engine.spool`),
+and there is no lock (`samplegen.engine.object_store`). Everything else, rules and bytes, is the
+same.
 """
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from collections import Counter
@@ -23,15 +29,16 @@ from typing import Any, Callable, Sequence
 
 from samplegen.engine.distribute import WorkerLost, WorkerPool
 from samplegen.engine.folder import FolderState, notify, prepare_folder
-from samplegen.engine.lock import OutputLock
 from samplegen.engine.manifest import (
     MANIFEST_NAME, RunDescription, all_skipped, manifest_json, read_manifest, write_manifest)
 from samplegen.engine.task import ShardJob, ShardResult, ShardTask
 from samplegen.engine.progress import progress_bar
 from samplegen.engine.shard_records import CheckpointPolicy, remove_shard_records, write_shard_record
-from samplegen.engine.verify import file_stamp, listed_names, unlisted_shards
+from samplegen.engine.spool import SpooledJob, SpoolRoot, check_spoolable, finalize_remote
+from samplegen.engine.storage import OutputFolder, open_output
+from samplegen.engine.verify import listed_names, unlisted_shards
 from samplegen.errors import ConfigError, Interrupted, RunError, Terminated
-from samplegen.writers.base import ShardFile, is_plain_name, is_shard_name, remove_entry, remove_temporaries
+from samplegen.writers.base import ShardFile, is_plain_name, is_shard_name
 
 RESUME_HINT = "completed shards are kept, rerun with --resume"
 
@@ -40,11 +47,12 @@ RESUME_HINT = "completed shards are kept, rerun with --resume"
 class EngineSettings:
     """How to run (none of it changes the output bytes).
 
-    `verify`: on resume, hash every kept shard instead of trusting size + mtime.
+    `out_dir`: a local folder (`Path`), or a URL string (``s3://bucket/prefix``, ``file:///abs``).
+    `verify`: on resume, hash every kept shard instead of trusting size + stamp.
     `checkpoints`: makes the policy deciding when to rewrite the manifest during a run.
     """
 
-    out_dir: Path
+    out_dir: Path | str
     workers: int = 1
     resume: bool = False
     overwrite: bool = False
@@ -67,11 +75,9 @@ class RunOutcome:
                 "resumed_shards": self.resumed_shards, "fingerprint": self.manifest["fingerprint"]}
 
 
-def make_folder(out: Path) -> None:
+def make_folder(out: Path | str) -> None:
     """Create `out`; a path below a file or naming one is an `OSError` naming it (exit 1)."""
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(20, "Not a directory", str(out))
-    out.mkdir(parents=True, exist_ok=True)
+    open_output(out).make()
 
 
 def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
@@ -89,32 +95,35 @@ def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
         Interrupted: Ctrl-C or SIGTERM (exit 130 / 143), after cleaning up.
         OSError: the file system failed (disk full, read-only...), after cleaning up.
     """
-    out = settings.out_dir
-    make_folder(out)
-    with OutputLock(out):
+    out = open_output(settings.out_dir)
+    if out.remote:
+        check_spoolable(job)
+    out.make()
+    with out.lock():
         try:
             state = prepare_folder(run, out, settings.resume, settings.overwrite, settings.verify,
                                    recheck_last=max(4, 2 * settings.workers))
         except (KeyboardInterrupt, Terminated) as exc:
             raise _explained(exc, out) from None
         if state.finished is not None:
-            notify(f"{out} already complete: {state.finished['totals'].get('samples', 0)} samples; "
+            notify(f"{out.show()} already complete: {state.finished['totals'].get('samples', 0)} samples; "
                    "--overwrite to redo")
             remove_shard_records(out)  # left if the run was stopped right after its last write
             return RunOutcome(state.finished, len(state.finished.get("shards", [])))
         # Workers need the job's module: preloaded in the fork server.
         workers = pool if pool is not None else WorkerPool(settings.workers, (type(job).__module__,))
         resumed = len(state.shards)
-        try:
-            final = _run(job, tasks, run, settings, workers, state)
-        except BaseException as exc:
-            before, cause = (exc.before, exc.__cause__) if isinstance(exc, _Finalizing) else (None, exc)
-            _stop(workers)
-            _clean_after_failure(out, before)
-            explained = _explained(cause, out)
-            if explained is cause:
-                raise cause
-            raise explained from None
+        with SpoolRoot() if out.remote else contextlib.nullcontext() as spool:
+            try:
+                final = _run(job, tasks, run, settings, workers, state, out, spool)
+            except BaseException as exc:
+                before, cause = (exc.before, exc.__cause__) if isinstance(exc, _Finalizing) else (None, exc)
+                _stop(workers)
+                _clean_after_failure(out, before)
+                explained = _explained(cause, out)
+                if explained is cause:
+                    raise cause
+                raise explained from None
         if pool is None:
             workers.__exit__(None, None, None)
         return RunOutcome(final, resumed)
@@ -128,27 +137,30 @@ class _Finalizing(Exception):
 
 
 def _run(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription, settings: EngineSettings,
-         workers: Any, state: FolderState) -> dict:
-    out = settings.out_dir
-    remove_temporaries(out)
+         workers: Any, state: FolderState, out: OutputFolder, spool: SpoolRoot | None) -> dict:
+    out.remove_temporaries()
     shards, stamps = state.shards, state.stamps
     pending = [task for task in tasks if task.index not in shards]
-    write_manifest(out, manifest_json(run, shards, complete=False, stamps=stamps))
+    write_manifest(out, _incomplete(run, shards, stamps, out))
     remove_shard_records(out)  # the kept shards are listed now; the others are being redone
     check_errors(run, shards, settings)
     bar = progress_bar(sum(len(t.items) for t in tasks), run.command, settings.progress)
     policy, fingerprint = settings.checkpoints(), run.fingerprint
     recorded: list[int] = []  # shards with a record, not yet in the manifest on disk
+    shard_fn = SpooledJob(job, out.show(), spool.path).run_shard if spool is not None else job.run_shard
     try:
         bar.update(sum(s.images for s in shards.values()))
-        for result in workers.map(job.run_shard, pending):
+        for result in workers.map(shard_fn, pending):
             shards[result.index] = result
-            stamps.update({f.name: file_stamp(out / f.name)[1] for f in result.files})
+            for f in result.files:
+                stamp = out.stamp(f.name)
+                if stamp is not None and stamp[1] is not None:
+                    stamps[f.name] = stamp[1]
             write_shard_record(out, fingerprint, result, stamps)
             recorded.append(result.index)
             if policy.due(len(shards) - len(recorded), len(recorded)):
                 started = time.monotonic()
-                write_manifest(out, manifest_json(run, shards, complete=False, stamps=stamps))
+                write_manifest(out, _incomplete(run, shards, stamps, out))
                 remove_shard_records(out, recorded)
                 recorded = []
                 policy.written(time.monotonic() - started)
@@ -158,7 +170,8 @@ def _run(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription, setting
         bar.close()
     before = _extra_stats(out)
     try:
-        extra = job.finalize(out, [shards[i] for i in sorted(shards)])
+        listed = [shards[i] for i in sorted(shards)]
+        extra = job.finalize(out.root, listed) if spool is None else finalize_remote(job, out, listed, spool.path)
         totals = summarize(shards.values(), extra) | {"skipped_images": len(all_skipped(run, shards))}
         final = manifest_json(run, shards, complete=True, totals=totals)
         write_manifest(out, final)
@@ -168,10 +181,14 @@ def _run(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription, setting
     return final
 
 
-def _extra_stats(out: Path) -> dict[str, int]:
-    """Inode of each top-level plain file but the manifest (merged lists...)."""
-    return {p.name: p.lstat().st_ino for p in out.iterdir()
-            if is_plain_name(p.name) and not is_shard_name(p.name) and p.name != MANIFEST_NAME and p.is_file()}
+def _incomplete(run: RunDescription, shards: dict[int, ShardResult], stamps: dict, out: OutputFolder) -> dict:
+    return manifest_json(run, shards, complete=False, stamps=stamps, stamp_key=out.stamp_key)
+
+
+def _extra_stats(out: OutputFolder) -> dict[str, Any]:
+    """Identity (inode, ETag) of each top-level plain file but the manifest (merged lists...)."""
+    return {name: identity for name, identity in out.file_identities().items()
+            if is_plain_name(name) and not is_shard_name(name) and name != MANIFEST_NAME}
 
 
 def _stop(workers: Any) -> None:
@@ -181,29 +198,30 @@ def _stop(workers: Any) -> None:
         abort()
 
 
-def _clean_after_failure(out: Path, before_finalize: dict[str, int] | None) -> None:
+def _clean_after_failure(out: OutputFolder, before_finalize: dict[str, Any] | None) -> None:
     """Remove what the stopped run left: temporary files, shard files the manifest on disk does
     not list (committed after its last rewrite, or half of a two-file shard) and, when
     `job.finalize` failed, the merged files it had written: new names, or names replaced by a
-    rename (a new inode; a log file the user appends to keeps its inode). The manifest is read
-    back, not remembered: a signal may land between its rewrite and any bookkeeping here."""
+    rename (a new inode; a log file the user appends to keeps its inode; in object storage, a
+    new ETag or time). The manifest is read back, not remembered: a signal may land between its
+    rewrite and any bookkeeping here."""
     try:
-        remove_temporaries(out)
+        out.remove_temporaries()
         manifest = read_manifest(out)
         if manifest is None:
             return
         listed = listed_names(manifest)
-        for path in unlisted_shards(out, listed):
-            remove_entry(path)
+        for name in unlisted_shards(out, listed):
+            out.remove(name)
         if before_finalize is not None:
-            for name, inode in _extra_stats(out).items():
-                if name not in listed and before_finalize.get(name) != inode:
-                    remove_entry(out / name)
+            for name, identity in _extra_stats(out).items():
+                if name not in listed and before_finalize.get(name) != identity:
+                    out.remove(name)
     except (OSError, ConfigError, KeyError, TypeError):
         pass  # the original error says more; the next run cleans up
 
 
-def _explained(exc: BaseException, out: Path) -> BaseException:
+def _explained(exc: BaseException, out: OutputFolder) -> BaseException:
     """The one-line error for an interruption, a lost worker or a file-system error that names
     no file (the rest pass through)."""
     if isinstance(exc, KeyboardInterrupt):
@@ -211,7 +229,7 @@ def _explained(exc: BaseException, out: Path) -> BaseException:
     if isinstance(exc, Terminated):
         return Interrupted(f"terminated by {signal.Signals(exc.signum).name}; {RESUME_HINT}", 128 + exc.signum)
     if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
-        return type(exc)(exc.errno, exc.strerror, str(out))
+        return type(exc)(exc.errno, exc.strerror, out.show())
     if isinstance(exc, WorkerLost):
         indices = sorted(t.index for t in exc.tasks if isinstance(t, ShardTask))
         which = f"shard {indices[0]}" if len(indices) == 1 else f"one of shards {', '.join(map(str, indices))}"
@@ -224,7 +242,7 @@ def check_errors(run: RunDescription, shards: dict[int, ShardResult], settings: 
     skipped = all_skipped(run, shards)
     if len(skipped) > settings.max_errors:
         raise RunError(f"{len(skipped)} images could not be used ({skip_reasons(skipped)}), more than "
-                       f"--max-errors {settings.max_errors}; see {settings.out_dir / MANIFEST_NAME}")
+                       f"--max-errors {settings.max_errors}; see {open_output(settings.out_dir).show(MANIFEST_NAME)}")
 
 
 def skip_reasons(skipped: Sequence[tuple[str, str]]) -> dict[str, int]:

@@ -13,53 +13,57 @@ removes ``_shards/``: a complete output folder holds no trace of the scheme.
 from __future__ import annotations
 
 import json
+import os
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from samplegen.engine.storage import OutputFolder, open_output
 from samplegen.engine.task import ShardResult
-from samplegen.writers.base import is_temporary_name, remove_entry, write_bytes_atomic
+from samplegen.writers.base import is_temporary_name
 
 RECORDS_DIR = "_shards"
 
 
-def record_path(out_dir: Path, index: int) -> Path:
-    return out_dir / RECORDS_DIR / f"{index:06d}.json"
+def record_name(index: int) -> str:
+    """``_shards/000042.json``: the record's name inside the output folder."""
+    return f"{RECORDS_DIR}/{index:06d}.json"
 
 
-def write_shard_record(out_dir: Path, fingerprint: str, result: ShardResult, stamps: Mapping[str, int]) -> None:
+def write_shard_record(out_dir: str | os.PathLike | OutputFolder, fingerprint: str, result: ShardResult,
+                       stamps: Mapping[str, Any]) -> None:
     """Leave shard `result`'s record (after its files are committed): its manifest entry with
-    each file's `mtime_ns` from `stamps`, and the run's `fingerprint`."""
+    each file's stamp from `stamps` (``mtime_ns``, or ``etag`` in object storage), and the
+    run's `fingerprint`."""
+    folder = open_output(out_dir)
     entry = result.as_json()
     for record in entry["files"]:
         if record["name"] in stamps:
-            record["mtime_ns"] = stamps[record["name"]]
-    folder = out_dir / RECORDS_DIR
-    folder.mkdir(exist_ok=True)
+            record[folder.stamp_key] = stamps[record["name"]]
+    folder.make_dir(RECORDS_DIR)
     data = json.dumps({"fingerprint": fingerprint, "shard": entry}, separators=(",", ":"))
     # No fsync: the shard's files are on disk already, and a record lost in a power cut (absent,
     # or empty: passed over) only makes --resume write its shard again.
-    write_bytes_atomic(record_path(out_dir, result.index), data.encode("utf-8"), durable=False)
+    folder.write_atomic(record_name(result.index), data.encode("utf-8"), durable=False)
 
 
-def read_shard_records(out_dir: Path, fingerprint: str) -> list[dict]:
+def read_shard_records(out_dir: str | os.PathLike | OutputFolder, fingerprint: str) -> list[dict]:
     """The shard entries recorded under `out_dir` for the run `fingerprint`, by index.
 
     A record is renamed into place whole (but not fsynced); one that cannot be read (or belongs
     to another run) is passed over, and its shard, then unlisted, is written again by ``--resume``.
     """
-    folder = out_dir / RECORDS_DIR
-    if not folder.is_dir() or folder.is_symlink():
+    folder = open_output(out_dir)
+    if not folder.is_dir(RECORDS_DIR):
         return []
+    names = [f"{RECORDS_DIR}/{name}" for name in folder.names(RECORDS_DIR)
+             if not is_temporary_name(name) and name.endswith(".json")]
     entries = {}
-    for path in folder.iterdir():
-        if is_temporary_name(path.name) or not path.name.endswith(".json") or not path.is_file():
-            continue
+    for text in folder.read_many(names).values():
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(text.decode("utf-8"))
             if data.get("fingerprint") == fingerprint:
                 entries[int(data["shard"]["index"])] = data["shard"]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue
     return [entries[i] for i in sorted(entries)]
 
@@ -77,15 +81,14 @@ def merge_records(manifest: dict, records: Iterable[Mapping[str, Any]]) -> dict:
     return {**manifest, "shards": [shards[i] for i in sorted(shards)]}
 
 
-def remove_shard_records(out_dir: Path, indices: Iterable[int] | None = None) -> None:
+def remove_shard_records(out_dir: str | os.PathLike | OutputFolder, indices: Iterable[int] | None = None) -> None:
     """Delete the records of `indices` (all of them, and the folder, when None)."""
-    folder = out_dir / RECORDS_DIR
+    folder = open_output(out_dir)
     if indices is None:
-        if folder.exists() or folder.is_symlink():
-            remove_entry(folder)
+        if folder.exists(RECORDS_DIR):
+            folder.remove(RECORDS_DIR)
         return
-    for index in indices:
-        record_path(out_dir, index).unlink(missing_ok=True)
+    folder.remove_files(record_name(index) for index in indices)
 
 
 class CheckpointPolicy:
