@@ -13,6 +13,7 @@ from typing import Any, Callable
 import click
 
 from samplegen.config.layers import parse_assignments
+from samplegen.engine.storage import output_location
 from samplegen.datasets import READERS
 
 
@@ -42,8 +43,8 @@ def config_options(command: Callable) -> Callable:
 def engine_options(command: Callable) -> Callable:
     """The engine options of a command that writes an output folder, plus `config_options`."""
     options = [
-        click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-                     help="Output folder (created if needed)."),
+        click.option("--out", type=click.Path(file_okay=False),
+                     help="Output folder (created if needed), or a URL: s3://BUCKET/PREFIX, file:///ABS/PATH."),
         click.option("--workers", type=click.IntRange(min=1), help="Worker processes [CPU count]."),
         click.option("--seed", type=click.IntRange(min=0), help="Base random seed [0]."),
         click.option("--shard-size", type=click.IntRange(min=1),
@@ -81,6 +82,8 @@ def engine_options(command: Callable) -> Callable:
         if verify and not resume:
             raise click.UsageError("--verify goes with --resume")
         kwargs.update({k: True for k, on in (("verify", verify), ("follow_symlinks", follow_symlinks)) if on})
+        if kwargs.get("out") is not None:
+            kwargs["out"] = output_location(kwargs["out"])  # a URL stays a string, a path is a Path
         return command(*args, resume=resume, overwrite=overwrite, progress=not no_progress, **kwargs)
 
     wrapper = config_options(wrapper)

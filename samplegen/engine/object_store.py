@@ -134,8 +134,10 @@ class ObjectFolder:
     def make(self) -> None:
         """Check that the bucket exists and that no object holds the folder's own name."""
         bucket = self.path.split("/", 1)[0]
-        if not self._call("", lambda: self.fs.exists(bucket)):
-            raise FileNotFoundError(errno.ENOENT, "no such bucket (or no access to it)", self.location)
+        try:
+            self._call("", lambda: self.fs.info(bucket))   # not `exists`: it hides a connection error
+        except FileNotFoundError:
+            raise FileNotFoundError(errno.ENOENT, "no such bucket (or no access to it)", self.location) from None
         self._fresh()
         if self.path != bucket and self._call("", lambda: self.fs.isfile(self.path)):
             raise NotADirectoryError(errno.ENOTDIR, "Not a directory (an object has this name)", self.location)

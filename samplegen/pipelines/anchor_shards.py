@@ -61,6 +61,8 @@ def network_input(pixels: np.ndarray, cfg: MethodConfig) -> np.ndarray:
 class AnchorsJob:
     """Label every image of a shard and write its samples (picklable)."""
 
+    finalize_reads_shards = False  # nothing to merge: an object-storage output skips the download
+
     out_dir: str
     prefix: str
     method: str

@@ -44,6 +44,8 @@ def detect_record(record: Record, images_root: str | None, nets: NetSpec, cfg: D
 class DetectJob:
     """Detect every image of a shard and write its JSON lines (picklable: paths and configs only)."""
 
+    finalize_reads_shards = False  # nothing to merge: an object-storage output skips the download
+
     out_dir: str
     prefix: str
     nets: NetSpec

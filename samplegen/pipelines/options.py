@@ -27,6 +27,7 @@ from samplegen.config.resolve import COMMAND_LINE, EngineValues, Resolved, resol
 from samplegen.engine.distribute import WorkerPool
 from samplegen.engine.manifest import describe_input
 from samplegen.engine.run import EngineSettings
+from samplegen.engine.storage import file_url_path, is_remote, is_url, output_location
 from samplegen.engine.task import ShardTask, plan_shards
 from samplegen.errors import ConfigError
 
@@ -42,7 +43,9 @@ class RunOptions:
     """Engine options of a run. None means "from the configuration" (preset < file < environment).
 
     Attributes:
-        out: output folder (default ``samplegen-out/<command>``).
+        out: output folder (default ``samplegen-out/<command>``), or a URL: ``file:///abs/path``
+            (the same as the path) or object storage (``s3://bucket/prefix``, any fsspec URL;
+            `samplegen.engine.object_store`), kept as a string.
         workers, seed, shard_size, max_errors: override the engine keys of the configuration.
         shards: cut the images into this many balanced shards instead (excludes `shard_size`).
         resume: continue a run in `out`; overwrite: replace it (exclusive).
@@ -58,7 +61,7 @@ class RunOptions:
             (otherwise such an image is skipped, ``outside_root``).
     """
 
-    out: Path | None = None
+    out: Path | str | None = None
     workers: int | None = None
     seed: int | None = None
     shard_size: int | None = None
@@ -131,7 +134,7 @@ class RunOptions:
         return WorkerPool(workers, modules)
 
     def settings(self, engine: EngineValues, default_out: Path) -> EngineSettings:
-        return EngineSettings(out_dir=Path(self.out) if self.out is not None else default_out,
+        return EngineSettings(out_dir=output_location(self.out) if self.out is not None else default_out,
                               workers=engine.worker_count, resume=self.resume, overwrite=self.overwrite,
                               max_errors=engine.max_errors, progress=self.progress, verify=self.verify)
 
@@ -143,15 +146,22 @@ def describe_inputs(**paths: Path | None) -> tuple[dict[str, str], ...]:
 
 def job_path(path: str | Path | None) -> str | None:
     """A path as a job carries it: absolute, so it means the same in every worker and on every
-    node of a cluster (a URL is kept as it is)."""
-    if path is None or "://" in str(path):
-        return None if path is None else str(path)
+    node of a cluster; a ``file://`` URL becomes its path, another URL is kept as it is (the
+    engine spools a job writing there, `samplegen.engine.spool`)."""
+    if path is None:
+        return None
+    if is_remote(path):
+        return str(path)
+    if is_url(path):
+        return str(file_url_path(str(path)))
     return str(Path(path).resolve())
 
 
 def run_options(**kwargs: Any) -> RunOptions:
-    """`RunOptions` from the keyword arguments of a library call (paths made `Path`)."""
-    for key in ("out", "config"):
-        if kwargs.get(key) is not None:
-            kwargs[key] = Path(kwargs[key])
+    """`RunOptions` from the keyword arguments of a library call (paths made `Path`, an output
+    URL kept as a string: `Path` would collapse ``s3://`` to ``s3:/``)."""
+    if kwargs.get("out") is not None:
+        kwargs["out"] = output_location(kwargs["out"])
+    if kwargs.get("config") is not None:
+        kwargs["config"] = Path(kwargs["config"])
     return RunOptions(**kwargs)
