@@ -59,6 +59,13 @@ def output_location(location: str | os.PathLike) -> Path | str:
     return Path(location)
 
 
+def child_location(location: Path | str, name: str) -> Path | str:
+    """The subfolder `name` of an output location (a path or a URL, as `output_location` keeps it)."""
+    if is_url(location):
+        return f"{str(location).rstrip('/')}/{name}"
+    return Path(location) / name
+
+
 def file_stamp(path: Path) -> tuple[int, int] | None:
     """(bytes, mtime_ns) of a file, or of a shard folder (total bytes, latest mtime of the folder
     and everything in it); None when absent."""

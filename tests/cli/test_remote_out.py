@@ -98,3 +98,23 @@ def test_storage_mistakes_are_one_line(server, tmp_path):
     assert unknown.code == 2 and unknown.stderr.count("\n") == 1 and "nosuchproto" in unknown.stderr
     other_host = run_cli([*ANCHORS, "--out", "file://otherhost/run"])
     assert other_host.code == 2 and "absolute path on this machine" in other_host.stderr
+
+
+def test_fsspec_is_needed_only_for_a_url(tmp_path):
+    """Without fsspec (``import fsspec`` failing, as when it is not installed): a local run works,
+    an s3:// one is refused naming the extra to install."""
+    import subprocess
+    import sys
+
+    def without_fsspec(*args) -> subprocess.CompletedProcess:
+        code = ("import sys; sys.modules['fsspec'] = None; sys.modules['s3fs'] = None\n"
+                "from samplegen.cli import main; main(sys.argv[1:])")
+        return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=120)
+
+    local = without_fsspec(*ANCHORS, "--out", tmp_path / "local")
+    assert local.returncode == 0, local.stderr
+    remote = without_fsspec(*ANCHORS, "--out", "s3://bucket/run")
+    assert remote.returncode == 2
+    assert remote.stderr == ('samplegen: s3://bucket/run: object storage needs fsspec and its s3:// driver: '
+                             'pip install "samplegen[s3]"\n')
