@@ -7,8 +7,8 @@ Two parts, both through `compare_aittsmd` (which runs the unmodified scripts):
 
 1. speed: the three scripts (gen_12net_data.py, gen_landmark_aug_12.py, gen_imglist_pnet.py)
    untraced, each run followed by ``samplegen mtcnn --size 12`` (packed, the bench's workers) on
-   the same images, interleaved so both see the same load; the ratio of the best times, and
-   samplegen's best time against the decode floor the bench measured in the same run;
+   the same images, interleaved so both see the same load; the ratio of the best times (the
+   decode-floor goal is judged by the bench's own table, whose tasks run side by side);
 2. distribution: one traced run of the scripts (seed 0) against samplegen ``--compat aittsmd``
    planned on the same records (pooled over 3 seeds): per class the candidate counts and the
    largest gap of the 0.05-bin IoU / relative-size / centre-offset histograms. One reference run
@@ -51,10 +51,10 @@ def report(bench: BenchSet, aittsmd: str, python: str, work: Path, workers: int,
     print(f"  samplegen / AITTSMD speed:                    {ratio:6.1f}x  (goal >= {GOAL_VS_AITTSMD:g}x: "
           f"{'met' if ratio >= GOAL_VS_AITTSMD else 'NOT met'})")
     vs_floor = None
-    if floor_seconds:
+    if floor_seconds:   # the bench's own table, measured minutes apart: a rough figure only
         vs_floor = ours / floor_seconds
-        print(f"  samplegen time / cv2 decode floor time:       {vs_floor:6.2f}x  (goal <= {GOAL_VS_FLOOR:g}x: "
-              f"{'met' if vs_floor <= GOAL_VS_FLOOR else 'NOT met'})")
+        print(f"  (samplegen here / the table's decode floor:   {vs_floor:6.2f}x; the goal <= {GOAL_VS_FLOOR:g}x is "
+              "judged on the table's own ratio above, measured side by side)")
     reference = compare.build_reference(aittsmd, python, inputs, work / "trace", runs=1)
     omitted = reference["inputs"]["omitted_images"]
     faces = compare.faces_by_key(inputs)

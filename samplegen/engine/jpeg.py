@@ -7,6 +7,8 @@ same "fancy" chroma upsampling (``fastupsample=False``) OpenCV uses, so the pixe
 (tests/engine/test_jpeg.py checks it on the real photos of the shared data).
 
 `decode` returns None whenever it cannot promise that, and the caller falls back to OpenCV:
+an image whose header declares more than `samplegen.engine.images.MAX_PIXELS` pixels (OpenCV,
+run with that limit, refuses it before allocating; libjpeg-turbo would not),
 `simplejpeg` not installed (``pip install 'samplegen[jpeg]'``), not a JPEG (PNG, BMP, ...), a
 colour space other than YCbCr / grayscale (CMYK and YCCK: OpenCV inverts and converts them its
 own way), a precision libjpeg-turbo's 8-bit path refuses (12-bit), or any decoding error (a
@@ -45,9 +47,11 @@ def decode(data: bytes | np.ndarray) -> np.ndarray | None:
     buffer = data.tobytes() if isinstance(data, np.ndarray) else data
     if buffer[:2] != SOI:
         return None
+    from samplegen.engine.images import MAX_PIXELS  # here: images imports this module
+
     try:
-        _, _, colourspace, _ = simplejpeg.decode_jpeg_header(buffer)
-        if colourspace not in PLAIN_COLOURSPACES:
+        height, width, colourspace, _ = simplejpeg.decode_jpeg_header(buffer)
+        if colourspace not in PLAIN_COLOURSPACES or height * width > MAX_PIXELS:
             return None
         pixels = simplejpeg.decode_jpeg(buffer, colorspace="BGR", fastdct=False, fastupsample=False)
     except (ValueError, RuntimeError):

@@ -70,6 +70,14 @@ def test_cmyk_png_and_damaged_files_go_to_opencv(photos):
     assert fast is None or np.array_equal(fast, opencv(cut))
 
 
+def test_an_image_bomb_header_is_left_to_opencv(photos):
+    pytest.importorskip("simplejpeg")
+    data = bytearray(np.fromfile(str(photos[0]), np.uint8).tobytes())
+    sof = next(i for i in range(2, len(data) - 9) if data[i] == 0xFF and data[i + 1] in (0xC0, 0xC2))
+    data[sof + 5:sof + 9] = (40000).to_bytes(2, "big") * 2     # 40000 x 40000 declared: over MAX_PIXELS
+    assert jpeg.decode(np.frombuffer(bytes(data), np.uint8)) is None
+
+
 def test_other_flags_and_a_missing_extra_are_opencv(photos, monkeypatch):
     data = np.fromfile(str(photos[0]), np.uint8)
     assert np.array_equal(jpeg.imdecode(data, cv2.IMREAD_GRAYSCALE), cv2.imdecode(data, cv2.IMREAD_GRAYSCALE))
