@@ -9,8 +9,12 @@
 3. Pass 2 (cut workers): `MtcnnItem.plan` plans the image again -- a pure function of seed, key,
    record and detections, so the very same plan -- and keeps the chosen rows.
 The parent therefore holds counts and ordinals, not plans (~18.7 KB an image at size 12): its
-memory no longer grows with the planned crops. The result depends only on the seed and the
-inputs, never on worker count or scheduling.
+memory does not grow with the planned crops. A small run (under `PARALLEL_PLAN_MIN_IMAGES`)
+plans in the parent while the pool starts, and keeps the plans it made within `KEPT_PLAN_BYTES`:
+those images carry their kept rows to the cut workers and are not planned twice. The balance
+rule is the config's ``balance`` (`samplegen.mtcnn.balance`); a planned sample selected k times
+has copy indices 0..k-1 (`MtcnnItem.copies`). The result depends only on the seed and the
+inputs, never on worker count, scheduling or which images were planned twice.
 """
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 and keeps exactly the rows a one-pass selection (plan everything, balance, select) would keep."""
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import subprocess
 import sys
@@ -42,6 +43,11 @@ def test_kept_plans_equal_the_one_pass_selection(wider_subset, facepoint_subset,
     assert len(planned.items) == len(expected) == 200
     assert all(same_plan(item.plan, want) for item, want in zip(planned.items, expected))
     assert sum(len(item.plan) for item in planned.items) == sum(planned.balance.targets)
+    # Planned here (a small run), the items carry their kept rows; planned again from ordinals
+    # alone (what a cut worker does for the rest), they are the same rows.
+    assert all(item.given_plan is not None for item in planned.items)
+    replanned = [dataclasses.replace(item, given_plan=None, given_copies=None) for item in planned.items]
+    assert all(same_plan(item.plan, want) for item, want in zip(replanned, expected))
 
 
 def test_hard_examples_from_detections(wider_subset, make_config):
@@ -63,6 +69,7 @@ def test_an_item_re_plans_identically_in_another_process(wider_subset, make_conf
     cfg = make_config(12)
     with WorkerPool(1) as pool:
         item = next(i for i in plan_run(wider_subset[:30], [], cfg, 5, pool).items if len(i.plan))
+    item = dataclasses.replace(item, given_plan=None, given_copies=None)   # re-planned from its ordinals
     (tmp_path / "item.pkl").write_bytes(pickle.dumps(item))
     code = ("import pickle, sys, numpy as np; item = pickle.load(open(sys.argv[1], 'rb')); "
             "np.save(sys.argv[2], item.plan.crop)")
