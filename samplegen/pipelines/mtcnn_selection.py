@@ -225,7 +225,8 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
                      mode=cfg.balance_mode, per_unit=cfg.base)
     items = [_item(key, role, record, cfg, seed, dets, tuple(chosen.ordinals(i)), plan)
              for i, (key, role, record, _, dets, plan) in enumerate(usable)]
-    return PlannedRun(items, chosen, skipped, len(usable), ratio, cfg.base)
+    base = cfg.base if cfg.balance_mode in ("oversample", "aittsmd") else None   # a preset's base unused by keep
+    return PlannedRun(items, chosen, skipped, len(usable), ratio, base)
 
 
 def _item(key: str, role: str, record: Record, cfg: MtcnnConfig, seed: int, detections: np.ndarray | None,
