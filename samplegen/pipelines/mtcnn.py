@@ -21,6 +21,7 @@ from samplegen.datasets.detections import match_detections, read_detections
 from samplegen.engine.manifest import RunDescription
 from samplegen.engine.distribute import WorkerPool
 from samplegen.engine.run import execute, skip_reasons
+from samplegen.engine.storage import child_location, is_url, output_location
 from samplegen.errors import ConfigError, InputError
 from samplegen.mtcnn.balance import DUPLICATING_MODES
 from samplegen.mtcnn.config import PRESETS, MtcnnConfig, build_mtcnn_config, compat_output, with_compat
@@ -143,8 +144,11 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
     choice = choose_layout(layout, image_format or _output_default(first, "image_format", layout),
                            list_style or _output_default(first, "list_style", layout), tfrecord_split, relative_paths)
     mining, mining_record = _mining(first.size, pnet, rnet, detect_preset, first.detect, first.resolved.sources, images)
-    parent = Path(out) if out is not None else Path("samplegen-out")
-    folders = [parent / STAGE_NAMES[s] if (multi or out is None) else Path(out) for s in sizes]
+    parent = output_location(out) if out is not None else Path("samplegen-out")
+    if multi and is_url(parent):
+        raise ConfigError(f"--size {','.join(map(str, sizes))} stages the larger sizes' shards beside the outputs: "
+                          "give a local --out (or run each size on its own into the URL)")
+    folders = [child_location(parent, STAGE_NAMES[s]) if (multi or out is None) else parent for s in sizes]
     settings = [dataclasses.replace(options.settings(values, folder), out_dir=folder) for folder in folders]
     for setting in settings:
         _refuse_unlistable(choice, setting.out_dir)
@@ -314,10 +318,10 @@ def _mining(size: int, pnet: str | Path | None, rnet: str | Path | None, preset:
     return MiningSpec(spec, cfg, job_path(images)), record
 
 
-def _refuse_unlistable(choice: LayoutChoice, out_dir: Path) -> None:
+def _refuse_unlistable(choice: LayoutChoice, out_dir: Path | str) -> None:
     """Trainers split list lines at single spaces: an absolute path with whitespace would break
     every line, so refuse it before writing anything."""
-    where = out_dir.resolve().as_posix()
+    where = out_dir if is_url(out_dir) else Path(out_dir).resolve().as_posix()
     if choice.absolute_paths and any(c.isspace() for c in where):
         raise ConfigError(f"{where}: the list layout writes absolute image paths and trainers split list "
                           "lines at spaces; choose an output folder without whitespace, or --relative-paths")
