@@ -57,6 +57,12 @@ class Resolved:
         return self.layered.sources
 
     @property
+    def decisive_sources(self) -> dict[str, str]:
+        """The sources of the `decisive` values only (what a manifest records: where the worker
+        count came from must not change its bytes)."""
+        return {k: v for k, v in self.sources.items() if k.split(".")[0] not in NON_DECISIVE_KEYS}
+
+    @property
     def method_values(self) -> dict[str, Any]:
         """The values of the method's own dataclass (everything but the engine keys), carrying the
         engine keys as `SiblingValues.sibling_keys` for the unknown-key message."""

@@ -92,7 +92,7 @@ def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, f
     run = RunDescription(
         command="anchors", version=__version__,
         config=resolved.decisive() | {"with_images": with_images, "with_max_iou": with_max_iou},
-        config_sources=resolved.sources, seed=values.seed, layout="wds", shard_size=values.shard_size,
+        config_sources=resolved.decisive_sources, seed=values.seed, layout="wds", shard_size=values.shard_size,
         inputs=describe_inputs(annotations=annotations, proposals=proposals), planned_shards=len(tasks),
         plan={"class_names": list(dataset.class_names),
               **{k: v for k, v in dataset.meta.items() if _jsonable(v)}})

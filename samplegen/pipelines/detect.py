@@ -101,7 +101,7 @@ def run_detect(pnet: str | Path | None = None, rnet: str | Path | None = None, *
     tasks, values, resolved = options.shard(dataset.records, values, resolved, key=lambda record: record.key)
     run = RunDescription(
         command="detect", version=__version__, config={**resolved.decisive(), "preset": preset},
-        config_sources=resolved.sources, seed=values.seed, layout="jsonl", shard_size=values.shard_size,
+        config_sources=resolved.decisive_sources, seed=values.seed, layout="jsonl", shard_size=values.shard_size,
         inputs=describe_inputs(annotations=annotations, pnet=spec.pnet, rnet=spec.rnet),
         planned_shards=len(tasks), plan={"stages": ["pnet", "rnet"] if spec.rnet else ["pnet"]})
     job = DetectJob(job_path(settings.out_dir), PREFIX, spec, cfg, job_path(images), follow_symlinks)

@@ -175,7 +175,7 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
             run = RunDescription(
                 command="mtcnn", version=__version__,
                 config=resolved.decisive() | class_info | choice.config() | mining_record,
-                config_sources=resolved.sources, seed=stage_values.seed, layout=choice.manifest_layout(),
+                config_sources=resolved.decisive_sources, seed=stage_values.seed, layout=choice.manifest_layout(),
                 shard_size=stage_values.shard_size, inputs=inputs, planned_shards=len(tasks),
                 plan=planned.counts() | {"channel_order": CHANNEL_ORDER}, skipped=tuple(planned.skipped))
             job = MtcnnJob(job_path(setting.out_dir), STAGE_NAMES[stage.size], choice.layout, stage.size,

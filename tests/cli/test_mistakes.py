@@ -29,7 +29,7 @@ def one_line_exit_2(res, *fragments: str) -> str:
 
 @pytest.mark.parametrize("command, relative, fmt, right", [
     (["mtcnn"], COCO128, "wider", "coco"),
-    (["anchors", "--method", "ssd300"], "wider/wider_face_val_bbx_gt.txt", None, "wider"),  # anchors': coco
+    (["anchors", "--method", "ssd300"], "wider/wider_face_val_bbx_gt.txt", "coco", "wider"),  # auto by default
     (["mtcnn"], "facepoint/trainImageList.txt", "wider-lines", "facepoints"),
     (["mtcnn"], "wider/wider_origin_anno.txt", "wider", "wider-lines"),
 ])

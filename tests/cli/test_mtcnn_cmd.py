@@ -267,7 +267,7 @@ def test_kill_and_resume_gives_the_bytes_of_an_uninterrupted_run(runs, wider_arg
             deadline = time.monotonic() + 60
             while proc.poll() is None and time.monotonic() < deadline:
                 try:
-                    done = len(json.loads((out / "manifest.json").read_text())["shards"])
+                    done = len(manifest(out)["shards"])
                 except (OSError, ValueError, KeyError):
                     done = 0
                 if done >= 1:
@@ -294,11 +294,13 @@ def dlib_small(runs, dlib_args):
     return runs.get("dlib-refuse", ["--size", 12, *dlib_args, "--shard-size", 2])
 
 
-def test_rerun_without_resume_or_overwrite_refuses(dlib_small, dlib_args):
+def test_rerun_with_another_configuration_refuses(dlib_small, dlib_args):
+    """The same finished run again is reported complete (exit 0); another configuration is refused
+    with both ways out named."""
     out, _ = dlib_small
     before = tree_bytes(out)
-    res = run_cli(["mtcnn", "--size", 12, *dlib_args, "--shard-size", 2, "--out", out, "--workers", 1])
-    assert res.code == 2 and res.stdout == ""
+    res = run_cli(["mtcnn", "--size", 12, *dlib_args, "--shard-size", 2, "--out", out, "--workers", 1, "--seed", 5])
+    assert res.code == 2 and res.stdout == "" and "seed" in res.stderr
     assert len(res.stderr.splitlines()) == 1
     assert "--resume" in res.stderr and "--overwrite" in res.stderr
     assert tree_bytes(out) == before
@@ -447,11 +449,26 @@ def test_detections_refused_for_size_12(dlib, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+KEPT_IMAGE = "2007_007763.jpg"  # the first dlib photo of the annotations; the others are missing
+
+
+def partial_root(dlib, tmp_path: Path) -> Path:
+    """An images folder holding one of the annotated photos: the folder is the right one (a folder
+    with none of them is refused before planning), and the other images are missing."""
+    root = tmp_path / "partial"
+    root.mkdir()
+    (root / KEPT_IMAGE).write_bytes((dlib["root"] / KEPT_IMAGE).read_bytes())
+    return root
+
+
+def dlib_images(dlib) -> set[str]:
+    return {im["file_name"] for im in json.loads(dlib["coco"].read_text())["images"]}
+
+
 def test_missing_images_fail_over_max_errors(dlib, tmp_path):
-    """COCO form (sizes in the annotation): every image is missing when cut."""
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    res = run_cli(["mtcnn", "--size", 12, "--annotations", dlib["coco"], "--format", "coco", "--images", empty,
+    """COCO form (sizes in the annotation): three of the four images are missing when cut."""
+    res = run_cli(["mtcnn", "--size", 12, "--annotations", dlib["coco"], "--format", "coco",
+                   "--images", partial_root(dlib, tmp_path),
                    "--out", tmp_path / "out", "--workers", 1, "--no-progress"])
     assert res.code == 1, res.stderr
     assert res.stdout == ""
@@ -460,39 +477,35 @@ def test_missing_images_fail_over_max_errors(dlib, tmp_path):
 
 
 def test_missing_images_tolerated_are_listed(dlib, tmp_path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
     out = tmp_path / "out"
     summary = ok(run_cli(["mtcnn", "--size", 12, "--annotations", dlib["coco"], "--format", "coco",
-                          "--images", empty, "--out", out, "--workers", 1, "--no-progress",
+                          "--images", partial_root(dlib, tmp_path), "--out", out, "--workers", 1, "--no-progress",
                           "--max-errors", 1000]))
     m = manifest(out)
-    images = {im["file_name"] for im in json.loads(dlib["coco"].read_text())["images"]}
-    assert {s["image"] for s in m["skipped_images"]} == images
+    missing = dlib_images(dlib) - {KEPT_IMAGE}
+    assert {s["image"] for s in m["skipped_images"]} == missing
     assert {s["reason"] for s in m["skipped_images"]} == {"missing"}
-    assert summary["skipped_images"] == len(images) and summary["samples"] == 0
+    assert summary["skipped_images"] == len(missing) == 3
+    assert summary["samples"] > 0 and {s["source"] for s in read_mtcnn(out, images=False)} <= {KEPT_IMAGE}
 
 
 def test_missing_images_without_sizes_fail_over_max_errors(dlib, tmp_path):
-    """WIDER form: sizes come from image headers, so with an empty images folder every image is
-    skipped while planning; with --max-errors 0 the run must fail (exit 1), not report success."""
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    res = run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--format", "wider", "--images", empty,
+    """WIDER form: sizes come from image headers, so the missing images are skipped while
+    planning; with --max-errors 0 the run must fail (exit 1), not report success."""
+    res = run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--format", "wider",
+                   "--images", partial_root(dlib, tmp_path),
                    "--out", tmp_path / "out", "--workers", 1, "--no-progress"])
     assert res.code == 1, f"exit {res.code}: {res.stdout[:300]}"
 
 
 def test_images_skipped_while_planning_are_counted(dlib, tmp_path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
     out = tmp_path / "out"
     summary = ok(run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--format", "wider",
-                          "--images", empty, "--out", out, "--workers", 1, "--no-progress", "--max-errors", 100]))
+                          "--images", partial_root(dlib, tmp_path), "--out", out, "--workers", 1, "--no-progress",
+                          "--max-errors", 100]))
     m = manifest(out)
-    assert [s["reason"] for s in m["skipped_images"]] == ["no_size"] * 4
-    assert summary["skipped_images"] == 4 and m["totals"]["skipped_images"] == 4
-    assert len(m["skipped_images"]) == 4
+    assert [s["reason"] for s in m["skipped_images"]] == ["no_size"] * 3
+    assert summary["skipped_images"] == 3 and m["totals"]["skipped_images"] == 3
 
 
 # ------------------------------------------------------------------------------------------
@@ -606,18 +619,16 @@ def test_resume_refused_when_the_annotation_changed(dlib, tmp_path):
 
 
 def test_images_skipped_while_planning_are_listed_in_the_plan(dlib, tmp_path):
-    """WIDER form with no images: the sizes are unknown, so every image is skipped (no_size) while
+    """WIDER form with images missing: their sizes are unknown, so they are skipped (no_size) while
     planning and listed in the manifest's plan."""
-    empty = tmp_path / "empty"
-    empty.mkdir()
     out = tmp_path / "out"
-    summary = ok(run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--images", empty, "--out", out,
-                          "--workers", 1, "--no-progress", "--max-errors", 1000]))
+    summary = ok(run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--images", partial_root(dlib, tmp_path),
+                          "--out", out, "--workers", 1, "--no-progress", "--max-errors", 1000]))
     skipped = manifest(out)["skipped_images"]
     assert sorted(s["image"] for s in skipped) == sorted(
-        line for line in dlib["wider"].read_text().splitlines() if line.endswith(".jpg"))
+        line for line in dlib["wider"].read_text().splitlines() if line.endswith(".jpg") and line != KEPT_IMAGE)
     assert {s["reason"] for s in skipped} == {"no_size"}
-    assert summary["samples"] == 0
+    assert summary["samples"] > 0
 
 
 def test_shard_size_changes_boundaries_not_samples(runs, dlib_args):
@@ -674,13 +685,16 @@ def test_sampling_geometry_follows_the_rules(runs, data, request):
 
 
 def test_missing_landmark_images_stop_the_run_instead_of_an_empty_selection(dlib, lm_config, tmp_path):
-    """Faces plan fine but every landmark image is missing: the 1:3:1:2 ratio would select
-    nothing at all, so even with the skips tolerated the run refuses, says why, writes nothing."""
-    empty = tmp_path / "empty"
-    empty.mkdir()
+    """Faces plan fine but no landmark image can be read (each file is there, none is a picture):
+    the 1:3:1:2 ratio would select nothing at all, so even with the skips tolerated the run
+    refuses, says why, writes nothing. (A folder holding none of them is refused earlier.)"""
+    unreadable = tmp_path / "unreadable"
+    unreadable.mkdir()
+    for line in dlib["points"].read_text().splitlines():
+        (unreadable / line.split()[0]).write_bytes(b"not a picture")
     out = tmp_path / "out"
     args = ["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--format", "wider", "--images", dlib["root"],
-            "--landmarks", dlib["points"], "--landmark-images", empty, "--config", lm_config, "--out", out,
+            "--landmarks", dlib["points"], "--landmark-images", unreadable, "--config", lm_config, "--out", out,
             "--workers", 1, "--no-progress", "--max-errors", 1000]
     res = run_cli(args)
     assert res.code == 2 and res.stdout == ""
