@@ -43,7 +43,7 @@ def test_same_pixels_as_opencv_on_the_real_photos(photos):
 
 def test_grayscale_and_progressive_jpegs(photos, tmp_path):
     pytest.importorskip("simplejpeg")
-    from PIL import Image
+    Image = pytest.importorskip("PIL.Image")
     image = Image.open(photos[0])
     for name, kwargs, mode in (("gray.jpg", {}, "L"), ("progressive.jpg", {"progressive": True}, "RGB"),
                                ("444.jpg", {"subsampling": 0}, "RGB")):
@@ -55,7 +55,7 @@ def test_grayscale_and_progressive_jpegs(photos, tmp_path):
 
 
 def test_cmyk_png_and_damaged_files_go_to_opencv(photos):
-    from PIL import Image
+    Image = pytest.importorskip("PIL.Image")
     buffer = io.BytesIO()
     Image.open(photos[0]).convert("CMYK").save(buffer, "JPEG", quality=90)
     cmyk = np.frombuffer(buffer.getvalue(), np.uint8)
