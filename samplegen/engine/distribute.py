@@ -63,6 +63,13 @@ def _libc_malloc_trim() -> Callable[[int], int] | None:
 _MALLOC_TRIM = _libc_malloc_trim()
 
 
+def release_free_memory() -> None:
+    """Hand the heap's free memory back to the OS (glibc's ``malloc_trim``; elsewhere nothing):
+    for a parent that has just dropped a large transient (pass 1's results)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
 def _trimmed(fn: Callable[[T], R], task: T) -> R:
     """`fn(task)`, then the freed heap handed back to the OS.
 
@@ -73,8 +80,7 @@ def _trimmed(fn: Callable[[T], R], task: T) -> R:
     try:
         return fn(task)
     finally:
-        if _MALLOC_TRIM is not None:
-            _MALLOC_TRIM(0)
+        release_free_memory()
 
 
 def run_serial(fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
@@ -194,6 +200,7 @@ def _bounded_map(pool: ProcessPoolExecutor, fn: Callable[[T], R], tasks: Sequenc
                 submit(1)
     except BrokenProcessPool:
         raise WorkerLost(list(running.values())) from None
-    finally:
-        for future in running:
-            future.cancel()
+    # Tasks still in flight are not cancelled here: every way out of a map but its end is followed
+    # by `WorkerPool.abort`, and on Python 3.11 a future cancelled from this thread and then failed
+    # by the executor's own thread when `abort` kills the workers crashes that thread with an
+    # `InvalidStateError` traceback on stderr. `shutdown(cancel_futures=True)` cancels them safely.

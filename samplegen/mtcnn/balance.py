@@ -87,6 +87,32 @@ class Balance:
             out.append(part - lo)
         return out
 
+    def packed_ordinals(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every image's `ordinals` in one array, for a parent that keeps them for a million images.
+
+        Returns:
+            values: int32 [selected], image by image, class by class (`CLASS_ORDER`), sorted
+                within each run: the concatenation of ``ordinals(0)``, ``ordinals(1)``, ...
+            ends: int64 [images, 4], where each image's class runs end in `values` (a run starts
+                where the one before it ends). One array instead of four per image: a few bytes
+                per selected sample rather than ~500 bytes of array headers per image.
+        """
+        images = self.offsets.shape[0] - 1
+        image_of, within, class_of = [], [], []
+        for c, chosen in enumerate(self.chosen):
+            # Images without samples of class c repeat their successor's offset: "right" - 1
+            # lands on the image that holds the ordinal.
+            image = np.searchsorted(self.offsets[:, c], chosen, "right") - 1
+            image_of.append(image)
+            within.append(chosen - self.offsets[image, c])
+            class_of.append(np.full(chosen.shape[0], c, np.int64))
+        image_of, class_of = np.concatenate(image_of), np.concatenate(class_of)
+        order = np.lexsort((class_of, image_of))    # stable: each run stays sorted
+        values = np.concatenate(within)[order].astype(np.int32)
+        counts = np.zeros(images * 4, np.int64)
+        np.add.at(counts, image_of * 4 + class_of, 1)
+        return values, np.cumsum(counts).reshape(images, 4)
+
     def rows(self, image: int, cls: np.ndarray) -> np.ndarray:
         """int64 sorted row indices of image `image`'s plan (classes `cls` int8 [K]) that are kept."""
         return kept_rows(cls, self.ordinals(image))

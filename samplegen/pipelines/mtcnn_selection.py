@@ -8,8 +8,9 @@
    each class are kept (their ordinals), exactly meeting the ratio.
 3. Pass 2 (cut workers): `MtcnnItem.plan` plans the image again -- a pure function of seed, key,
    record and detections, so the very same plan -- and keeps the chosen rows.
-The parent therefore holds counts and ordinals, not plans (~18.7 KB an image at size 12): its
-memory does not grow with the planned crops. A small run (under `PARALLEL_PLAN_MIN_IMAGES`)
+The parent therefore holds counts and ordinals, not plans (~18.7 KB an image at size 12), the
+ordinals of the whole run in one int32 array (`Balance.packed_ordinals`): its memory does not grow
+with the planned crops. A small run (under `PARALLEL_PLAN_MIN_IMAGES`)
 plans in the parent while the pool starts, and keeps the plans it made within `KEPT_PLAN_BYTES`:
 those images carry their kept rows to the cut workers and are not planned twice. The balance
 rule is the config's ``balance`` (`samplegen.mtcnn.balance`); a planned sample selected k times
@@ -18,6 +19,7 @@ inputs, never on worker count, scheduling or which images were planned twice.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field, fields
 from typing import Mapping, Sequence
@@ -25,7 +27,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from samplegen.datasets.detections import detections_for
-from samplegen.engine.distribute import WorkerPool, run_serial
+from samplegen.engine.distribute import WorkerPool, release_free_memory, run_serial
 from samplegen.engine.images import NO_SIZE
 from samplegen.mtcnn.balance import Balance, balance, batch_weights, copy_index, kept_rows
 from samplegen.mtcnn.config import MtcnnConfig
@@ -44,7 +46,7 @@ LANDMARKS = "landmarks"
 PARALLEL_PLAN_MIN_IMAGES = 2000  # below this, planning here (~1,600 images/s) beats starting and feeding workers
 MINING_CHUNK = 8                # images per planning task when detecting: ~1 s of work, balanced
 KEPT_PLAN_BYTES = 64 << 20      # a pass 1 run here keeps this much of its plans: their images are not re-planned
-NO_ROWS = (np.zeros(0, np.int64),) * 4
+NO_ROWS = np.zeros(0, np.int32)
 
 
 def item_key(role: str, record: Record) -> str:
@@ -67,7 +69,8 @@ class MtcnnItem:
 
     `key` is ``"faces/<record key>"`` or ``"landmarks/<record key>"`` so the two sources never
     collide; `role` tells which images root the path is under. `ordinals` are, per class in
-    `CLASS_ORDER`, the kept samples of that class in plan order (a repeat is a duplicate);
+    `CLASS_ORDER`, the kept samples of that class in plan order (a repeat is a duplicate), kept
+    as one int32 array, `kept`, cut at `class_ends` (a view of the run's `packed_ordinals`);
     `detections` the previous stage's boxes the plan was made from (None for PNet-style plans).
     `given_plan` is an explicit plan to cut instead (callers that planned themselves, tests;
     pass 1 run in the parent, within `KEPT_PLAN_BYTES`), `given_copies` its copy indices.
@@ -79,9 +82,15 @@ class MtcnnItem:
     cfg: MtcnnConfig | None = None
     seed: int = 0
     detections: np.ndarray | None = None
-    ordinals: tuple[np.ndarray, ...] = field(default=NO_ROWS)
+    kept: np.ndarray = field(default_factory=lambda: NO_ROWS)
+    class_ends: tuple[int, int, int, int] = (0, 0, 0, 0)
     given_plan: CropPlan | None = None
     given_copies: np.ndarray | None = None
+
+    @property
+    def ordinals(self) -> tuple[np.ndarray, ...]:
+        """Per class in `CLASS_ORDER`, the within-image ordinals of the kept samples (int32)."""
+        return tuple(np.split(self.kept, self.class_ends[:3]))
 
     @property
     def plan(self) -> CropPlan:
@@ -127,7 +136,7 @@ def count_chunk(chunk: PlanChunk) -> list[tuple[np.ndarray, np.ndarray | None] |
     for record, detections in zip(chunk.records, chunk.detections):
         if chunk.role == FACES and chunk.mining is not None:
             m = chunk.mining
-            detections, reason = detect_record(record, m.images_root, m.nets, m.cfg)
+            detections, reason = detect_record(record, m.images_root, m.nets, m.cfg, m.follow_symlinks)
             if detections is None:
                 out.append(reason)
                 continue
@@ -223,19 +232,25 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
     ratio = tuple(cfg.ratio) if landmarks else tuple(cfg.ratio[:3]) + (0,)
     chosen = balance(counts, ratio, seed, cfg.allow_duplicates, CLASS_ORDER.index(CLASS_CODES[cfg.ratio_base]),
                      mode=cfg.balance_mode, per_unit=cfg.base)
-    items = [_item(key, role, record, cfg, seed, dets, tuple(chosen.ordinals(i)), plan)
-             for i, (key, role, record, _, dets, plan) in enumerate(usable)]
+    values, ends = chosen.packed_ordinals()
+    starts = np.concatenate([[0], ends[:-1, 3]]).astype(np.int64)
+    items = [_item(key, role, record, cfg, seed, dets, values[start:end[3]], tuple((end - start).tolist()), plan)
+             for (key, role, record, _, dets, plan), start, end in zip(usable, starts.tolist(), ends)]
+    del usable, values
+    chosen = dataclasses.replace(chosen, chosen=(NO_ROWS,) * 4)   # in the items now; the parent keeps counts
+    release_free_memory()   # pass 1's results, freed
     base = cfg.base if cfg.balance_mode in ("oversample", "aittsmd") else None   # a preset's base unused by keep
-    return PlannedRun(items, chosen, skipped, len(usable), ratio, base)
+    return PlannedRun(items, chosen, skipped, len(items), ratio, base)
 
 
 def _item(key: str, role: str, record: Record, cfg: MtcnnConfig, seed: int, detections: np.ndarray | None,
-          ordinals: tuple[np.ndarray, ...], plan: CropPlan | None) -> MtcnnItem:
+          kept: np.ndarray, class_ends: tuple[int, int, int, int], plan: CropPlan | None) -> MtcnnItem:
     """The image's item; with its full `plan` at hand, the kept rows go with it (no re-planning)."""
+    item = MtcnnItem(key, role, record, cfg, seed, detections, kept, class_ends)
     if plan is None:
-        return MtcnnItem(key, role, record, cfg, seed, detections, ordinals)
-    rows = kept_rows(plan.cls, list(ordinals))
-    return MtcnnItem(key, role, record, cfg, seed, detections, ordinals, select(plan, rows), copy_index(rows))
+        return item
+    rows = kept_rows(plan.cls, list(item.ordinals))
+    return dataclasses.replace(item, given_plan=select(plan, rows), given_copies=copy_index(rows))
 
 
 def _plan_here(indexed: list[tuple[int, PlanChunk]]) -> list[tuple[int, list]]:

@@ -126,3 +126,19 @@ def test_ratio_is_always_exact(counts, ratio, seed, duplicates):
         cls = np.repeat(np.array(CLASS_ORDER, np.int8), counts[i])
         rows = result.rows(i, cls)
         assert rows.shape[0] == sum(len(o) for o in result.ordinals(i))
+
+
+@pytest.mark.parametrize("mode, duplicates", [("exact", False), ("exact", True), ("oversample", True),
+                                              ("keep", False), ("aittsmd", False)])
+def test_packed_ordinals_are_every_images_ordinals_in_one_array(mode, duplicates):
+    # Zero-count images and classes included: they must neither shift nor steal a neighbour's run.
+    counts = np.random.default_rng(4).integers(0, 6, (400, 4)) * np.random.default_rng(5).integers(0, 2, (400, 4))
+    result = balance(counts, (1, 3, 1, 2), 7, duplicates, mode=mode, per_unit=40)
+    values, ends = result.packed_ordinals()
+    assert values.dtype == np.int32 and ends.shape == (400, 4) and ends[-1, 3] == values.shape[0]
+    start = 0
+    for i in range(400):
+        runs = np.split(values[start:ends[i, 3]], ends[i, :3] - start)
+        assert [r.tolist() for r in runs] == [o.tolist() for o in result.ordinals(i)], i
+        start = ends[i, 3]
+    assert values.shape[0] == result.targets.sum()
