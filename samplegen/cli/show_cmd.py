@@ -19,7 +19,7 @@ def show_group() -> None:
 
 
 @show_group.command("mtcnn")
-@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_dir", type=click.Path(file_okay=False))   # a str: a URL is refused by name, not mangled
 @click.option("--out", "picture", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="PNG to write.")
 @click.option("--per-class", type=click.IntRange(min=0), default=32, show_default=True,
@@ -27,7 +27,7 @@ def show_group() -> None:
 @click.option("--scale", type=click.IntRange(min=1), help="Enlarge factor of the crops [closest to 96 px tiles].")
 @click.option("--columns", type=click.IntRange(min=1), default=16, show_default=True, help="Tiles per row.")
 @click.option("--linear", is_flag=True, help="Bilinear enlarging instead of nearest neighbour.")
-def show_mtcnn_command(out_dir: Path, picture: Path, **options: Any) -> None:
+def show_mtcnn_command(out_dir: str, picture: Path, **options: Any) -> None:
     """Contact sheet of a `samplegen mtcnn` output: pos, part, neg, landmark sections.
 
     Each tile is the crop enlarged, its regression box (green), landmarks (red) and IoU.

@@ -11,9 +11,9 @@ from samplegen.pipelines.inspect import output_stats
 
 
 @cli.command("stats")
-@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_dir", type=click.Path(file_okay=False))   # a str: a URL is refused by name, not mangled
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Also draw the figures as a PNG.")
-def stats_command(out_dir: Path, plot: Path | None) -> None:
+def stats_command(out_dir: str, plot: Path | None) -> None:
     """Samples per class / per level, IoU histograms, GTs without a positive prior (anchors)."""
     stats = output_stats(out_dir)
     if plot is not None:

@@ -21,6 +21,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from samplegen.engine import jpeg
+
 HeaderSize = Callable[[Path], "tuple[int, int] | None"]
 
 MISSING = "missing"              # no file at the image's path
@@ -87,7 +89,7 @@ def load_image(path: Path, expected_size: tuple[int | None, int | None] | None =
     # Pixels as stored, like the header sizes readers use: applying EXIF rotation here would make
     # a rotated JPEG's pixels disagree with its annotation's width, height and boxes.
     try:
-        pixels = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
+        pixels = jpeg.imdecode(data, jpeg.STORED_PIXELS) if data.size else None   # OpenCV's pixels
     except cv2.error as exc:
         # OpenCV asserts on images above its own pixel limit (formats without a header check).
         return None, TOO_LARGE if "validateInputImageSize" in str(exc) else UNDECODABLE

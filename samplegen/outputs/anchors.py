@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from samplegen.anchors.sparse import dense_arrays
-from samplegen.outputs.shards import output_manifest, shard_samples, tar_groups
+from samplegen.outputs.shards import output_folder, output_manifest, shard_samples, tar_groups
 
 __all__ = ["dense_arrays", "output_method_config", "read_anchors"]
 
@@ -33,7 +33,7 @@ def output_method_config(out_dir: str | Path):
     from samplegen.config.layers import Layered
     from samplegen.config.resolve import ENGINE_KEYS
 
-    out = Path(out_dir)
+    out = output_folder(out_dir)
     manifest = output_manifest(out, "anchors")
     values = {k: v for k, v in manifest["config"].items()
               if k not in ENGINE_KEYS and k not in RUN_KEYS}
@@ -50,7 +50,7 @@ def read_anchors(out_dir: str | Path, dense: bool = True) -> Iterator[dict]:
         dense: rebuild `label_image`'s dense arrays (`dense_arrays`); False yields the stored
             sparse arrays as they are.
     """
-    out = Path(out_dir)
+    out = output_folder(out_dir)
     manifest = output_manifest(out, "anchors")
     for shard in manifest["shards"]:
         yield from shard_samples(out, shard, _shard_samples(out / shard["files"][0]["name"], dense))

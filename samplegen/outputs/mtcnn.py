@@ -21,7 +21,7 @@ import numpy as np
 from samplegen.errors import ConfigError
 from samplegen.mtcnn.crop_plan import SAMPLE_COLUMNS
 from samplegen.mtcnn.labels import CLASS_CODES, CLASS_NAMES, LANDMARK, NEG
-from samplegen.outputs.shards import output_manifest, shard_samples, tar_groups
+from samplegen.outputs.shards import output_folder, output_manifest, shard_samples, tar_groups
 from samplegen.writers.tf_example import parse_example
 from samplegen.writers.tfrecord import read_records
 
@@ -50,7 +50,7 @@ def read_mtcnn(out_dir: str | Path, images: bool = True, channels: str = "bgr") 
     """
     if channels not in CHANNELS:
         raise ValueError(f"channels must be one of {CHANNELS}, got {channels!r}")
-    out = Path(out_dir)
+    out = output_folder(out_dir)
     manifest = output_manifest(out, "mtcnn")
     layout = manifest["layout"].split(":")[0]
     flip = channels != (STORED_CHANNELS if layout in ("wds", "list") else stored_channel_order(manifest))
@@ -75,9 +75,12 @@ def _packed_samples(out: Path, names: list[str], decode: bool) -> Iterator[dict]
     labels = np.load(out / names[1])
     columns = {name: labels[name] for name in SAMPLE_COLUMNS}
     sources, source = labels["sources"], labels["source"]
+    dup = labels["dup"] if "dup" in labels else None      # duplicating balance modes only
     for row in range(images.shape[0]):
         sample = {name: columns[name][row] for name in SAMPLE_COLUMNS}
         sample["cls"] = int(sample["cls"])
+        if dup is not None:
+            sample["dup"] = int(dup[row])
         sample.update(image=np.array(images[row]) if decode else None, label=CLASS_NAMES[sample["cls"]],
                       source=str(sources[source[row]]))
         yield sample

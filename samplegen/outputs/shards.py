@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from samplegen.engine.manifest import read_manifest
+from samplegen.engine.storage import is_remote, local_path
 from samplegen.engine.verify import damaged_shard, require_intact_size
 from samplegen.errors import ConfigError
 
@@ -14,8 +15,20 @@ READ_ERRORS = (tarfile.TarError, EOFError, ValueError, zipfile.BadZipFile, KeyEr
 """What a damaged shard raises deep in a parser (tar, npz, npy, TFRecord framing, JSON)."""
 
 
+def output_folder(out_dir: str | Path) -> Path:
+    """The local folder of an output given as a path or ``file://`` URL.
+
+    Raises:
+        ConfigError: an object-storage URL: readers open files by path, so copy it first.
+    """
+    if is_remote(out_dir):
+        raise ConfigError(f"{out_dir}: outputs are read from a local folder; copy it first "
+                          "(e.g. aws s3 sync URL DIR, or samplegen verify URL to check it in place)")
+    return local_path(out_dir)
+
+
 def output_manifest(out_dir: Path, command: str) -> dict:
-    manifest = read_manifest(Path(out_dir))
+    manifest = read_manifest(output_folder(out_dir))
     if manifest is None or manifest.get("command") != command:
         raise ConfigError(f"{out_dir}: no samplegen {command} output (manifest.json missing or of another command)")
     return manifest

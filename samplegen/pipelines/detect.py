@@ -30,6 +30,7 @@ class MiningSpec:
     nets: NetSpec
     cfg: DetectConfig
     images_root: str | None
+    follow_symlinks: bool = False
 
 
 def net_spec(pnet: str | Path | None, rnet: str | Path | None) -> NetSpec:

@@ -10,6 +10,7 @@ from samplegen.datasets import read_dataset
 from samplegen.datasets.stats import dataset_stats
 from samplegen.engine.manifest import read_manifest
 from samplegen.errors import ConfigError
+from samplegen.outputs.shards import output_folder
 
 
 def inspect_annotations(annotations: str | Path | None = None, format: str | None = "auto",
@@ -32,7 +33,7 @@ def output_stats(out_dir: str | Path) -> dict[str, Any]:
     from samplegen.outputs.mtcnn import read_mtcnn
     from samplegen.outputs.stats import anchors_output_stats, mtcnn_output_stats
 
-    out = Path(out_dir)
+    out = output_folder(out_dir)
     manifest = read_manifest(out)
     if manifest is None:
         raise ConfigError(f"{out}: no manifest.json (not a samplegen output folder)")

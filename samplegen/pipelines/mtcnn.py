@@ -21,8 +21,8 @@ from samplegen.datasets.detections import match_detections, read_detections
 from samplegen.engine.manifest import RunDescription
 from samplegen.engine.distribute import WorkerPool
 from samplegen.engine.run import execute, skip_reasons
-from samplegen.engine.storage import child_location, is_url, output_location
-from samplegen.errors import ConfigError, InputError
+from samplegen.engine.storage import child_location, is_remote, is_url, local_path, output_location
+from samplegen.errors import ConfigError, InputError, Terminated
 from samplegen.mtcnn.balance import DUPLICATING_MODES
 from samplegen.mtcnn.config import PRESETS, MtcnnConfig, build_mtcnn_config, compat_output, with_compat
 from samplegen.pipelines import detect_shards, mtcnn_selection, mtcnn_shards, mtcnn_sizes
@@ -71,7 +71,8 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
               shards: int | None = None, max_errors: int | None = None, resume: bool = False,
               overwrite: bool = False, progress: bool = False, config: str | Path | None = None,
               overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
-              engine: str = "local", ray_address: str | None = None) -> RunSummary:
+              engine: str = "local", ray_address: str | None = None, verify: bool = False,
+              follow_symlinks: bool = False) -> RunSummary:
     """Generate MTCNN crops (pos / part / neg / landmark) balanced to a ratio, like ``samplegen mtcnn``.
 
     With neither `annotations` nor `landmarks`, runs on the embedded sample. Configuration
@@ -103,7 +104,7 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
             ``keep`` or ``aittsmd`` (`samplegen.mtcnn.balance`).
         compat: ``aittsmd`` or ``dface``: that pipeline's sampling rules (`samplegen.mtcnn.config.COMPAT`).
         dry_run: plan and balance only; nothing is written.
-        out ... environ: see `RunOptions` (`shards` excludes `shard_size`).
+        out ... environ, verify, follow_symlinks: see `RunOptions` (`shards` excludes `shard_size`).
 
     Returns:
         The `RunSummary` the CLI prints (``selected`` counts, shards, samples, bytes...); for
@@ -131,7 +132,7 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
     options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, shards=shards,
                           max_errors=max_errors, resume=resume, overwrite=overwrite, progress=progress,
                           config=config, overrides=overrides or {}, environ=environ, engine=engine,
-                          ray_address=ray_address)
+                          ray_address=ray_address, verify=verify, follow_symlinks=follow_symlinks)
     explicit = {"ratio": parse_ratio(ratio), "allow_duplicates": allow_duplicates, "pad": pad,
                 "balance": balance, "base": base}
     stages = [_stage(s, options, explicit, compat) for s in sizes]
@@ -143,11 +144,15 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
     values = first.resolved.engine()
     choice = choose_layout(layout, image_format or _output_default(first, "image_format", layout),
                            list_style or _output_default(first, "list_style", layout), tfrecord_split, relative_paths)
-    mining, mining_record = _mining(first.size, pnet, rnet, detect_preset, first.detect, first.resolved.sources, images)
+    mining, mining_record = _mining(first.size, pnet, rnet, detect_preset, first.detect, first.resolved.sources, images,
+                                    follow_symlinks)
     parent = output_location(out) if out is not None else Path("samplegen-out")
     if multi and is_url(parent):
         raise ConfigError(f"--size {','.join(map(str, sizes))} stages the larger sizes' shards beside the outputs: "
                           "give a local --out (or run each size on its own into the URL)")
+    if is_remote(parent) and choice.layout == "list":
+        raise ConfigError(f"{parent}: the list layout writes dozens of files per image, too many for object "
+                          "storage; choose --layout packed, wds or tfrecord for a remote --out")
     folders = [child_location(parent, STAGE_NAMES[s]) if (multi or out is None) else parent for s in sizes]
     settings = [dataclasses.replace(options.settings(values, folder), out_dir=folder) for folder in folders]
     for setting in settings:
@@ -182,7 +187,7 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
                            stage.cfg.pad, choice.image_format, job_path(images), job_path(landmark_images),
                            stage_values.seed, choice.tfrecord_split, choice.list_style, choice.absolute_paths,
                            mark_duplicates=stage.cfg.balance_mode in DUPLICATING_MODES,
-                           landmark_plus_one=stage.cfg.landmark.cut_plus_one)
+                           landmark_plus_one=stage.cfg.landmark.cut_plus_one, follow_symlinks=follow_symlinks)
             runs.append((stage, setting, tasks, run, job))
         outcomes = _execute(runs, parent, pool) if multi else [execute(runs[0][4], runs[0][2], runs[0][3], settings[0], pool)]
     summaries = []
@@ -243,9 +248,24 @@ def _warm_up(pool: Any, workers: int) -> Iterator[threading.Event]:
     try:
         yield started
     finally:
-        started.wait()
         done.set()
-        thread.join()
+        _join_through_signals(thread)
+
+
+def _join_through_signals(thread: threading.Thread) -> None:
+    """Join `thread` even when Ctrl-C or SIGTERM lands meanwhile, then raise the first of them.
+
+    Whatever comes next stops the pool; stopping it while the warm-up thread still starts workers
+    would unlink the queues' semaphores under a worker that is unpickling them, and that worker
+    prints a `FileNotFoundError` traceback. Starting them takes a second or so."""
+    signalled: BaseException | None = None
+    while thread.is_alive():
+        try:
+            thread.join()
+        except (KeyboardInterrupt, Terminated) as exc:
+            signalled = signalled or exc
+    if signalled is not None:
+        raise signalled
 
 
 @dataclass(frozen=True)
@@ -299,7 +319,8 @@ def _split_detect(resolved: Resolved) -> tuple[Resolved, dict]:
 
 
 def _mining(size: int, pnet: str | Path | None, rnet: str | Path | None, preset: str, section: dict,
-            sources: Mapping[str, str], images: str | Path | None) -> tuple[MiningSpec | None, dict]:
+            sources: Mapping[str, str], images: str | Path | None,
+            follow_symlinks: bool = False) -> tuple[MiningSpec | None, dict]:
     """The nets the planning workers mine with (checked here, once) and their manifest record."""
     if pnet is None:
         if rnet is not None:
@@ -315,14 +336,16 @@ def _mining(size: int, pnet: str | Path | None, rnet: str | Path | None, preset:
     cfg, values = mining_config(preset, section, sources)
     check_nets(spec, cfg)
     record = {"detect": {"preset": preset, "stages": list(MINING_STAGES[size]), **values}}
-    return MiningSpec(spec, cfg, job_path(images)), record
+    return MiningSpec(spec, cfg, job_path(images), follow_symlinks), record
 
 
 def _refuse_unlistable(choice: LayoutChoice, out_dir: Path | str) -> None:
     """Trainers split list lines at single spaces: an absolute path with whitespace would break
     every line, so refuse it before writing anything."""
-    where = out_dir if is_url(out_dir) else Path(out_dir).resolve().as_posix()
-    if choice.absolute_paths and any(c.isspace() for c in where):
+    if choice.layout != "list" or not choice.absolute_paths:
+        return
+    where = local_path(out_dir).resolve().as_posix()  # a list layout's --out is local (refused otherwise)
+    if any(c.isspace() for c in where):
         raise ConfigError(f"{where}: the list layout writes absolute image paths and trainers split list "
                           "lines at spaces; choose an output folder without whitespace, or --relative-paths")
 

@@ -18,8 +18,6 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from samplegen.datasets.paths import image_file
-from samplegen.engine.images import load_image
 from samplegen.engine.task import ShardResult, ShardTask
 from samplegen.errors import ConfigError
 from samplegen.mtcnn.crop_plan import SAMPLE_COLUMNS, CropPlan, class_counts, empty_plan
@@ -27,6 +25,7 @@ from samplegen.mtcnn.cut import cut_crops_sizes
 from samplegen.mtcnn.labels import CLASS_NAMES, CLASS_ORDER, LANDMARK, NEG
 from samplegen.pipelines.mtcnn_lists import FOLDERS, LIST_STYLES
 from samplegen.pipelines.mtcnn_selection import LANDMARKS, MtcnnItem
+from samplegen.pipelines.pixels import record_pixels
 from samplegen.pipelines.mtcnn_tfrecord import SPLITS, TFRecordSink, merge_mtcnn_tfrecords, write_record_list
 from samplegen.writers.base import ShardFile, shard_name
 from samplegen.writers.lists import ListShardWriter, concatenate_files, merge_lists
@@ -112,7 +111,8 @@ class MtcnnJob:
     `landmark_plus_one`: landmark rows cut ``side + 1`` pixels (``landmark.cut_plus_one``).
     `siblings`: jobs of other crop sizes cut from the same decode of each image (``--size
     12,24,48``, `samplegen.pipelines.mtcnn_sizes`): their shard files go to their own folders,
-    each followed by a `staged_result` record.
+    each followed by a `staged_result` record. `follow_symlinks`: read images through symlinks
+    that leave their root (`samplegen.pipelines.pixels`).
     """
 
     out_dir: str
@@ -130,6 +130,13 @@ class MtcnnJob:
     mark_duplicates: bool = False
     landmark_plus_one: bool = False
     siblings: tuple["MtcnnJob", ...] = ()
+    follow_symlinks: bool = False
+
+    @property
+    def finalize_reads_shards(self) -> bool:
+        """Whether `finalize` joins shard files (``list``, ``tfrecord``): an object-storage output
+        downloads them for it; the other layouts skip that (`samplegen.engine.spool`)."""
+        return self.layout in ("list", "tfrecord")
 
     def run_shard(self, task: ShardTask) -> ShardResult:
         # Each image's crops are written as soon as they are cut, so a worker holds one image's
@@ -166,7 +173,7 @@ class MtcnnJob:
         if len(item.plan) == 0:
             return None  # nothing chosen here: do not even decode
         root = self.landmarks_root if item.role == LANDMARKS else self.faces_root
-        pixels, reason = load_image(image_file(root, item.record))
+        pixels, reason = record_pixels(item.record, root, self.follow_symlinks)
         if pixels is None:
             skipped.append((item.record.image, reason))
             return None

@@ -27,6 +27,7 @@ from samplegen.errors import ConfigError, InputError
 from samplegen.mtcnn.labels import CLASS_CODES
 from samplegen.outputs.anchors import output_method_config, read_anchors
 from samplegen.outputs.mtcnn import read_mtcnn
+from samplegen.outputs.shards import output_folder
 from samplegen.pipelines.anchor_shards import network_input
 from samplegen.pipelines.anchors import resolve_method
 from samplegen.pipelines.options import run_options
@@ -70,7 +71,7 @@ def show_mtcnn(out_dir: str | Path, picture: str | Path, per_class: int = 32, sc
     Each tile is the crop enlarged by `scale` (default: the whole factor closest to 96 px tiles),
     its regression box (green), landmarks (red) and IoU; the first `per_class` samples per class.
     """
-    out_dir, picture = Path(out_dir), Path(picture)
+    out_dir, picture = output_folder(out_dir), Path(picture)
     sections = select_sections(read_mtcnn(out_dir), per_class, mtcnn_totals(out_dir))
     first = next((s.samples[0] for s in sections if s.samples), None)
     side = int(first["image"].shape[0]) if first is not None else TARGET_TILE

@@ -12,13 +12,13 @@ class RunSummary:
 
     Attributes:
         command: ``mtcnn``, ``anchors``, ...
-        out: the output folder (None for runs that write none, e.g. ``--dry-run``).
+        out: the output folder, a path or URL (None for runs that write none, e.g. ``--dry-run``).
         fields: the printed JSON object.
         manifest: the final manifest as written (None without an output folder).
     """
 
     command: str
-    out: Path | None
+    out: Path | str | None
     fields: Mapping[str, Any]
     manifest: Mapping[str, Any] | None = field(default=None, repr=False)
 

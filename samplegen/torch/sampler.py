@@ -82,7 +82,7 @@ class RatioBatchSampler(Sampler[list[int]]):
         from samplegen.outputs.shards import output_manifest
         from samplegen.torch.packed import MtcnnPackedDataset
 
-        manifest = output_manifest(Path(out_dir), "mtcnn")
+        manifest = output_manifest(out_dir, "mtcnn")
         plan = manifest.get("plan", {})
         ratio = list(plan.get("balance", {}).get("ratio") or manifest["config"]["ratio"])
         available = plan.get("available", {})

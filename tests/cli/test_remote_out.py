@@ -118,3 +118,39 @@ def test_fsspec_is_needed_only_for_a_url(tmp_path):
     assert remote.returncode == 2
     assert remote.stderr == ('samplegen: s3://bucket/run: object storage needs fsspec and its s3:// driver: '
                              'pip install "samplegen[s3]"\n')
+
+
+MTCNN = ["mtcnn", "--size", "12", "--shard-size", "1", "--no-progress", "--workers", "1"]
+
+
+@pytest.mark.parametrize("layout", ["packed", "tfrecord"])
+def test_mtcnn_into_s3_is_the_local_run(server, tmp_path, layout):
+    # tfrecord merges its shards at the end: the spool downloads them for it (finalize_reads_shards).
+    args = [*MTCNN, "--layout", layout]
+    ok(run_inproc([*args, "--out", tmp_path / "local"]))
+    url = f"s3://{server.bucket()}/mtcnn-{layout}"
+    summary = ok(run_inproc([*args, "--out", url, "--workers", 2]))
+    assert summary["out"] == url
+    assert server.objects(url) == tree_bytes(tmp_path / "local")
+
+
+def test_mtcnn_list_layout_and_readers_refuse_a_remote_out_in_one_line(server, tmp_path):
+    url = f"s3://{server.bucket()}/mtcnn-list"
+    refused = run_cli([*MTCNN, "--layout", "list", "--out", url])
+    assert refused.code == 2 and refused.stdout == ""
+    assert refused.stderr.strip().splitlines() == [
+        f"samplegen: {url}: the list layout writes dozens of files per image, too many for object storage; "
+        "choose --layout packed, wds or tfrecord for a remote --out"]
+    assert server.objects(url) == {}
+    ok(run_inproc([*MTCNN, "--out", url]))
+    stats = run_cli(["stats", url])
+    assert stats.code == 2 and stats.stderr.count("\n") == 1 and "copy it first" in stats.stderr
+
+    import samplegen
+    from samplegen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="copy it first"):
+        next(samplegen.read_mtcnn(url))
+    local = tmp_path / "by-url"
+    ok(run_inproc([*MTCNN, "--out", local]))
+    assert len(list(samplegen.read_mtcnn(local.as_uri()))) == len(list(samplegen.read_mtcnn(local)))
