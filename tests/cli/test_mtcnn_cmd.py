@@ -703,3 +703,33 @@ def test_missing_landmark_images_stop_the_run_instead_of_an_empty_selection(dlib
     # With the landmark share at 0 the same inputs run.
     summary = ok(run_cli([*args, "--ratio", "1:3:1:0"]))
     assert summary["samples"] > 0 and summary["selected"]["landmark"] == 0
+
+
+def test_resume_verify_redoes_a_damaged_shard(tmp_path, dlib_args):
+    # A finished manifest records no file times, so any resume of it hashes every file; --verify
+    # is about unfinished runs (tests/engine). Here: mtcnn takes it and the bytes come back.
+    out = tmp_path / "out"
+    args = ["mtcnn", "--size", "12", *dlib_args, "--shard-size", "1", "--workers", "1", "--out", out]
+    ok(run_inproc(args))
+    reference, shards = tree_bytes(out), len(manifest(out)["shards"])
+    victim = out / "pnet-000000.images.npy"
+    data = bytearray(victim.read_bytes())
+    data[-1] ^= 0xFF                            # same size
+    victim.write_bytes(bytes(data))
+    redone = ok(run_inproc([*args, "--resume", "--verify"]))
+    assert redone["resumed_shards"] == shards - 1 and tree_bytes(out) == reference
+
+
+def test_follow_symlinks_reads_images_linked_from_outside_the_root(tmp_path):
+    from samplegen import embedded
+
+    root = tmp_path / "images"
+    root.mkdir()
+    for photo in embedded.ROOT.glob("*.jpg"):
+        (root / photo.name).symlink_to(photo)    # the photos themselves live outside the root
+    args = ["mtcnn", "--size", "12", "--annotations", embedded.ROOT / "wider_face_sample_bbx_gt.txt", "--format", "wider",
+            "--images", root, "--ratio", "1:3:1:0", "--no-progress", "--workers", "1"]
+    refused = run_cli([*args, "--out", tmp_path / "no"])
+    assert refused.code == 1 and "outside_root" in refused.stderr and refused.stderr.count("\n") == 1
+    linked = ok(run_inproc([*args, "--follow-symlinks", "--out", tmp_path / "yes"]))
+    assert linked["samples"] > 0
