@@ -3,6 +3,8 @@
     python scripts/bench.py [--images 300] [--workers 2] [--oracle PYTHON] [--profile]
     python scripts/bench.py --memory-check [--memory-sizes 300 1000 3000]
     python scripts/bench.py --images 600 --aittsmd MTCNN-Tensorflow --aittsmd-python PY   # + the real AITTSMD pipeline
+    python scripts/bench.py --loaders ...      # DataLoader throughput per output format (bench_loaders.py)
+    python scripts/bench.py --scale ...        # parent memory, manifest commits, Ray, vs N (bench_scale.py)
 
 The machine is shared and noisy, so absolute times prove little: every claim is a ratio between
 tasks measured in the same run, on the same inputs, with the same worker count.
@@ -722,6 +724,10 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["--loaders"]:  # DataLoader throughput (issue 12): scripts/bench_loaders.py
         import bench_loaders
         bench_loaders.main(argv[1:])
+        return
+    if argv[:1] == ["--scale"]:  # what grows with the input (issue 17): scripts/bench_scale.py
+        import bench_scale
+        bench_scale.main(argv[1:])
         return
     args = parse_args(argv)
     REPEAT[0] = max(1, args.repeat)
