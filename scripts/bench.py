@@ -5,6 +5,7 @@
     python scripts/bench.py --images 600 --aittsmd MTCNN-Tensorflow --aittsmd-python PY   # + the real AITTSMD pipeline
     python scripts/bench.py --loaders ...      # DataLoader throughput per output format (bench_loaders.py)
     python scripts/bench.py --scale ...        # parent memory, manifest commits, Ray, vs N (bench_scale.py)
+    python scripts/bench.py --detect ...       # samplegen detect vs the forward-pass floor (bench_detect.py)
 
 The machine is shared and noisy, so absolute times prove little: every claim is a ratio between
 tasks measured in the same run, on the same inputs, with the same worker count.
@@ -724,6 +725,10 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["--loaders"]:  # DataLoader throughput (issue 12): scripts/bench_loaders.py
         import bench_loaders
         bench_loaders.main(argv[1:])
+        return
+    if argv[:1] == ["--detect"]:  # the detection stage (issue 13): scripts/bench_detect.py
+        import bench_detect
+        bench_detect.main(argv[1:])
         return
     if argv[:1] == ["--scale"]:  # what grows with the input (issue 17): scripts/bench_scale.py
         import bench_scale
