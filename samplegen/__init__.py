@@ -8,7 +8,8 @@ OpenCV nor YAML):
 * `fit_anchors`, `inspect_annotations`, `output_stats` - the ``fit-anchors``, ``inspect`` and
   ``stats`` commands;
 * `anchor_config`, `label_image`, `priors_for` - one image's anchor labels and priors;
-* `read_mtcnn`, `read_anchors` - iterate the samples of an output folder;
+* `read_mtcnn`, `read_anchors` - iterate the samples of an output folder; `decode_anchor_sample`
+  - the decoder step of a WebDataset loader (Ray Data, webdataset) over an anchors output;
 * `read_dataset`, `Record`, `Dataset` - the annotation readers and what they return.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ _LAZY = {
     "priors_for": "samplegen.anchors.methods",
     "read_mtcnn": "samplegen.outputs.mtcnn",
     "read_anchors": "samplegen.outputs.anchors",
+    "decode_anchor_sample": "samplegen.outputs.anchors",
     "read_dataset": "samplegen.datasets",
     "Record": "samplegen.record",
     "Dataset": "samplegen.record",

@@ -1,18 +1,20 @@
 """`read_anchors`: the samples of a ``samplegen anchors`` output, and the config it was written with.
 
 ``KEY.npz`` holds the sparse form of the labels (`samplegen.anchors.sparse`); `read_anchors` gives
-the dense arrays of `label_image` back, bit for bit. Outside samplegen's reader (WebDataset, Ray
-Data, a plain ``np.load``), one call densifies a sample::
+the dense arrays of `label_image` back, bit for bit. Outside samplegen's reader, WebDataset
+loaders take `decode_anchor_sample` as their decoder step::
 
-    from samplegen.outputs.anchors import dense_arrays
-    arrays = dense_arrays(np.load(io.BytesIO(sample["npz"])))   # webdataset: sample["npz"] bytes
+    ray.data.read_webdataset(urls, decoder=[True, samplegen.decode_anchor_sample])
+    webdataset.WebDataset(urls).decode().map(samplegen.decode_anchor_sample)
+
+and a plain ``np.load`` of the member densifies with ``dense_arrays(np.load(io.BytesIO(data)))``.
 """
 from __future__ import annotations
 
 import io
 import json
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 import cv2
 import numpy as np
@@ -20,7 +22,7 @@ import numpy as np
 from samplegen.anchors.sparse import dense_arrays
 from samplegen.outputs.shards import output_folder, output_manifest, shard_samples, tar_groups
 
-__all__ = ["dense_arrays", "output_method_config", "read_anchors"]
+__all__ = ["decode_anchor_sample", "dense_arrays", "output_method_config", "read_anchors"]
 
 
 # Keys of an anchors manifest's config that are run choices, not method settings.
@@ -39,6 +41,24 @@ def output_method_config(out_dir: str | Path):
               if k not in ENGINE_KEYS and k not in RUN_KEYS}
     where = f"file:{out / 'manifest.json'}"
     return build_method_config(str(values.get("method")), Layered(values, {k: where for k in values}))
+
+
+def decode_anchor_sample(sample: Mapping[str, Any]) -> dict[str, Any]:
+    """A WebDataset sample of an anchors output with its ``npz`` member replaced by the dense
+    arrays of `label_image`, one key each (``labels``, ``bbox_targets``, ``gt_boxes``, ...); the
+    other members stay as the loader decoded them (``json``, ``jpg``/``png``, ``__key__``).
+
+    `sample["npz"]` may be the member's bytes (Ray Data's default decoder leaves ``.npz``
+    alone) or an already loaded mapping of arrays (webdataset's ``.decode()``). Picklable,
+    so Ray ships it to its workers.
+    """
+    out = {k: v for k, v in sample.items() if k != "npz"}
+    stored = sample["npz"]
+    if isinstance(stored, (bytes, bytearray, memoryview)):
+        with np.load(io.BytesIO(bytes(stored))) as archive:
+            stored = {name: archive[name] for name in archive.files}
+    out.update(dense_arrays(stored))
+    return out
 
 
 def read_anchors(out_dir: str | Path, dense: bool = True) -> Iterator[dict]:

@@ -636,3 +636,46 @@ def test_gts_outside_the_image_are_counted_not_lost_silently(tmp_path, method, d
     assert sample["gt_boxes"].shape[0] == 2 - dropped
     assert sample["meta"].get("dropped_gts", 0) == dropped
     assert summary["counts"].get("dropped_gts", 0) == dropped
+
+
+def _shard_urls(out: Path) -> list[str]:
+    return [str(out / shard["files"][0]["name"]) for shard in manifest(out)["shards"]]
+
+
+def _assert_same_samples(decoded: list[dict], out: Path) -> None:
+    reference = {s["key"]: s for s in read_anchors(out)}
+    assert sorted(d["__key__"] for d in decoded) == sorted(reference)
+    for d in decoded:
+        want = reference[d["__key__"]]
+        for name in (k for k in want if k not in ("meta", "key")):
+            got = np.asarray(d[name])
+            assert got.dtype == want[name].dtype and np.array_equal(got, want[name]), name
+
+
+@pytest.mark.parametrize("method", ["fpn", "fcos"])
+def test_webdataset_decodes_npz_with_the_shipped_decoder(runs, coco_args, method):
+    import samplegen
+
+    wds = pytest.importorskip("webdataset", reason="test extra")
+    out, _ = coco_run(runs, coco_args, method)
+    decoded = list(wds.WebDataset(_shard_urls(out), shardshuffle=False, empty_check=False).decode()
+                   .map(samplegen.decode_anchor_sample))
+    _assert_same_samples(decoded, out)
+
+
+def test_ray_data_reads_anchor_labels_with_the_shipped_decoder(runs, coco_args):
+    import samplegen
+
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'samplegen[ray]')")
+    pytest.importorskip("ray.data", reason="Ray Data needs ray[data] (pip install 'samplegen[ray]')")
+    out, _ = coco_run(runs, coco_args, "fpn")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        rows = list(ray.data.read_webdataset(_shard_urls(out), decoder=[True, samplegen.decode_anchor_sample])
+                    .iter_rows())
+    finally:
+        if started:
+            ray.shutdown()
+    _assert_same_samples(rows, out)

@@ -207,3 +207,29 @@ def test_webdataset_pipeline(runs):
         landmark = meta["landmark"] or [0.0] * 10
         got.append(key(np.asarray(image)[..., ::-1], meta["cls"], roi, landmark))  # rgb8 is RGB; packed BGR
     assert Counter(got) == Counter(reference_keys(runs))
+
+
+@pytest.fixture(scope="module")
+def ray_data():
+    """Ray Data on a local Ray instance of 2 CPUs (the ``ray`` extra brings ``ray[data]``)."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'samplegen[ray]')")
+    pytest.importorskip("ray.data", reason="Ray Data needs ray[data] (pip install 'samplegen[ray]')")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray.data
+    if started:
+        ray.shutdown()
+
+
+def test_ray_data_read_webdataset(runs, ray_data):
+    # read_webdataset's own decoder: png through PIL (RGB), json as a dict; no decoding by hand
+    urls = [str(runs.out(data, size, "wds") / s["files"][0]["name"]) for data, size in CASES
+            for s in manifest(runs.out(data, size, "wds"))["shards"]]
+    got = []
+    for row in ray_data.read_webdataset(urls).iter_rows():
+        meta = row["json"]
+        roi = meta["roi"] or [0.0] * 4
+        landmark = meta["landmark"] or [0.0] * 10
+        got.append(key(np.asarray(row["png"])[..., ::-1], meta["cls"], roi, landmark))
+    assert Counter(got) == Counter(reference_keys(runs))
