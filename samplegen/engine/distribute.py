@@ -11,6 +11,7 @@ naming its task instead of `BrokenProcessPool`.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import multiprocessing
@@ -158,11 +159,15 @@ class WorkerPool:
         if executor is None:
             return
         processes = list(getattr(executor, "_processes", {}).values())  # private, stable since 3.2
+        # By pid, not `is_alive`: a worker's status comes from its fork server, and once that is
+        # gone (it dies with the thread that started it) every worker looks dead, even one still
+        # unpickling its queues, which then prints a traceback after this process has left.
         for process in processes:
-            if process.is_alive():
-                process.kill()
+            with contextlib.suppress(ProcessLookupError, TypeError):
+                os.kill(process.pid, signal.SIGKILL)
         for process in processes:
             process.join()
+            lifeline.wait_gone(process.pid)
         executor.shutdown(wait=True, cancel_futures=True)
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:

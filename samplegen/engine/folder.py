@@ -8,13 +8,17 @@ The rules, in order:
 * no manifest: files named like shards (``NAME-000042...``) or a ``_shards`` folder (shard
   records) that nobody lists stop the run (they are not provably samplegen's, and a glob-based
   loader would mix them in);
+* with a manifest, entries named like shards whose prefix is neither this run's nor one the
+  manifest lists (a user's ``IMG-000123.jpg``) stop ``--overwrite`` and ``--resume`` before
+  anything is touched: samplegen deletes only names it writes;
 * ``--overwrite`` removes the shards the manifest lists (with the shard records), the merged files it lists if they are
-  still what it recorded (size and SHA-256: a forged record cannot name a user's file), every
-  other shard-named entry, then the manifest;
+  still what it recorded (size and SHA-256: a forged record cannot name a user's file), the
+  other entries named like this run's shards, then the manifest;
 * without a flag, the same finished run (same fingerprint, files of the recorded sizes) is
   reported as already complete (exit 0); anything else is refused, saying which flag applies;
 * ``--resume`` (same fingerprint only) keeps the shards that pass `samplegen.engine.verify`,
-  removes the files of those that fail and every shard-named entry the manifest does not list.
+  removes the files of those that fail and the entries named like this run's shards that the
+  manifest does not list (written after its last rewrite, before a crash).
 
 The rules are the same in a local folder and in object storage: they go through an
 `samplegen.engine.storage.OutputFolder`.
@@ -24,7 +28,7 @@ from __future__ import annotations
 import sys
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 from samplegen.engine.manifest import MANIFEST_NAME, RunDescription, read_manifest
 from samplegen.engine.shard_records import RECORDS_DIR, remove_shard_records
@@ -84,6 +88,21 @@ def _sizes_hold(out: OutputFolder, manifest: Mapping[str, Any]) -> bool:
                for _, r in listed_files(manifest))
 
 
+def shard_prefix(name: str) -> str:
+    """``pnet`` of ``pnet-000042.images.npy`` (prefixes hold no ``-``)."""
+    return name.split("-", 1)[0]
+
+
+def _refuse_foreign(out: OutputFolder, previous: Mapping[str, Any], prefixes: Collection[str]) -> None:
+    """Stop before touching anything when shard-like names of another origin are in the folder."""
+    own = set(prefixes) | {shard_prefix(name) for name in listed_names(previous)}
+    foreign = [name for name in unlisted_shards(out, set()) if shard_prefix(name) not in own]
+    if foreign:
+        raise ConfigError(f"{out.show()} holds {len(foreign)} entries named like shards that no samplegen run here "
+                          f"wrote ({_names(foreign)}); samplegen deletes only its own files: move them or choose "
+                          "another --out")
+
+
 def _remove_strays(out: OutputFolder, listed: set[str], why: str) -> None:
     strays = unlisted_shards(out, listed)
     for name in strays:
@@ -93,10 +112,12 @@ def _remove_strays(out: OutputFolder, listed: set[str], why: str) -> None:
 
 
 def prepare_folder(run: RunDescription, out_dir: str | os.PathLike | OutputFolder, resume: bool, overwrite: bool,
-                   verify: bool = False, recheck_last: int = 4) -> FolderState:
+                   verify: bool = False, recheck_last: int = 4, prefixes: Collection[str] = ()) -> FolderState:
     """Apply the rules above to `out_dir` (which exists) for `run`; returns what to keep.
 
     Args:
+        prefixes: the shard name prefixes the run's job writes (`job_prefixes`); with the
+            manifest's, the only shard-like names ``--overwrite`` / ``--resume`` may remove.
         verify: on resume, hash every kept file (otherwise size + mtime, and a hash only for the
             `recheck_last` shards recorded last and files recorded without a time).
 
@@ -114,6 +135,8 @@ def prepare_folder(run: RunDescription, out_dir: str | os.PathLike | OutputFolde
                               f"{MANIFEST_NAME}, so not provably samplegen's: remove them or choose another --out")
         return FolderState()
     check_manifest(out, previous)
+    if overwrite or resume:
+        _refuse_foreign(out, previous, prefixes)
     if overwrite:
         for index, record in listed_files(previous):
             if index is not None or file_problem(out, record, full=True) in (None, "missing"):
@@ -158,3 +181,19 @@ def _resume(out: OutputFolder, previous: Mapping[str, Any], verify: bool, rechec
     _remove_strays(out, listed_names({"shards": [s.as_json() for s in check.kept.values()]}),
                    "the manifest does not list")
     return FolderState(check.kept, check.stamps)
+
+
+def job_prefixes(job: Any) -> set[str]:
+    """The shard name prefixes of `job` and of the jobs it wraps or carries (``prefix``, ``job``,
+    ``siblings`` attributes)."""
+    found: set[str] = set()
+    stack = [job]
+    while stack:
+        current = stack.pop()
+        prefix = getattr(current, "prefix", None)
+        if isinstance(prefix, str):
+            found.add(prefix)
+        inner = getattr(current, "job", None)
+        if inner is not None:
+            stack.append(inner)
+    return found

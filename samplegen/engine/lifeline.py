@@ -79,3 +79,17 @@ def _arm_fork_server() -> None:
 
 
 _arm_fork_server()
+
+
+def wait_gone(pid: int | None, timeout: float = 5.0) -> bool:
+    """Wait until `pid` no longer runs (a zombie counts as gone), at most `timeout` seconds;
+    whether it is gone. For a process this one cannot ``waitpid``: a pool worker, a child of
+    the fork server."""
+    if pid is None:
+        return True
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from samplegen.engine.distribute import WorkerLost, WorkerPool
-from samplegen.engine.folder import FolderState, notify, prepare_folder
+from samplegen.engine.folder import FolderState, job_prefixes, notify, prepare_folder
 from samplegen.engine.manifest import (
     MANIFEST_NAME, RunDescription, all_skipped, manifest_json, read_manifest, write_manifest)
 from samplegen.engine.task import ShardJob, ShardResult, ShardTask
@@ -102,7 +102,7 @@ def execute(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription,
     with out.lock():
         try:
             state = prepare_folder(run, out, settings.resume, settings.overwrite, settings.verify,
-                                   recheck_last=max(4, 2 * settings.workers))
+                                   recheck_last=max(4, 2 * settings.workers), prefixes=job_prefixes(job))
         except (KeyboardInterrupt, Terminated) as exc:
             raise _explained(exc, out) from None
         if state.finished is not None:
@@ -144,6 +144,7 @@ def _run(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription, setting
     write_manifest(out, _incomplete(run, shards, stamps, out))
     remove_shard_records(out)  # the kept shards are listed now; the others are being redone
     check_errors(run, shards, settings)
+    skipped = len(run.skipped) + sum(len(s.skipped) for s in shards.values())  # kept up to date: O(1) a shard
     bar = progress_bar(sum(len(t.items) for t in tasks), run.command, settings.progress)
     policy, fingerprint = settings.checkpoints(), run.fingerprint
     recorded: list[int] = []  # shards with a record, not yet in the manifest on disk
@@ -165,9 +166,15 @@ def _run(job: ShardJob, tasks: Sequence[ShardTask], run: RunDescription, setting
                 recorded = []
                 policy.written(time.monotonic() - started)
             bar.update(result.images)
-            check_errors(run, shards, settings)
+            skipped += len(result.skipped)
+            if skipped > settings.max_errors:
+                # The manifest the error points to lists every skip so far, not only the records.
+                write_manifest(out, _incomplete(run, shards, stamps, out))
+                remove_shard_records(out, recorded)
+                check_errors(run, shards, settings)
     finally:
         bar.close()
+    out.remove_temporaries()  # a retried task's dead first attempt (Ray) may have left one
     before = _extra_stats(out)
     try:
         listed = [shards[i] for i in sorted(shards)]
@@ -241,8 +248,10 @@ def check_errors(run: RunDescription, shards: dict[int, ShardResult], settings: 
     """RunError when more images were skipped (planning + shards so far) than ``max_errors``."""
     skipped = all_skipped(run, shards)
     if len(skipped) > settings.max_errors:
-        raise RunError(f"{len(skipped)} images could not be used ({skip_reasons(skipped)}), more than "
-                       f"--max-errors {settings.max_errors}; see {open_output(settings.out_dir).show(MANIFEST_NAME)}")
+        image, reason = skipped[-1]
+        raise RunError(f"{len(skipped)} images could not be used ({skip_reasons(skipped)}; last: {image}: {reason}), "
+                       f"more than --max-errors {settings.max_errors}; see "
+                       f"{open_output(settings.out_dir).show(MANIFEST_NAME)}")
 
 
 def skip_reasons(skipped: Sequence[tuple[str, str]]) -> dict[str, int]:

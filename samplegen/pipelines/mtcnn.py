@@ -11,7 +11,7 @@ import dataclasses
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from samplegen import __version__, embedded
 from samplegen.config.layers import Layered
@@ -160,8 +160,8 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
 
     # One pool for planning and cutting, started in the background while this process reads the
     # annotations and plans (the fork server's imports take ~0.5 s, a sixth of a 1,000-image run).
-    with options.pool(settings[0].workers, WORKER_MODULES) as pool, \
-            _warm_up(pool, 1 if dry_run else settings[0].workers) as started:
+    pool = options.pool(settings[0].workers, WORKER_MODULES)
+    with _started_pool(pool, 1 if dry_run else settings[0].workers) as started:
         faces, class_info, marks, dets = _read_inputs(annotations, format, images, landmarks, landmark_format,
                                                       landmark_images, detections, classes, allow_drops)
         if parallel_planning(len(faces) + len(marks), mining):
@@ -221,17 +221,19 @@ def _read_inputs(annotations, format, images, landmarks, landmark_format, landma
 
 
 @contextlib.contextmanager
-def _warm_up(pool: Any, workers: int) -> Iterator[threading.Event]:
-    """Start `pool`'s workers from a background thread (a `WorkerPool` starts them on its first
-    parallel map) and yield an event set once they are up; wait for it before mapping anything
-    else. The thread lives until the block ends: the fork server it starts is bound to it (it
-    dies with the thread that started it, `samplegen.engine.lifeline`). A failure here is not
-    reported: the next real map starts the pool again and raises it."""
+def _started_pool(pool: Any, workers: int) -> Iterator[threading.Event]:
+    """Enter `pool` and start its workers from a background thread (a `WorkerPool` starts them
+    on its first parallel map); yields an event set once they are up: wait for it before mapping
+    anything else. A failure here is not reported: the next real map starts the pool again and
+    raises it.
+
+    The thread outlives the pool. The fork server it starts dies with the thread that started it
+    (`samplegen.engine.lifeline`), and a worker's status is read through the fork server, so the
+    pool is stopped (killed on an error, shut down otherwise) while both live, and never while the
+    thread still starts workers: a worker stopped half-way through unpickling its queues prints
+    a traceback after the run has gone."""
     started, done = threading.Event(), threading.Event()
-    if workers <= 1 or not isinstance(pool, WorkerPool):
-        started.set()
-        yield started
-        return
+    thread = None
 
     def start() -> None:
         try:
@@ -243,25 +245,32 @@ def _warm_up(pool: Any, workers: int) -> Iterator[threading.Event]:
             started.set()
         done.wait()
 
-    thread = threading.Thread(target=start, name="samplegen-warm-up", daemon=True)
-    thread.start()
     try:
-        yield started
+        with pool:
+            if workers <= 1 or not isinstance(pool, WorkerPool):
+                started.set()
+            else:
+                thread = threading.Thread(target=start, name="samplegen-warm-up", daemon=True)
+                thread.start()
+            try:
+                yield started
+            except BaseException:
+                _through_signals(lambda: started.wait(1.0))
+                raise
     finally:
         done.set()
-        _join_through_signals(thread)
+        if thread is not None:
+            _through_signals(lambda: (thread.join(1.0), not thread.is_alive())[1])
 
 
-def _join_through_signals(thread: threading.Thread) -> None:
-    """Join `thread` even when Ctrl-C or SIGTERM lands meanwhile, then raise the first of them.
-
-    Whatever comes next stops the pool; stopping it while the warm-up thread still starts workers
-    would unlink the queues' semaphores under a worker that is unpickling them, and that worker
-    prints a `FileNotFoundError` traceback. Starting them takes a second or so."""
+def _through_signals(wait: Callable[[], bool]) -> None:
+    """Call `wait` until it returns True, through Ctrl-C and SIGTERM, then raise the first of them
+    (starting workers takes a second or so; it must not be cut short, see `_started_pool`)."""
     signalled: BaseException | None = None
-    while thread.is_alive():
+    while True:
         try:
-            thread.join()
+            if wait():
+                break
         except (KeyboardInterrupt, Terminated) as exc:
             signalled = signalled or exc
     if signalled is not None:

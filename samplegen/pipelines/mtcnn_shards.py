@@ -27,7 +27,7 @@ from samplegen.pipelines.mtcnn_lists import FOLDERS, LIST_STYLES
 from samplegen.pipelines.mtcnn_selection import LANDMARKS, MtcnnItem
 from samplegen.pipelines.pixels import record_pixels
 from samplegen.pipelines.mtcnn_tfrecord import SPLITS, TFRecordSink, merge_mtcnn_tfrecords, write_record_list
-from samplegen.writers.base import ShardFile, shard_name
+from samplegen.writers.base import ShardFile, shard_name, temp_path_for
 from samplegen.writers.lists import ListShardWriter, concatenate_files, merge_lists
 from samplegen.writers.packed import PackedShardWriter
 from samplegen.writers.tar import TarShardWriter
@@ -207,7 +207,7 @@ def write_staged_result(folder: Path, prefix: str, result: ShardResult) -> None:
     """Record `result` beside the shard files a sibling job committed, atomically (its files are
     complete once this record exists)."""
     target = staged_result_path(folder, prefix, result.index)
-    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    temp = temp_path_for(target)   # unique across hosts and attempts
     temp.write_text(json.dumps(result.as_json()))
     os.replace(temp, target)
 

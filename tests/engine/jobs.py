@@ -35,13 +35,14 @@ class RandomBytesJob:
     interrupt_at: int = -1
     delay: float = 0.0
     fixed: bool = False
+    prefix = "part"   # its shard names (the engine removes stray names of its own prefix only)
 
     def run_shard(self, task: ShardTask) -> ShardResult:
         if task.index == self.crash_at:
             os._exit(9)
         if task.index == self.interrupt_at:
             raise KeyboardInterrupt
-        writer = TarShardWriter(Path(self.out_dir), shard_name("part", task.index, ".tar"))
+        writer = TarShardWriter(Path(self.out_dir), shard_name(self.prefix, task.index, ".tar"))
         skipped, count = [], 0
         for key in task.items:
             if key in self.missing:

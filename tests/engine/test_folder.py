@@ -125,3 +125,19 @@ def test_a_manifest_naming_itself_is_refused(tmp_path):
                                                                           "sha256": "0" * 64}]))
     with pytest.raises(ConfigError, match="not a samplegen output file"):
         run(tmp_path, overwrite=True)
+
+
+@pytest.mark.parametrize("flags", [{"overwrite": True}, {"resume": True}])
+def test_shard_like_names_of_another_prefix_stop_overwrite_and_resume_untouched(tmp_path, flags):
+    # A user's photos inside --out: IMG-000123.jpg matches the shard pattern, but no run here
+    # writes the IMG prefix, so samplegen refuses rather than deleting them.
+    out = tmp_path / "out"
+    run(out)
+    (out / "IMG-000123.jpg").write_bytes(b"a photo")
+    (out / "photos-000001").mkdir()
+    (out / "photos-000001" / "IMG-000124.jpg").write_bytes(b"another")
+    before = folder_bytes(out)
+    with pytest.raises(ConfigError, match=r"no samplegen run here wrote \(IMG-000123\.jpg, photos-000001\)"):
+        run(out, **flags)
+    assert folder_bytes(out) == before
+    assert (out / "photos-000001" / "IMG-000124.jpg").read_bytes() == b"another"

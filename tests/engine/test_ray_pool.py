@@ -15,6 +15,8 @@ from samplegen.engine.ray_pool import RayPool, check_versions  # noqa: E402
 from samplegen.engine.run import EngineSettings, execute  # noqa: E402
 from samplegen.engine.task import ShardTask, plan_shards  # noqa: E402
 from samplegen.errors import ConfigError  # noqa: E402
+from samplegen.writers.base import shard_name  # noqa: E402
+from samplegen.writers.tar import TarShardWriter  # noqa: E402
 from tests.engine.jobs import RandomBytesJob  # noqa: E402
 from tests.engine.test_run import KEYS, describe, folder_bytes  # noqa: E402
 
@@ -28,7 +30,8 @@ def local_ray():
 
 @dataclass(frozen=True)
 class DiesOnceJob:
-    """RandomBytesJob whose worker process exits abruptly the first time it starts shard 1."""
+    """RandomBytesJob whose worker process exits abruptly the first time it writes shard 1,
+    half-way through: its temporary file is left behind, as after a real crash."""
 
     inner: RandomBytesJob
     marker: str
@@ -36,6 +39,9 @@ class DiesOnceJob:
     def run_shard(self, task: ShardTask):
         if task.index == 1 and not Path(self.marker).exists():
             Path(self.marker).touch()
+            writer = TarShardWriter(Path(self.inner.out_dir), shard_name(self.inner.prefix, task.index, ".tar"))
+            writer.add("half", {"bin": b"x" * 1000})
+            assert [p for p in Path(self.inner.out_dir).iterdir() if ".tmp-" in p.name]
             os._exit(9)
         return self.inner.run_shard(task)
 
