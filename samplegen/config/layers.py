@@ -174,11 +174,22 @@ def env_name(path: str) -> str:
     return ENV_PREFIX + path.upper().replace(".", ENV_NESTING)
 
 
-def environment_overrides(paths: Iterable[str], environ: Mapping[str, str]) -> tuple[dict, dict[str, str]]:
+def environment_overrides(paths: Iterable[str], environ: Mapping[str, str],
+                          renamed: Mapping[str, str] | None = None) -> tuple[dict, dict[str, str]]:
     """(nested overrides, sources) from the ``SAMPLEGEN_*`` variables naming one of `paths`.
 
     Each value's source is ``environment:NAME`` so errors name the variable.
+
+    Raises:
+        ConfigError: a variable names an old key of `renamed` (old flat key -> new dotted
+            key): it would be ignored, so the error names the variable to set instead.
     """
+    paths = list(paths)
+    current = {env_name(path) for path in paths}
+    for old, new in (renamed or {}).items():
+        name = env_name(old)
+        if name in environ and name not in current:
+            raise ConfigError(f"{name}: {old} is now {new}; set {env_name(new)} instead")
     dotted, sources = {}, {}
     for path in paths:
         name = env_name(path)
@@ -226,9 +237,18 @@ def parse_yaml(text: str, name: str) -> dict[str, Any]:
     return data
 
 
+# Numbers in a config file read as on the command line (`parse_value`), not by YAML 1.1's
+# rules, under which ``seed: 010`` is 8 (octal), ``shard_size: 1:30`` is 90 (base 60) and
+# ``1e-3`` is a string.
+_YAML_INT = re.compile(r"^[-+]?[0-9]+$")
+_YAML_FLOAT = re.compile(r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
+                         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+
+
 def _loader_class() -> type:
-    """yaml.SafeLoader without aliases: a configuration never needs them, and an alias bomb
-    (a few lines that expand to gigabytes) is refused instead of exhausting memory."""
+    """yaml.SafeLoader without aliases (a configuration never needs them, and an alias bomb, a
+    few lines that expand to gigabytes, is refused instead of exhausting memory) and with the
+    command line's numbers (`_YAML_INT`, `_YAML_FLOAT`)."""
     import yaml
 
     class NoAliasLoader(yaml.SafeLoader):
@@ -239,6 +259,13 @@ def _loader_class() -> type:
                                                   event.start_mark)
             return super().compose_node(parent, index)
 
+    int_tag, float_tag = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+    NoAliasLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (int_tag, float_tag)]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    NoAliasLoader.add_implicit_resolver(int_tag, _YAML_INT, list("-+0123456789"))
+    NoAliasLoader.add_implicit_resolver(float_tag, _YAML_FLOAT, list("-+0123456789."))
+    NoAliasLoader.add_constructor(int_tag, lambda loader, node: int(loader.construct_scalar(node), 10))
     return NoAliasLoader
 
 

@@ -89,7 +89,7 @@ class Resolved:
 
 def resolve(preset: str, *, config_file: str | Path | None = None,
             overrides: Mapping[str, Any] | None = None, explicit: Mapping[str, Any] | None = None,
-            environ: Mapping[str, str] | None = None) -> Resolved:
+            environ: Mapping[str, str] | None = None, renamed: Mapping[str, str] | None = None) -> Resolved:
     """Layer a method preset (``"anchors/fpn.yaml"``) under the user's values.
 
     Args:
@@ -98,9 +98,12 @@ def resolve(preset: str, *, config_file: str | Path | None = None,
         overrides: ``--set`` values: nested, or dotted keys (``{"assigner.pos_iou_thr": 0.6}``).
         explicit: values of dedicated options (``--seed``, ``--ratio``); None means not given.
         environ: where ``SAMPLEGEN_*`` variables are read (default ``os.environ``).
+        renamed: old flat key -> new dotted key of the config class (``RENAMED_KEYS``): a
+            variable naming an old key is refused, as the old key is in a config file.
 
     Raises:
-        ConfigError: missing or malformed config file, malformed environment value.
+        ConfigError: missing or malformed config file, malformed environment value, a variable
+            naming a renamed key.
     """
     layered = load_preset(ENGINE_PRESET).merge(load_preset(preset).values, f"preset:{preset}")
     if config_file is not None:
@@ -108,7 +111,8 @@ def resolve(preset: str, *, config_file: str | Path | None = None,
         if not path.is_file():
             raise ConfigError(f"{path}: no such config file")
         layered = layered.merge(load_yaml(path), f"file:{path}")
-    env, env_sources = environment_overrides(leaf_paths(layered.values), os.environ if environ is None else environ)
+    env, env_sources = environment_overrides(leaf_paths(layered.values), os.environ if environ is None else environ,
+                                             renamed)
     if env:
         layered = layered.merge(env, env_sources)
     if overrides:

@@ -94,10 +94,13 @@ class RunOptions:
         return {"seed": self.seed, "shard_size": self.shard_size, "workers": self.workers,
                 "max_errors": self.max_errors}
 
-    def resolve(self, preset: str, explicit: Mapping[str, Any] | None = None) -> Resolved:
-        """The configuration of `preset` under these options and a command's own `explicit` values."""
+    def resolve(self, preset: str, explicit: Mapping[str, Any] | None = None,
+                renamed: Mapping[str, str] | None = None) -> Resolved:
+        """The configuration of `preset` under these options and a command's own `explicit` values
+        (`renamed`: the config class's old keys, refused in the environment)."""
         return resolve(preset, config_file=self.config, overrides=self.overrides,
-                       explicit={**self.engine_explicit(), **(explicit or {})}, environ=self.environ)
+                       explicit={**self.engine_explicit(), **(explicit or {})}, environ=self.environ,
+                       renamed=renamed)
 
     def shard(self, items: Sequence[Any], engine: EngineValues, resolved: Resolved,
               key: Callable[[Any], str]) -> tuple[list[ShardTask], EngineValues, Resolved]:

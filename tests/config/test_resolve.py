@@ -138,3 +138,13 @@ def test_manifest_records_sources(tmp_path, monkeypatch, capsys):
     assert len(manifest["shards"]) == manifest["planned_shards"] == 4
     summary = json.loads(capsys.readouterr().out)
     assert summary["samples"] == sum(s["samples"] for s in manifest["shards"])
+
+
+def test_config_file_numbers_read_as_on_the_command_line(tmp_path):
+    # YAML 1.1 would make 010 octal (8), 1:30 base 60 (90) and 1e-3 a string.
+    values = parse_yaml("seed: 010\nshard_size: 1:30\nthr: 1e-3\nneg: -2\nlist: [1, 0.5]\n", "c.yaml")
+    assert values == {"seed": 10, "shard_size": "1:30", "thr": 0.001, "neg": -2, "list": [1, 0.5]}
+    path = tmp_path / "c.yaml"
+    path.write_text("shard_size: 1:30\n")
+    with pytest.raises(ConfigError, match="shard_size"):
+        resolve("mtcnn/pnet.yaml", config_file=path).engine()
