@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> None:
         ann = write_annotation(paths, tmp)
         forward, total = floor_in_process(paths, pnet, rnet)
         detect = [*sg, "detect", "--annotations", str(ann), "--images", str(links), "--pnet", str(pnet),
-                  "--rnet", str(rnet), "--no-progress", "--overwrite", "--shard-size", "8"]
+                  "--rnet", str(rnet), "--no-progress", "--overwrite", "--shard-size", "8",
+                  "--follow-symlinks"]   # the photos are linked into one folder
         walls = {}
         for workers in (1, 2):
             walls[workers] = min(timed([*detect, "--workers", str(workers), "--out", str(tmp / f"d{workers}")])[0]
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
                                                  capture_output=True, text=True, check=True).stdout.split()[-1])
                             for _ in range(args.repeat))
         mine = [*sg, "mtcnn", "--size", "24", "--annotations", str(ann), "--images", str(links), "--ratio",
-                "1:3:1:0", "--no-progress", "--overwrite", "--workers", "2"]
+                "1:3:1:0", "--no-progress", "--overwrite", "--workers", "2", "--follow-symlinks"]
         mined = min(timed([*mine, "--pnet", str(pnet), "--out", str(tmp / "m1")])[0] for _ in range(args.repeat))
         from_file = min(timed([*mine, "--detections", str(tmp / "d2"), "--out", str(tmp / "m2")])[0]
                         for _ in range(args.repeat))
