@@ -72,6 +72,11 @@ def _run(args: list[str], debug: bool) -> None:
         # Ctrl-C outside a run's shard loop (which raises `Interrupted` with its own hint).
         click.echo("samplegen: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except click.UsageError as exc:
+        # One line like every other error (click prints four), with where the usage is.
+        where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        click.echo(f"samplegen: {exc.format_message()}{where}", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -5,27 +5,16 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
 from samplegen.anchors.methods import METHODS
 from samplegen.cli import cli
 from samplegen.cli.options import engine_options, format_option
 from samplegen.cli.output import print_json
-from samplegen.errors import ConfigError
-from samplegen.pipelines.anchors import anchor_priors, run_anchors
+from samplegen.pipelines.anchors import describe_priors, run_anchors
 
 
 def print_priors(method: str, height: int, width: int, save: Path | None, **config: Any) -> None:
-    priors, per_level = anchor_priors(method, height, width, **config)
-    summary = {"method": method, "height": height, "width": width,
-               "priors_per_level": per_level.tolist(), "num_priors": int(priors.shape[0])}
-    if save is None:
-        print_json({**summary, "priors": priors.tolist()})
-        return
-    if not save.parent.is_dir():
-        raise ConfigError(f"--save {save}: folder {save.parent} does not exist")
-    np.save(save, priors)
-    print_json({**summary, "saved": str(save)})
+    print_json(describe_priors(method, height, width, save, **config))
 
 
 @cli.command("anchors")

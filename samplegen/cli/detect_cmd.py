@@ -21,6 +21,8 @@ from samplegen.pipelines.detect import run_detect
 @click.option("--annotations", type=click.Path(path_type=Path), help="Annotations listing the images [embedded sample].")
 @format_option(default="auto", show_default=True, help="Format of --annotations (auto: read off the file).")
 @click.option("--images", type=click.Path(file_okay=False, path_type=Path), help="Image root.")
+@click.option("--allow-drops", is_flag=True,
+              help="Read annotations even when their reader drops more than 20 % of the boxes.")
 @engine_options
 def detect_command(format_name: str, **options: Any) -> None:
     """Run the MTCNN cascade over every image: JSON lines {"image", "boxes": [[x1, y1, x2, y2, score]]}

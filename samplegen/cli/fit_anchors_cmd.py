@@ -16,7 +16,7 @@ from samplegen.pipelines.fit import fit_anchors
 @cli.command("fit-anchors")
 @click.option("--method", type=click.Choice(sorted(METHODS)), default="fpn", show_default=True)
 @click.option("--annotations", type=click.Path(path_type=Path), help="Annotations [embedded sample].")
-@format_option(default="coco", show_default=True, help="Format of --annotations.")
+@format_option(default="auto", show_default=True, help="Format of --annotations (auto: read off the file).")
 @click.option("--images", type=click.Path(file_okay=False, path_type=Path),
               help="Image root (sizes for formats that do not store them).")
 @click.option("--write-config", type=click.Path(dir_okay=False, path_type=Path),
@@ -24,6 +24,8 @@ from samplegen.pipelines.fit import fit_anchors
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of the k-means starts and the labelling pass [0].")
 @click.option("--labelled-images", type=click.IntRange(min=1), default=200, show_default=True,
               help="Images of the real labelling pass (positives per GT, before and after).")
+@click.option("--allow-drops", is_flag=True,
+              help="Read annotations even when their reader drops more than 20 % of the boxes.")
 @config_options
 def fit_anchors_command(method: str, format_name: str, **options: Any) -> None:
     """Recall of the method's priors per box size (best prior IoU >= 0.3 / 0.5 / 0.7 and the

@@ -52,7 +52,8 @@ def engine_options(command: Callable) -> Callable:
         click.option("--shards", type=click.IntRange(min=1),
                      help="Cut the images into N shards of balanced size instead of --shard-size."),
         click.option("--max-errors", type=click.IntRange(min=0),
-                     help="Missing/undecodable images tolerated before failing [0]."),
+                     help="Unusable images (missing, undecodable, unlike their annotation's size, over the "
+                          "pixel cap, linked from outside the root) tolerated before failing [0]."),
         click.option("--resume", is_flag=True, help="Continue a run in --out, skipping complete shards."),
         click.option("--overwrite", is_flag=True, help="Replace a previous run in --out."),
         click.option("--no-progress", is_flag=True, help="No progress on stderr."),

@@ -58,6 +58,10 @@ def show_mtcnn_command(out_dir: str, picture: Path, **options: Any) -> None:
               help="Fade the image towards dark grey so the drawings stand out.")
 @click.option("--zoom", type=click.FloatRange(min=0), metavar="MARGIN",
               help="Show only the GT boxes' surroundings: their union grown by MARGIN x its size per side.")
+@click.option("--follow-symlinks", is_flag=True,
+              help="Read an image through a symlink leading outside --images (refused otherwise).")
+@click.option("--allow-drops", is_flag=True,
+              help="Read annotations even when their reader drops more than 20 % of the boxes.")
 def show_anchors_command(picture: Path, format_name: str, from_dir: Path | None, no_image: bool,
                          **options: Any) -> None:
     """One image's priors as the method labels them, one panel per pyramid level.

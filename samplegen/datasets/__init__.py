@@ -72,7 +72,7 @@ READERS: dict[str, Reader] = {
 
 
 def read_dataset(format: str, path: str | Path, images_root: str | Path | None = None, *,
-                 allow_drops: bool = False) -> Dataset:
+                 allow_drops: bool = False, sizes_from: str | None = None) -> Dataset:
     """Read `path` with the reader named `format` (``auto``: the one `sniff` names) and check it.
 
     Args:
@@ -81,13 +81,16 @@ def read_dataset(format: str, path: str | Path, images_root: str | Path | None =
         images_root: the folder the annotation's image paths are relative to, or None.
         allow_drops: read a file whose reader drops more than `checks.REFUSE_SHARE` of its boxes
             (``--allow-drops``); the warning is still printed.
+        sizes_from: for a command that needs every image's size: the option that names the
+            images folder (``--images``); without a folder, a file lacking sizes is refused.
 
     Raises:
         ConfigError: `format` is not a key of `READERS`.
         InputError: `path` does not exist; `images_root` is given but is not a folder, or holds
             none of the images (both ignored for yolo, whose images are found through its layout);
             the reader found a malformed annotation (with what the file looks like when it is
-            another format); the file holds no image; too many boxes were dropped.
+            another format); the file holds no image; too many boxes were dropped; with
+            `sizes_from` and no `images_root`, images without a size.
     """
     reader = READERS.get(format)
     if reader is None:
@@ -112,6 +115,8 @@ def read_dataset(format: str, path: str | Path, images_root: str | Path | None =
     checks.check_drops(dataset, allow_drops, guess)
     if uses_root and dataset.format != "yolo":
         checks.check_images_present(dataset, root)
+    if sizes_from is not None and root is None:
+        checks.check_sizes_known(dataset, sizes_from)
     return dataset
 
 

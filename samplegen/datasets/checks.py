@@ -116,3 +116,18 @@ def check_images_present(dataset: Dataset, images_root: Path) -> None:
                 "are under this folder")
     raise InputError(images_root, None, f"{head} (first expected: {first}); is it the folder the "
                                         "annotation's image paths are relative to?")
+
+
+def check_sizes_known(dataset: Dataset, option: str) -> None:
+    """Refuse, before any work, a file whose images have no size when no images folder is given:
+    every such image would only be skipped later (``no_size``), after a run that wrote nothing.
+
+    Raises:
+        InputError: naming the file, how many images lack a size and `option`, the flag to give.
+    """
+    sizeless = sum(1 for record in dataset.records if record.width is None or record.height is None)
+    if sizeless:
+        raise InputError(Path(dataset.source), None,
+                         f"{sizeless:,} of its {len(dataset.records):,} images have no size in this file "
+                         f"(WIDER and facial-point lists store none): give {option} FOLDER, the folder its "
+                         "image paths are relative to, and the sizes are read from the image headers")

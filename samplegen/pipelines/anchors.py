@@ -10,10 +10,10 @@ import numpy as np
 from samplegen import __version__, embedded
 from samplegen.anchors.methods import build_method_config, method_entry, needs_proposals, priors_for
 from samplegen.datasets import read_dataset
-from samplegen.datasets.detections import detections_for, read_detections
+from samplegen.datasets.detections import detections_for, match_detections, read_detections
 from samplegen.engine.manifest import RunDescription
 from samplegen.engine.run import execute
-from samplegen.errors import ConfigError
+from samplegen.errors import ConfigError, InputError
 from samplegen.pipelines.anchor_shards import AnchorItem, AnchorsJob
 from samplegen.pipelines.options import RunOptions, describe_inputs, job_path, run_options
 from samplegen.pipelines.summary import RunSummary
@@ -22,7 +22,8 @@ from samplegen.pipelines.summary import RunSummary
 def resolve_method(method: str, options: RunOptions, explicit: Mapping[str, Any] | None = None):
     """(method config, resolved configuration) of `method` under `options` and explicit values;
     the one resolution `anchors`, ``show anchors`` and ``fit-anchors`` share."""
-    resolved = options.resolve(method_entry(method).preset, explicit)
+    entry = method_entry(method)
+    resolved = options.resolve(entry.preset, explicit, getattr(entry.config_cls, "RENAMED_KEYS", None))
     return build_method_config(method, resolved), resolved
 
 
@@ -39,6 +40,27 @@ def anchor_priors(method: str = "ssd", height: int = 300, width: int = 300, *, c
     options = run_options(config=config, overrides=overrides or {}, environ=environ)
     cfg, _ = resolve_method(method, options, {"compat": compat})
     return priors_for(cfg, height, width)
+
+
+def describe_priors(method: str = "ssd", height: int = 300, width: int = 300, save: str | Path | None = None,
+                    **config: Any) -> dict[str, Any]:
+    """What ``samplegen anchors --priors H W [--save FILE]`` prints: the priors' count per level and
+    the priors themselves, or the ``.npy`` file they were saved to (`config`: `anchor_priors`'s
+    keyword arguments).
+
+    Raises:
+        ConfigError: bad sizes or configuration; `save`'s folder does not exist.
+    """
+    priors, per_level = anchor_priors(method, height, width, **config)
+    summary = {"method": method, "height": height, "width": width,
+               "priors_per_level": per_level.tolist(), "num_priors": int(priors.shape[0])}
+    if save is None:
+        return {**summary, "priors": priors.tolist()}
+    save = Path(save)
+    if not save.parent.is_dir():
+        raise ConfigError(f"--save {save}: folder {save.parent} does not exist")
+    np.save(save, priors)
+    return {**summary, "saved": str(save)}
 
 
 def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, format: str = "auto",
@@ -83,8 +105,12 @@ def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, f
     if annotations is None:
         annotations, format, images = embedded.COCO, "coco", embedded.ROOT
     settings = options.settings(values, Path("samplegen-out") / f"anchors-{method}")
-    dataset = read_dataset(format, annotations, images, allow_drops=allow_drops)
+    dataset = read_dataset(format, annotations, images, allow_drops=allow_drops, sizes_from="--images")
     props = read_detections(Path(proposals)) if proposals else {}
+    if proposals:
+        match = match_detections(props, dataset.records)
+        if match.matched == 0:   # every image would be labelled without proposals
+            raise InputError(Path(proposals), None, match.message())
     records = sorted(dataset.records, key=lambda r: r.key)
     items = [AnchorItem(i, r, detections_for(props, r)[:, :4] if proposals else None)
              for i, r in enumerate(records)]

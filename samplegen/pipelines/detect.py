@@ -78,7 +78,7 @@ def run_detect(pnet: str | Path | None = None, rnet: str | Path | None = None, *
                resume: bool = False, overwrite: bool = False, progress: bool = False, config: str | Path | None = None,
                overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
                engine: str = "local", ray_address: str | None = None, verify: bool = False,
-               follow_symlinks: bool = False) -> RunSummary:
+               follow_symlinks: bool = False, allow_drops: bool = False) -> RunSummary:
     """Run the MTCNN cascade (PNet, optionally RNet) over every image, like ``samplegen detect``.
 
     With no `annotations`, the embedded sample and, without `pnet`, the embedded P-Net and R-Net.
@@ -98,7 +98,7 @@ def run_detect(pnet: str | Path | None = None, rnet: str | Path | None = None, *
     values = resolved.engine()
     check_nets(spec, cfg)
     settings = options.settings(values, Path("samplegen-out") / "detect")
-    dataset = read_dataset(format, annotations, images)
+    dataset = read_dataset(format, annotations, images, allow_drops=allow_drops, sizes_from="--images")
     tasks, values, resolved = options.shard(dataset.records, values, resolved, key=lambda record: record.key)
     run = RunDescription(
         command="detect", version=__version__, config={**resolved.decisive(), "preset": preset},

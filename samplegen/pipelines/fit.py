@@ -20,11 +20,11 @@ FIT_KEY = "samplegen.anchors.fit"  # rng stream of the k-means starts
 LABELLED_IMAGES = 200              # images of the labelling pass (evenly spread over the sorted keys)
 
 
-def fit_anchors(method: str = "fpn", *, annotations: str | Path | None = None, format: str = "coco",
+def fit_anchors(method: str = "fpn", *, annotations: str | Path | None = None, format: str = "auto",
                 images: str | Path | None = None, write_config: str | Path | None = None,
                 seed: int | None = None, labelled_images: int = LABELLED_IMAGES, config: str | Path | None = None,
                 overrides: Mapping[str, Any] | None = None,
-                environ: Mapping[str, str] | None = None) -> RunSummary:
+                environ: Mapping[str, str] | None = None, allow_drops: bool = False) -> RunSummary:
     """Recall of `method`'s anchors per box size at 0.3 / 0.5 / 0.7 and the method's own
     thresholds, and an anchor set fitted to what the method's assigner rewards, never worse at
     its positive threshold (None, with ``preset_is_best``, when the search finds nothing better);
@@ -40,7 +40,8 @@ def fit_anchors(method: str = "fpn", *, annotations: str | Path | None = None, f
         raise ConfigError(method_of(cfg).not_fittable or f"{method} has no anchors to fit")
     if annotations is None:
         annotations, format, images = embedded.COCO, "coco", embedded.ROOT
-    records = sorted(read_dataset(format, annotations, images).records, key=lambda r: r.key)
+    dataset = read_dataset(format, annotations, images, allow_drops=allow_drops, sizes_from="--images")
+    records = sorted(dataset.records, key=lambda r: r.key)
     sized = [r for r in records if r.width is not None and r.height is not None]
     if not any(r.num_boxes for r in sized):
         raise ConfigError(f"{annotations}: no box with a known image size (give --images for this format)")

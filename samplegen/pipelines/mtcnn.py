@@ -19,12 +19,14 @@ from samplegen.config.resolve import Resolved
 from samplegen.datasets import read_dataset
 from samplegen.datasets.detections import match_detections, read_detections
 from samplegen.engine.manifest import RunDescription
+from samplegen.engine.progress import progress_bar
 from samplegen.engine.distribute import WorkerPool
 from samplegen.engine.run import execute, skip_reasons
 from samplegen.engine.storage import child_location, is_remote, is_url, local_path, output_location
 from samplegen.errors import ConfigError, InputError, Terminated
 from samplegen.mtcnn.balance import DUPLICATING_MODES
 from samplegen.mtcnn.config import PRESETS, MtcnnConfig, build_mtcnn_config, compat_output, with_compat
+from samplegen.mtcnn.labels import CLASS_NAMES, CLASS_ORDER
 from samplegen.pipelines import detect_shards, mtcnn_selection, mtcnn_shards, mtcnn_sizes
 from samplegen.pipelines.detect import MiningSpec, check_nets, mining_config, net_spec
 from samplegen.pipelines.mtcnn_classes import select_classes
@@ -166,7 +168,15 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
                                                       landmark_images, detections, classes, allow_drops)
         if parallel_planning(len(faces) + len(marks), mining):
             started.wait()
-        planned = plan_run(faces, marks, first.cfg, values.seed, pool, dets, mining=mining)
+        # Planning is ~1 s per 1,600 images, but mining detects in every face image: a run of
+        # hours, shown like the cutting.
+        bar = progress_bar(len(faces) + len(marks), "mtcnn mining" if mining else "mtcnn planning",
+                           settings[0].progress and not dry_run)
+        bar.update(0)
+        try:
+            planned = plan_run(faces, marks, first.cfg, values.seed, pool, dets, mining=mining, progress=bar.update)
+        finally:
+            bar.close()
         started.wait()
         if dry_run:
             shown = {"size": sizes[0]} if not multi else {"sizes": sizes}
@@ -206,9 +216,11 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
 def _read_inputs(annotations, format, images, landmarks, landmark_format, landmark_images, detections,  # noqa: ANN001
                  classes, allow_drops) -> tuple[list, dict, list, Any]:
     """Face records (of the chosen classes), their manifest record, landmark records, detections."""
-    faces, class_info = (select_classes(read_dataset(format, annotations, images, allow_drops=allow_drops), classes)
+    faces, class_info = (select_classes(read_dataset(format, annotations, images, allow_drops=allow_drops,
+                                                     sizes_from="--images"), classes)
                          if annotations else ([], {}))
-    marks = (read_dataset(landmark_format, landmarks, landmark_images, allow_drops=allow_drops).records
+    marks = (read_dataset(landmark_format, landmarks, landmark_images, allow_drops=allow_drops,
+                          sizes_from="--landmark-images").records
              if landmarks else [])
     if marks and not any(r.landmarks is not None for r in marks):
         raise ConfigError(f"{landmarks}: format {landmark_format} carries no landmarks")
@@ -368,3 +380,13 @@ def _refuse_starved(planned: PlannedRun) -> None:
             f"needs {' and '.join(starved)} samples and no image provided any "
             f"({len(planned.skipped)} images skipped while planning: {skip_reasons(planned.skipped)}); "
             f"fix the inputs, or give those classes a 0 share with --ratio")
+    balance = planned.balance
+    if balance.targets.sum() == 0 and balance.available.sum() > 0:
+        # Every class was planned, but too few of one for a single unit of the ratio.
+        shares = [(int(n) / share, CLASS_NAMES[code], int(n), share)
+                  for code, share, n in zip(CLASS_ORDER, planned.ratio, balance.available) if share > 0]
+        _, name, count, share = min(shares)
+        raise ConfigError(
+            f"nothing to write: the ratio pos:neg:part:landmark {':'.join(map(str, planned.ratio))} asks for "
+            f"{share} {name} samples per unit and the images gave {count}; lower that share with --ratio, "
+            "or add images")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass, field, fields
-from typing import Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -189,14 +189,16 @@ def parallel_planning(images: int, mining: MiningSpec | None) -> bool:
 
 def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnConfig, seed: int,
              pool: WorkerPool, detections: Mapping[str, np.ndarray] | None = None,
-             chunk_size: int = 200, mining: MiningSpec | None = None) -> PlannedRun:
+             chunk_size: int = 200, mining: MiningSpec | None = None,
+             progress: Callable[[int], object] | None = None) -> PlannedRun:
     """Count every usable image's plan (pass 1), balance globally, and give each image its kept
     ordinals (the module docstring).
 
     Pass 1 runs on `pool` when there are at least `PARALLEL_PLAN_MIN_IMAGES` images, or always
     when faces are mined here (`mining`: detection costs ~0.1 s an image, so chunks are small).
     Images that cannot be used (no size; missing or undecodable while mining) are skipped and
-    listed with their reason.
+    listed with their reason. `progress` is called with the number of images of each planned
+    chunk as it comes back (mining is most of a hard-example run's time).
     """
     entries, skipped = [], []
     if cfg.invalid_as_faces:
@@ -215,6 +217,8 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
         mapped = pool.map(_indexed_count_chunk, indexed)
     else:
         mapped = run_serial(_indexed_count_chunk, indexed) if mining is not None else _plan_here(indexed)
+    if progress is not None:
+        mapped = _reporting(mapped, chunks, progress)
     counted: dict[str, tuple | str] = {}
     for chunk, results in zip(chunks, _ordered(mapped)):
         for record, result in zip(chunk.records, results):
@@ -289,6 +293,13 @@ def _chunks(entries: list, cfg: MtcnnConfig, seed: int, detections: Mapping[str,
 def _indexed_count_chunk(indexed: tuple[int, PlanChunk]) -> tuple[int, list]:
     index, chunk = indexed
     return index, count_chunk(chunk)
+
+
+def _reporting(mapped: Iterable[tuple[int, list]], chunks: Sequence[PlanChunk],
+               progress: Callable[[int], object]) -> Iterator[tuple[int, list]]:
+    for index, results in mapped:
+        progress(len(chunks[index].records))
+        yield index, results
 
 
 def _ordered(results) -> list[list]:

@@ -21,7 +21,6 @@ from samplegen.anchors.methods import label_image, needs_proposals, priors_for
 from samplegen.datasets import read_dataset
 from samplegen.datasets.coco import coco_image_ids
 from samplegen.datasets.paths import image_file
-from samplegen.engine.images import load_image
 from samplegen.engine.manifest import read_manifest
 from samplegen.errors import ConfigError, InputError
 from samplegen.mtcnn.labels import CLASS_CODES
@@ -31,6 +30,7 @@ from samplegen.outputs.shards import output_folder
 from samplegen.pipelines.anchor_shards import network_input
 from samplegen.pipelines.anchors import resolve_method
 from samplegen.pipelines.options import run_options
+from samplegen.pipelines.pixels import record_pixels
 from samplegen.record import Record
 from samplegen.render import draw
 from samplegen.render.anchor_panels import (
@@ -155,18 +155,19 @@ def _refuse_proposals(cfg: MethodConfig) -> None:
 
 
 def direct_view(cfg: MethodConfig, seed: int, annotations: Path, format_name: str, images: Path | None,
-                key: str | None, with_image: bool) -> AnchorView:
-    """Label the image `key` of `annotations` exactly like the anchors job (seed, rng per key)."""
+                key: str | None, with_image: bool, follow_symlinks: bool = False,
+                allow_drops: bool = False) -> AnchorView:
+    """Label the image `key` of `annotations` exactly like the anchors job (seed, rng per key,
+    the image checked as the job checks it: size against the annotation, pixel cap, symlinks)."""
     _refuse_proposals(cfg)
-    dataset = read_dataset(format_name, annotations, images)
+    dataset = read_dataset(format_name, annotations, images, allow_drops=allow_drops, sizes_from="--images")
     ids = (lambda: coco_image_ids(annotations)) if dataset.format == "coco" else None
     record = find_record(list(dataset.records), key, annotations, ids)
     pixels = None
     if with_image or record.width is None or record.height is None:
-        path = image_file(images, record)
-        pixels, reason = load_image(path)
+        pixels, reason = record_pixels(record, images, follow_symlinks)
         if pixels is None:
-            raise InputError(path, None, f"image {reason}")
+            raise InputError(image_file(images, record), None, f"image {reason}")
     width = record.width if record.width is not None else pixels.shape[1]
     height = record.height if record.height is not None else pixels.shape[0]
     arrays = label_image(record.boxes, record.labels, record.ignore, width, height, cfg,
@@ -211,11 +212,12 @@ def render_view(view: AnchorView, panel_size: int, columns: int, dim: float,
 
 
 def show_anchors(picture: str | Path, method: str | None = None, *, annotations: str | Path | None = None,
-                 format: str = "coco", images: str | Path | None = None, from_dir: str | Path | None = None,
+                 format: str = "auto", images: str | Path | None = None, from_dir: str | Path | None = None,
                  key: str | None = None, seed: int | None = None, compat: str | None = None,
                  neg_sampling: str | None = None, config: str | Path | None = None,
                  overrides: Mapping[str, Any] | None = None, with_image: bool = True, panel_size: int = 512,
-                 columns: int = 3, dim: float = 0.4, zoom: float | None = None) -> dict[str, Any]:
+                 columns: int = 3, dim: float = 0.4, zoom: float | None = None,
+                 follow_symlinks: bool = False, allow_drops: bool = False) -> dict[str, Any]:
     """One image's priors as the method labels them, one panel per pyramid level, as a PNG.
 
     Either `method` (labelled now, with the same layering as ``samplegen anchors``, so the picture
@@ -234,7 +236,7 @@ def show_anchors(picture: str | Path, method: str | None = None, *, annotations:
         explicit = {"compat": compat, "neg_mining": {"sampling": neg_sampling} if neg_sampling else None}
         cfg, resolved = resolve_method(method, options, explicit)
         view = direct_view(cfg, resolved.engine().seed, Path(annotations), format,
-                           Path(images) if images else None, key, with_image)
+                           Path(images) if images else None, key, with_image, follow_symlinks, allow_drops)
         method_name = method
     image, num_panels = render_view(view, panel_size, columns, dim, zoom)
     write_png(Path(picture), image)

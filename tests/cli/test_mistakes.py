@@ -151,3 +151,82 @@ def test_empty_and_absurd_files(tmp_path, content, fragment):
 
 def test_a_device_as_annotations_is_refused_at_once(tmp_path):
     one_line_exit_2(run_cli(["inspect", "--format", "wider", "/dev/zero"], timeout=30), "not a regular file")
+
+
+# missing --images, a ratio that selects nothing, stale environment keys, bad values ---------------
+
+@pytest.mark.parametrize("command", [["mtcnn", "--size", 12], ["anchors", "--method", "ssd300"],
+                                     ["detect", "--pnet", "PNET"], ["fit-anchors", "--method", "ssd300", "--format", "wider"]])
+def test_sizeless_annotations_without_images_are_refused_before_any_work(dlib, tmp_path, command):
+    from samplegen import embedded
+
+    out = tmp_path / "out"
+    command = [str(embedded.PNET) if part == "PNET" else part for part in command]
+    args = [*command, "--annotations", dlib["wider"]]
+    if command[0] != "fit-anchors":
+        args += ["--out", out, "--no-progress"]
+    one_line_exit_2(run_cli(args), "have no size in this file", "give --images FOLDER")
+    assert not out.exists()
+
+
+def test_landmarks_without_their_images_name_landmark_images(dlib, tmp_path):
+    res = run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--images", dlib["root"],
+                   "--landmarks", dlib["points"], "--out", tmp_path / "out", "--no-progress"])
+    one_line_exit_2(res, "give --landmark-images FOLDER")
+
+
+def test_a_ratio_no_image_can_meet_is_refused_not_an_empty_run(dlib, tmp_path):
+    out = tmp_path / "out"
+    res = run_cli(["mtcnn", "--size", 12, "--annotations", dlib["wider"], "--images", dlib["root"],
+                   "--ratio", "1:100000:1:0", "--out", out, "--no-progress", "--workers", 1])
+    one_line_exit_2(res, "nothing to write", "asks for 100000 neg samples per unit", "lower that share")
+    assert not out.exists()
+
+
+def test_an_environment_variable_of_a_renamed_key_names_the_new_one(tmp_path):
+    res = run_cli(["anchors", "--method", "fpn", "--out", tmp_path / "out", "--no-progress"],
+                  env={"SAMPLEGEN_POS_IOU_THR": "0.6"})
+    one_line_exit_2(res, "SAMPLEGEN_POS_IOU_THR", "set SAMPLEGEN_ASSIGNER__POS_IOU_THR instead")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["anchors", "--method", "ssd300", "--priors", 0, 0], "--priors"),
+    (["anchors", "--method", "ssd300", "--priors", 300, 300, "--save", "no/such/folder/p.npy"], "no/such/folder"),
+    (["mtcnn", "--seed", -1], "--seed"),
+    (["mtcnn", "--workers", 0], "--workers"),
+])
+def test_bad_values_are_one_line_exit_2(tmp_path, args, fragment):
+    one_line_exit_2(run_cli([*args, "--no-progress"] if args[0] == "mtcnn" else args, cwd=tmp_path), fragment)
+    assert not (tmp_path / "samplegen-out").exists()
+
+
+def test_show_anchors_checks_the_image_as_the_anchors_job_does(dlib, tmp_path):
+    import json
+
+    from samplegen import embedded
+
+    # A symlink leading out of --images is refused unless --follow-symlinks; a size unlike the
+    # annotation's is refused, as it would be skipped by `samplegen anchors`.
+    root = tmp_path / "images"
+    root.mkdir()
+    for photo in embedded.ROOT.glob("*.jpg"):
+        (root / photo.name).symlink_to(photo)
+    args = ["show", "anchors", "--method", "ssd300", "--annotations", embedded.COCO, "--images", root]
+    one_line_exit_2(run_cli([*args, "--out", tmp_path / "a.png"]), "outside_root")
+    ok(run_cli([*args, "--follow-symlinks", "--out", tmp_path / "b.png"]))
+    data = json.loads(Path(embedded.COCO).read_text())
+    for image in data["images"]:
+        image["width"] += 8
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps(data))
+    one_line_exit_2(run_cli(["show", "anchors", "--method", "ssd300", "--annotations", wrong, "--images",
+                             embedded.ROOT, "--out", tmp_path / "c.png"]), "size_mismatch")
+
+
+def test_proposals_matching_no_image_say_so(tmp_path):
+    props = tmp_path / "props.jsonl"
+    props.write_text('{"image": "elsewhere/astronaut.jpg", "boxes": [[10, 10, 90, 90, 0.9]]}\n')
+    one_line_exit_2(run_cli(["anchors", "--method", "fpn", "--stage", "rcnn", "--proposals", props,
+                             "--out", tmp_path / "out", "--no-progress"]),
+                    "0 of 1 detection entries name an image of the annotations", "nearest annotation key")
+    assert not (tmp_path / "out").exists()

@@ -243,9 +243,10 @@ def test_wds_samples_carry_their_copy_index(runs, data):
     assert not any("dup" in s for s in read_mtcnn(exact, images=False))   # exact: no new field
 
 
-def test_kill_and_resume_with_duplicates_gives_the_uninterrupted_bytes(data, tmp_path):
-    args = ["mtcnn", "--size", 12, *data["wider"], "--layout", "wds", "--balance", "oversample", "--base", 300,
-            "--shard-size", 2]
+@pytest.mark.parametrize("mode", [["--balance", "oversample", "--base", 300], ["--balance", "keep"],
+                                  ["--balance", "aittsmd", "--base", 300]], ids=["oversample", "keep", "aittsmd"])
+def test_kill_and_resume_in_every_mode_gives_the_uninterrupted_bytes(data, tmp_path, mode):
+    args = ["mtcnn", "--size", 12, *data["wider"], "--layout", "wds", *mode, "--shard-size", 2]
     reference = tmp_path / "reference"
     ok(run_inproc([*args, "--workers", 1, "--out", reference]))
     planned = manifest(reference)["planned_shards"]

@@ -173,6 +173,10 @@ def test_ambiguous_stem_is_refused(shared_data, tmp_path):
     name = lines[0].strip()
     gt = tmp_path / "gt.txt"
     gt.write_text("\n".join([f"a/{name}", *lines[1:], f"b/{name}", *lines[1:]]) + "\n")
+    root = tmp_path / "images"      # WIDER stores no sizes: the images are needed, in both folders
+    for folder in ("a", "b"):
+        (root / folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / folder / name).write_bytes((shared_data / "dlib_faces" / name).read_bytes())
     res = run_cli(["show", "anchors", "--method", "fpn", "--annotations", gt, "--format", "wider",
-                   "--image", name.rsplit(".", 1)[0], "--out", tmp_path / "x.png"])
+                   "--images", root, "--image", name.rsplit(".", 1)[0], "--out", tmp_path / "x.png"])
     assert res.code == 2 and "is ambiguous" in res.stderr and f"'a/{name}'" in res.stderr
