@@ -3,8 +3,9 @@
 
     python scripts/faults.py [--instants 5] [--seed 0] [--data DIR] [--workers 2] [--keep DIR]
 
-For each command and layout (``mtcnn`` packed / wds / list on the dlib photos, ``anchors fpn
---with-images`` on 24 COCO128 images; the embedded sample when the real data is absent), after
+For each command and layout (``mtcnn`` packed / wds / list / tfrecord on the dlib photos,
+``detect`` with the embedded nets on them, ``anchors fpn --with-images`` on 24 COCO128 images; the
+embedded sample when the real data is absent), after
 one uninterrupted reference run:
 
 * kill: N runs stopped at a random instant of the reference's duration, in turn by SIGKILL to
@@ -41,20 +42,29 @@ DEFAULT_DATA = Path(os.environ.get("SAMPLEGEN_SHARED_DATA", REPO.parent / "share
 FAULT_SITE = REPO / "tests" / "faultinject"
 HINT = "completed shards are kept, rerun with --resume"
 STRIKES = ("kill -9 group", "kill -9 parent", "SIGTERM parent", "SIGINT group")
+LAYOUTS = ("packed", "wds", "list", "tfrecord")   # tfrecord: its merged files are written at the end
 MID_RUN = {"kills": 0, "mid-run": 0}  # how many strikes found the run with shards recorded, not done
 
 
 def layouts(data: Path, scratch: Path) -> dict[str, list[str]]:
     """Command lines (without --out, --workers) per case name."""
     if not (data / "dlib_faces").is_dir():
-        return {f"mtcnn {layout} (embedded)": ["mtcnn", "--size", "12", "--layout", layout, "--shard-size", "1"]
-                for layout in ("packed", "wds", "list")}
+        cases = {f"mtcnn {layout} (embedded)": ["mtcnn", "--size", "12", "--layout", layout, "--shard-size", "1"]
+                 for layout in LAYOUTS}
+        cases["detect (embedded)"] = ["detect", "--shard-size", "1"]
+        return cases
     dlib = data / "dlib_faces"
     faces = ["--annotations", str(dlib / "derived" / "wider_face_train_bbx_gt.txt"), "--format", "wider",
              "--images", str(dlib), "--landmarks", str(dlib / "derived" / "trainImageList.txt"),
              "--landmark-images", str(dlib), "--set", "landmark.min_face=20", "--shard-size", "1"]
     cases = {f"mtcnn {layout}": ["mtcnn", "--size", "12", *faces, "--layout", layout]
-             for layout in ("packed", "wds", "list")}
+             for layout in LAYOUTS}
+    # detect: the embedded P-Net + R-Net over the dlib photos, one JSON-lines shard per image
+    from samplegen import embedded
+
+    cases["detect"] = ["detect", "--pnet", str(embedded.PNET), "--rnet", str(embedded.RNET), "--annotations",
+                       str(dlib / "derived" / "wider_face_train_bbx_gt.txt"), "--format", "wider",
+                       "--images", str(dlib), "--shard-size", "1"]
     coco = json.loads((data / "coco128" / "annotations" / "instances_train2017.json").read_text())
     images = sorted(coco["images"], key=lambda im: im["id"])[:24]
     ids = {im["id"] for im in images}
