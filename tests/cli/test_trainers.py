@@ -233,3 +233,22 @@ def test_ray_data_read_webdataset(runs, ray_data):
         landmark = meta["landmark"] or [0.0] * 10
         got.append(key(np.asarray(row["png"])[..., ::-1], meta["cls"], roi, landmark))
     assert Counter(got) == Counter(reference_keys(runs))
+
+
+@pytest.mark.parametrize("data,size", [("dlib", 12), ("wider", 48)])
+def test_tensorflow_reads_the_tfrecords_with_aittsmds_feature_spec(runs, data, size):
+    """Dev-only (TensorFlow is no test dependency): tf.data with read_tfrecord_v2.py's parse."""
+    tf = pytest.importorskip("tensorflow", reason="dev-only check: TensorFlow is not in the test extra")
+    spec = {"image/encoded": tf.io.FixedLenFeature([], tf.string),
+            "image/label": tf.io.FixedLenFeature([], tf.int64),
+            "image/roi": tf.io.FixedLenFeature([4], tf.float32),
+            "image/landmark": tf.io.FixedLenFeature([10], tf.float32)}
+    base = runs.out(data, size, "tfrecord")
+    files = [str(path) for path in rules.aittsmd_tfrecord_files(base, size)]
+    got = []
+    for example in tf.data.TFRecordDataset(files).map(lambda raw: tf.io.parse_single_example(raw, spec)):
+        image = tf.reshape(tf.io.decode_raw(example["image/encoded"], tf.uint8), [size, size, 3]).numpy()
+        got.append(key(image, int(example["image/label"]), example["image/roi"].numpy(),
+                       example["image/landmark"].numpy()))
+    expected = [key(s["image"], s["cls"], *aittsmd_targets(s)) for s in runs.reference(data, size)]
+    assert Counter(got) == Counter(expected)
