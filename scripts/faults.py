@@ -119,16 +119,24 @@ def session_alive(sid: int) -> bool:
 
 
 def leftovers(out: Path) -> list[str]:
-    """Temporary or lock files, and shard-named entries the manifest does not list."""
+    """Temporary or lock files, and shard-named entries the manifest does not list. While a run
+    is unfinished, its manifest is the checkpoint plus the shard records in ``_shards/``
+    (`read_manifest` merges them), so those records and the shards they list are not leftovers."""
+    from samplegen.engine.manifest import read_manifest
+
     if not out.is_dir():
         return []
     hidden = [p.name for p in out.iterdir() if p.name.startswith(".")]
     try:
-        manifest = json.loads((out / "manifest.json").read_text())
-    except (OSError, ValueError):
+        manifest = read_manifest(out)
+    except Exception:  # noqa: BLE001 - an unreadable manifest: only the hidden files are judged
+        return hidden
+    if manifest is None:
         return hidden
     listed = {f["name"] for s in manifest["shards"] for f in s["files"]}
     listed |= {f["name"] for f in manifest.get("totals", {}).get("extra_files", [])}
+    if not manifest.get("complete"):
+        listed.add("_shards")
     return hidden + [p.name for p in out.iterdir() if not p.name.startswith(".") and p.name != "manifest.json"
                      and p.name not in listed]
 

@@ -184,8 +184,8 @@ def _resume(out: OutputFolder, previous: Mapping[str, Any], verify: bool, rechec
 
 
 def job_prefixes(job: Any) -> set[str]:
-    """The shard name prefixes of `job` and of the jobs it wraps or carries (``prefix``, ``job``,
-    ``siblings`` attributes)."""
+    """The shard name prefixes of `job` and of the jobs it wraps (``prefix`` and ``job``
+    attributes; a `--size 12,24,48` job's siblings write into their own folders)."""
     found: set[str] = set()
     stack = [job]
     while stack:

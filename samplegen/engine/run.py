@@ -249,7 +249,7 @@ def check_errors(run: RunDescription, shards: dict[int, ShardResult], settings: 
     skipped = all_skipped(run, shards)
     if len(skipped) > settings.max_errors:
         image, reason = skipped[-1]
-        raise RunError(f"{len(skipped)} images could not be used ({skip_reasons(skipped)}; last: {image}: {reason}), "
+        raise RunError(f"{len(skipped)} images could not be used ({skip_reasons(skipped)}; e.g. {image}: {reason}), "
                        f"more than --max-errors {settings.max_errors}; see "
                        f"{open_output(settings.out_dir).show(MANIFEST_NAME)}")
 
