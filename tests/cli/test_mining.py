@@ -65,3 +65,47 @@ def test_misuse_is_one_line_exit_2(tmp_path, dlib_args, nets, args, message):
                    "--out", tmp_path / "o"])
     assert res.code == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_mining_on_the_wider_subset_does_not_depend_on_workers(tmp_path, wider_args, nets):
+    # WIDER-shaped: real WIDER boxes, images synthesised to their sizes (P-Net finds what it finds)
+    base = ["mtcnn", "--size", 24, *wider_args, "--pnet", nets["pnet"], "--ratio", "1:3:1:0", "--shard-size", 4]
+    one = run_cli([*base, "--workers", 1, "--out", tmp_path / "one"])
+    two = run_cli([*base, "--workers", 2, "--out", tmp_path / "two"])
+    assert one.code == two.code and one.stderr == two.stderr.replace(str(tmp_path / "two"), str(tmp_path / "one"))
+    if one.code == 0:
+        assert tree_bytes(tmp_path / "one") == tree_bytes(tmp_path / "two")
+
+
+def test_a_killed_mining_run_resumes_to_the_uninterrupted_bytes(tmp_path, dlib_args, nets):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["mtcnn", "--size", 24, *dlib_args, "--pnet", nets["pnet"], "--shard-size", 1]
+    reference = tmp_path / "reference"
+    ok(run_inproc([*args, "--workers", 1, "--out", reference]))
+    planned = manifest(reference)["planned_shards"]
+    for attempt in range(4):
+        out = tmp_path / f"killed{attempt}"
+        proc = subprocess.Popen([sys.executable, "-m", "samplegen", *map(str, args), "--workers", "2", "--out", str(out)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        done, deadline = 0, time.monotonic() + 60
+        try:
+            while proc.poll() is None and time.monotonic() < deadline and done < 1:
+                done = len(list(out.glob("pnet-*.tar"))) + len(list(out.glob("rnet-*")))
+                time.sleep(0.002)
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        if 1 <= done < planned and (out / "manifest.json").exists() and not manifest(out)["complete"]:
+            break
+    else:
+        pytest.skip("the run finished before it could be killed mid-way")
+    ok(run_cli([*args, "--workers", 2, "--out", out, "--resume"]))   # mining is redone, then the missing shards
+    assert tree_bytes(out) == tree_bytes(reference)
