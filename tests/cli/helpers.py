@@ -8,10 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -61,6 +64,54 @@ def run_cli(args: list[str], cwd: Path | None = None, env: dict | None = None,
 def ok(result: Result) -> dict:
     assert result.code == 0, f"exit {result.code}\nstdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-4000:]}"
     return result.json()
+
+
+class CachedRuns:
+    """Each expensive ``samplegen mtcnn`` run once per module, by name, shared by its tests."""
+
+    def __init__(self, base: Path):
+        self.base, self.cache = base, {}
+
+    def get(self, name: str, args: list, workers: int = 1) -> tuple[Path, dict]:
+        if name not in self.cache:
+            out = self.base / name
+            self.cache[name] = (out, ok(run_inproc(["mtcnn", *args, "--out", out, "--workers", workers])))
+        return self.cache[name]
+
+
+def popen_cli(args: list, cwd: Path | None = None) -> subprocess.Popen:
+    """The CLI in its own process group (so a kill reaches its workers), output discarded."""
+    return subprocess.Popen([sys.executable, "-m", "samplegen", *[str(a) for a in args]], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the run and its worker processes, then reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def killed_mid_run(args: list, base: Path, planned: int, done: Callable[[Path], int],
+                   attempts: int = 4) -> Path | None:
+    """The folder of ``samplegen ARGS --workers 2`` killed (SIGKILL to its group) as soon as
+    `done(out)` counts a committed shard, when it had committed some but not all `planned` shards;
+    None when every attempt finished (or had not begun) before the kill."""
+    for attempt in range(attempts):
+        out = base / f"killed{attempt}"
+        proc = popen_cli([*args, "--workers", 2, "--out", out])
+        count, deadline = 0, time.monotonic() + 60
+        try:
+            while proc.poll() is None and time.monotonic() < deadline and count < 1:
+                count = done(out) if out.is_dir() else 0
+                time.sleep(0.002)
+        finally:
+            kill_group(proc)
+        if 1 <= count < planned and (out / "manifest.json").exists() and not manifest(out)["complete"]:
+            return out
+    return None
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:

@@ -3,11 +3,6 @@ equal to the detection core's boxes, read back by ``--detections`` as a folder; 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +13,7 @@ from samplegen.datasets.paths import image_file
 from samplegen.datasets.wider import read_wider
 from samplegen.detect import NetSpec, detect_faces, load_detect_config, load_nets
 from samplegen.engine.images import load_image
-from tests.cli.helpers import changed_keys, manifest, ok, run_cli, run_inproc, tree_bytes
+from tests.cli.helpers import changed_keys, killed_mid_run, manifest, ok, run_cli, run_inproc, tree_bytes
 
 
 @pytest.fixture(scope="module")
@@ -96,33 +91,20 @@ def test_bad_models_are_one_line_exit_2_naming_the_file(tmp_path, photos, models
     assert str(bad) in res.stderr and not (tmp_path / "o").exists()
 
 
+def _listed_shards(out: Path) -> int:
+    try:
+        return len(manifest(out)["shards"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
 def test_kill_and_resume_gives_the_bytes_of_an_uninterrupted_run(tmp_path, photos, models):
     args = ["detect", *photos, "--pnet", models["pnet"], "--rnet", models["rnet"], "--shard-size", 1,
             "--no-progress"]
     reference = tmp_path / "reference"
     ok(run_inproc([*args, "--workers", 1, "--out", reference]))
     planned = manifest(reference)["planned_shards"]
-    caught = None
-    for attempt in range(4):
-        out = tmp_path / f"killed{attempt}"
-        proc = subprocess.Popen([sys.executable, "-m", "samplegen", *map(str, args), "--workers", "2", "--out",
-                                 str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-        done, deadline = 0, time.monotonic() + 60
-        while proc.poll() is None and time.monotonic() < deadline and done < 1:
-            try:
-                done = len(manifest(out)["shards"])
-            except (OSError, ValueError, KeyError):
-                done = 0
-            time.sleep(0.002)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-        if 1 <= done < planned and not manifest(out)["complete"]:
-            caught = out
-            break
+    caught = killed_mid_run(args, tmp_path, planned, _listed_shards)
     if caught is None:
         pytest.skip("the run finished before it could be killed mid-way")
     resumed = ok(run_cli([*args, "--workers", 2, "--out", caught, "--resume"]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.helpers import manifest, ok, run_cli, run_inproc, tree_bytes
+from tests.cli.helpers import killed_mid_run, manifest, ok, run_cli, run_inproc, tree_bytes
 
 
 @pytest.fixture(scope="module")
@@ -77,34 +77,12 @@ def test_mining_on_the_wider_subset_does_not_depend_on_workers(tmp_path, wider_a
 
 
 def test_a_killed_mining_run_resumes_to_the_uninterrupted_bytes(tmp_path, dlib_args, nets):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     args = ["mtcnn", "--size", 24, *dlib_args, "--pnet", nets["pnet"], "--shard-size", 1]
     reference = tmp_path / "reference"
     ok(run_inproc([*args, "--workers", 1, "--out", reference]))
     planned = manifest(reference)["planned_shards"]
-    for attempt in range(4):
-        out = tmp_path / f"killed{attempt}"
-        proc = subprocess.Popen([sys.executable, "-m", "samplegen", *map(str, args), "--workers", "2", "--out", str(out)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        done, deadline = 0, time.monotonic() + 60
-        try:
-            while proc.poll() is None and time.monotonic() < deadline and done < 1:
-                done = len(list(out.glob("pnet-*.tar"))) + len(list(out.glob("rnet-*")))
-                time.sleep(0.002)
-        finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-        if 1 <= done < planned and (out / "manifest.json").exists() and not manifest(out)["complete"]:
-            break
-    else:
+    out = killed_mid_run(args, tmp_path, planned, lambda out: len(list(out.glob("rnet-*"))))
+    if out is None:
         pytest.skip("the run finished before it could be killed mid-way")
     ok(run_cli([*args, "--workers", 2, "--out", out, "--resume"]))   # mining is redone, then the missing shards
     assert tree_bytes(out) == tree_bytes(reference)

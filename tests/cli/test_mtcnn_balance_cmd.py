@@ -18,11 +18,6 @@ duplicating mode is killed and resumed).
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -30,27 +25,17 @@ import numpy as np
 import pytest
 
 from samplegen.outputs import read_mtcnn
-from tests.cli.helpers import changed_keys, iou_np, manifest, ok, run_cli, run_inproc, tree_bytes
-from tests.cli.mtcnn_checks import Conventions, Sources, check_sample, class_counts
+from tests.cli.helpers import (CachedRuns, changed_keys, iou_np, killed_mid_run, manifest, ok, run_cli, run_inproc,
+                               tree_bytes)
+from tests.cli.mtcnn_checks import Conventions, Sources, check_sample
 
 NAMES = ("pos", "neg", "part", "landmark")
 CODES = {"pos": 1, "neg": 0, "part": -1, "landmark": -2}
 
 
-class Runs:
-    def __init__(self, base: Path):
-        self.base, self.cache = base, {}
-
-    def get(self, name: str, args: list, workers: int = 1) -> tuple[Path, dict]:
-        if name not in self.cache:
-            out = self.base / name
-            self.cache[name] = (out, ok(run_inproc(["mtcnn", *args, "--out", out, "--workers", workers])))
-        return self.cache[name]
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> Runs:
-    return Runs(tmp_path_factory.mktemp("balance"))
+def runs(tmp_path_factory) -> CachedRuns:
+    return CachedRuns(tmp_path_factory.mktemp("balance"))
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +85,7 @@ def packed_with_copies(out: Path) -> list[dict]:
     return [s | {"dup": int(d)} for s, d in zip(samples, dup)]
 
 
-def run_mode(runs: Runs, data: dict, which: str, extra: list, workers: int = 1, layout: str = "packed"):
+def run_mode(runs: CachedRuns, data: dict, which: str, extra: list, workers: int = 1, layout: str = "packed"):
     name = f"{which}-{'-'.join(map(str, extra))}-{layout}-w{workers}"
     return runs.get(name, ["--size", 12, *data[which], "--layout", layout, "--shard-size", 4, *extra], workers)
 
@@ -250,26 +235,8 @@ def test_kill_and_resume_in_every_mode_gives_the_uninterrupted_bytes(data, tmp_p
     reference = tmp_path / "reference"
     ok(run_inproc([*args, "--workers", 1, "--out", reference]))
     planned = manifest(reference)["planned_shards"]
-    caught = None
-    for attempt in range(4):
-        out = tmp_path / f"killed{attempt}"
-        proc = subprocess.Popen([sys.executable, "-m", "samplegen", *map(str, args), "--workers", "2", "--out", str(out)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        done, deadline = 0, time.monotonic() + 60
-        try:
-            # committed shard files, not the manifest: the engine may list shards in batches
-            while proc.poll() is None and time.monotonic() < deadline and done < 1:
-                done = len(list(out.glob("pnet-*.tar"))) if out.is_dir() else 0
-                time.sleep(0.002)
-        finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-        if 1 <= done < planned and (out / "manifest.json").exists() and not manifest(out)["complete"]:
-            caught = out
-            break
+    # committed shard files, not the manifest: the engine may list shards in batches
+    caught = killed_mid_run(args, tmp_path, planned, lambda out: len(list(out.glob("pnet-*.tar"))))
     if caught is None:
         pytest.skip("the run finished before it could be killed mid-way")
     ok(run_cli([*args, "--workers", 2, "--out", caught, "--resume"]))

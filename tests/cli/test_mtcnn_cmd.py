@@ -11,10 +11,6 @@ determinism over workers, kill + resume, refusal rules, dry runs, detections, mi
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,7 +19,7 @@ import numpy as np
 import pytest
 
 from samplegen.outputs import read_mtcnn
-from tests.cli.helpers import changed_keys, manifest, ok, run_cli, run_inproc, tree_bytes
+from tests.cli.helpers import changed_keys, kill_group, manifest, ok, popen_cli, run_cli, run_inproc, tree_bytes
 from tests.cli.mtcnn_checks import NAMES, Sources, assert_ratio, check_sample, class_counts
 
 STAGES = {12: "pnet", 24: "rnet", 48: "onet"}
@@ -239,19 +235,6 @@ def test_same_bytes_for_one_and_two_workers(runs, wider_args, layout):
     assert {k: v for k, v in s1.items() if k != "out"} == {k: v for k, v in s2.items() if k != "out"}
 
 
-def _popen(args: list, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "samplegen", *[str(a) for a in args]], cwd=cwd,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the run and its worker processes
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
 def test_kill_and_resume_gives_the_bytes_of_an_uninterrupted_run(runs, wider_args, tmp_path):
     args = ["mtcnn", "--size", 12, *wider_args, "--layout", "wds", "--workers", 2, "--shard-size", 2]
     reference = tmp_path / "reference"
@@ -261,7 +244,7 @@ def test_kill_and_resume_gives_the_bytes_of_an_uninterrupted_run(runs, wider_arg
     caught = None
     for attempt in range(4):
         out = tmp_path / f"killed{attempt}"
-        proc = _popen([*args, "--out", out], tmp_path)
+        proc = popen_cli([*args, "--out", out], tmp_path)
         done = 0
         try:
             deadline = time.monotonic() + 60
@@ -274,7 +257,7 @@ def test_kill_and_resume_gives_the_bytes_of_an_uninterrupted_run(runs, wider_arg
                     break
                 time.sleep(0.002)
         finally:
-            _kill_group(proc)
+            kill_group(proc)
         if 1 <= done < planned and not manifest(out)["complete"]:
             caught = out
             break

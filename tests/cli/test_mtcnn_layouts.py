@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from samplegen.outputs import read_mtcnn
-from tests.cli.helpers import changed_keys, iou_np, manifest, ok, run_cli, run_inproc, tree_bytes
-from tests.cli.test_mtcnn_cmd import _kill_group, _popen
+from tests.cli.helpers import (CachedRuns, changed_keys, iou_np, kill_group, manifest, ok, popen_cli, run_cli,
+                               run_inproc, tree_bytes)
 
 WIDER_SHARD = 8
 
@@ -32,23 +32,12 @@ def run_main(args: list, capsys) -> tuple[int, str, str]:
     return exit_info.value.code, out, err
 
 
-class Runs:
-    def __init__(self, base: Path):
-        self.base, self.cache = base, {}
-
-    def get(self, name: str, args: list, workers: int = 1) -> tuple[Path, dict]:
-        if name not in self.cache:
-            out = self.base / name
-            self.cache[name] = (out, ok(run_inproc(["mtcnn", *args, "--out", out, "--workers", workers])))
-        return self.cache[name]
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> Runs:
-    return Runs(tmp_path_factory.mktemp("layouts"))
+def runs(tmp_path_factory) -> CachedRuns:
+    return CachedRuns(tmp_path_factory.mktemp("layouts"))
 
 
-def wider(runs: Runs, wider_args, *layout: str, workers: int = 1, size: int = 12):
+def wider(runs: CachedRuns, wider_args, *layout: str, workers: int = 1, size: int = 12):
     name = f"w{size}-{'-'.join(layout)}-w{workers}"
     return runs.get(name, ["--size", size, *wider_args, "--shard-size", WIDER_SHARD, *layout], workers)
 
@@ -86,7 +75,7 @@ def test_tfrecord_kill_and_resume_gives_the_bytes_of_an_uninterrupted_run(wider_
     caught = None
     for attempt in range(4):
         out = tmp_path / f"killed{attempt}"
-        proc = _popen([*args, "--workers", 2, "--out", out], tmp_path)
+        proc = popen_cli([*args, "--workers", 2, "--out", out], tmp_path)
         done = 0
         try:
             deadline = time.monotonic() + 60
@@ -99,7 +88,7 @@ def test_tfrecord_kill_and_resume_gives_the_bytes_of_an_uninterrupted_run(wider_
                     break
                 time.sleep(0.002)
         finally:
-            _kill_group(proc)
+            kill_group(proc)
         if 1 <= done < planned and not manifest(out)["complete"]:
             caught = out
             break
