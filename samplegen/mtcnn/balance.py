@@ -109,9 +109,8 @@ class Balance:
         image_of, class_of = np.concatenate(image_of), np.concatenate(class_of)
         order = np.lexsort((class_of, image_of))    # stable: each run stays sorted
         values = np.concatenate(within)[order].astype(np.int32)
-        counts = np.zeros(images * 4, np.int64)
-        np.add.at(counts, image_of * 4 + class_of, 1)
-        return values, np.cumsum(counts).reshape(images, 4)
+        counts = np.bincount(image_of * 4 + class_of, minlength=images * 4)
+        return values, np.cumsum(counts, dtype=np.int64).reshape(images, 4)
 
     def rows(self, image: int, cls: np.ndarray) -> np.ndarray:
         """int64 sorted row indices of image `image`'s plan (classes `cls` int8 [K]) that are kept."""

@@ -24,12 +24,18 @@ class FakeClock:
         return self.now
 
 
-def test_without_a_checkpoint_the_records_list_what_the_manifest_does_not(tmp_path):
+def _interrupted_without_checkpoints(tmp_path) -> tuple:
+    """(the uninterrupted run's folder, a run stopped at shard 3 that never checkpointed)."""
     reference = tmp_path / "ref"
     run(reference)
     out = tmp_path / "out"
     with pytest.raises(Interrupted):
         run(out, job_kwargs={"interrupt_at": 3}, checkpoints=NEVER)
+    return reference, out
+
+
+def test_without_a_checkpoint_the_records_list_what_the_manifest_does_not(tmp_path):
+    reference, out = _interrupted_without_checkpoints(tmp_path)
     as_written = json.loads((out / "manifest.json").read_text())
     assert as_written["shards"] == []  # written once, before the first shard
     assert sorted(p.name for p in (out / RECORDS_DIR).iterdir()) == ["000000.json", "000001.json", "000002.json"]
@@ -54,11 +60,7 @@ def test_a_checkpoint_removes_the_records_it_lists(tmp_path):
 
 
 def test_a_record_of_another_run_is_not_trusted(tmp_path):
-    reference = tmp_path / "ref"
-    run(reference)
-    out = tmp_path / "out"
-    with pytest.raises(Interrupted):
-        run(out, job_kwargs={"interrupt_at": 3}, checkpoints=NEVER)
+    reference, out = _interrupted_without_checkpoints(tmp_path)
     record = out / RECORDS_DIR / "000001.json"
     record.write_text(json.dumps({**json.loads(record.read_text()), "fingerprint": "another run"}))
     (out / RECORDS_DIR / "000002.json").write_text("{torn")
