@@ -229,10 +229,12 @@ def rotate_matrix(center: tuple[float, float], angle: float) -> np.ndarray:
 
 
 def expected_crop(image: np.ndarray, crop: np.ndarray, size: int, mirror: bool, angle: float = 0.0,
-                  center: tuple[float, float] | None = None, pad: bool = False) -> np.ndarray:
+                  center: tuple[float, float] | None = None, pad: bool = False,
+                  plus_one: bool = False) -> np.ndarray:
     """Cut square `crop` (half-open integer box) out of `image` (rotated by `angle` about the
     continuous point `center` first; with `pad`, zeros where the square leaves the frame), resize
-    with INTER_LINEAR, flip when `mirror`."""
+    with INTER_LINEAR, flip when `mirror`. `plus_one`: the references' landmark cut
+    ``img[y1:y2+1, x1:x2+1]`` instead, which numpy slicing clips at the image's edge."""
     x1, y1, x2, y2 = (int(v) for v in crop)
     source = image
     if angle:
@@ -248,7 +250,10 @@ def expected_crop(image: np.ndarray, crop: np.ndarray, size: int, mirror: bool, 
         canvas[side:side + h, side:side + w] = source
         source = canvas
         x1, y1, x2, y2 = x1 + side, y1 + side, x2 + side, y2 + side
-    patch = source[y1:y2, x1:x2]
-    assert patch.shape[:2] == (y2 - y1, x2 - x1), "crop leaves the image"
+    if plus_one:
+        patch = source[y1:y2 + 1, x1:x2 + 1]
+    else:
+        patch = source[y1:y2, x1:x2]
+        assert patch.shape[:2] == (y2 - y1, x2 - x1), "crop leaves the image"
     out = cv2.resize(patch, (size, size), interpolation=cv2.INTER_LINEAR)
     return out[:, ::-1] if mirror else out

@@ -53,21 +53,6 @@ def iou_plus_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area1 + area2 - inter, np.float32(1e-6))
 
 
-def crop_plus_one(image: np.ndarray, crop: np.ndarray, size: int, mirror: bool, angle: float = 0.0,
-                  center: tuple[float, float] | None = None) -> np.ndarray:
-    """The references' landmark cut ``img[y1:y2+1, x1:x2+1]`` (numpy slicing clips at the edge;
-    after rotating the whole image about `center`), resized, flipped when `mirror`."""
-    x1, y1, x2, y2 = (int(v) for v in crop)
-    source = image
-    if angle:
-        h, w = image.shape[:2]
-        m = rotate_matrix((center[0] - 0.5, center[1] - 0.5), angle)
-        source = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                borderValue=0)
-    out = cv2.resize(source[y1:y2 + 1, x1:x2 + 1], (size, size), interpolation=cv2.INTER_LINEAR)
-    return out[:, ::-1] if mirror else out
-
-
 class Sources:
     """The annotation records (read with the same readers) and decoded images of a run; with
     `invalid_as_faces`, the faces' ignore regions are faces too (appended, as the run does)."""
@@ -194,7 +179,7 @@ def check_sample(s: dict, size: int, src: Sources, thresholds=(0.65, 0.4, 0.3), 
     if pixels:
         src_img = src.pixels(role, s["source"])
         if cls == LANDMARK and conv.cut_plus_one and inside:
-            want = crop_plus_one(src_img, crop, size, mirror, angle, center)
+            want = expected_crop(src_img, crop, size, mirror, angle, center, plus_one=True)
         else:
             want = expected_crop(src_img, crop, size, mirror, angle, center, pad=not inside)
         # rotated rows too: a full-frame warpAffine about the rotation centre, then the same crop
