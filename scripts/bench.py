@@ -463,14 +463,30 @@ def print_anchors_per_image(per: dict, which: str, objects: str) -> None:
         print("  (the numpy baseline computes in float64: its differences are float32 ties at a GT's max IoU)")
 
 
-def coco128_anchors(data: Path, workers: int, oracle: str | None, oracle_dir: Path, runs: Path) -> dict | None:
+def coco_subset(annotations: Path, count: int, target: Path) -> Path:
+    """A COCO file of the first `count` images (by file name) of `annotations` and their boxes."""
+    data = json.loads(annotations.read_text())
+    kept = sorted(data["images"], key=lambda image: image["file_name"])[:count]
+    ids = {image["id"] for image in kept}
+    data["images"] = kept
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in ids]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(data))
+    return target
+
+
+def coco128_anchors(data: Path, workers: int, oracle: str | None, oracle_dir: Path, runs: Path,
+                    count: int = 0) -> dict | None:
     """``samplegen anchors --method fpn`` on COCO128 (``workers`` and 1 worker) and the per-image
-    comparison on its 128 images; None when the shared data has no COCO128."""
+    comparison on its 128 images (the first `count` when above 0); None when the shared data has
+    no COCO128."""
     root = data / "coco128"
     annotations, images = root / "annotations" / "instances_train2017.json", root / "images" / "train2017"
     if not annotations.is_file():
         print(f"\n(COCO128 not found under {data}: its anchors rows are skipped)")
         return None
+    if 0 < count < 128:
+        annotations = coco_subset(annotations, count, runs / f"coco128-first-{count}.json")
     results = {}
     for w in sorted({workers, 1}, reverse=True):
         out = runs / f"coco128-fpn-w{w}"
@@ -482,7 +498,8 @@ def coco128_anchors(data: Path, workers: int, oracle: str | None, oracle_dir: Pa
                             parent, worker, output=summary)
     per = anchors_per_image(anchor_records("coco", annotations, images, None), oracle, oracle_dir, runs, "coco128",
                             with_numpy=False)
-    print_anchors_per_image(per, "COCO128's 128 images", "boxes")
+    label = "COCO128's 128 images" if not 0 < count < 128 else f"COCO128's first {count} images"
+    print_anchors_per_image(per, label, "boxes")
     return {"per": per, "runs": results, "out": runs / f"coco128-fpn-w{workers}"}
 
 
@@ -610,7 +627,7 @@ def main_bench(args) -> None:
     wider_records = anchor_records("wider", bench.wider_txt, bench.wider_images, count)
     per = anchors_per_image(wider_records, oracle, Path(args.oracle_dir), runs, "wider")
     print_anchors_per_image(per, f"first {count} WIDER images", "faces")
-    coco = coco128_anchors(data, w, oracle, Path(args.oracle_dir), runs)
+    coco = coco128_anchors(data, w, oracle, Path(args.oracle_dir), runs, args.coco_images)
 
     scaling = []
     if w != 1:
@@ -707,6 +724,8 @@ def parse_args(argv: list[str] | None = None):
                         help="runs per timed task; the best wall time is kept (shared machine) [3]")
     parser.add_argument("--anchor-images", type=int, default=0,
                         help="images in the per-image anchors comparison [0: every image of the anchors run]")
+    parser.add_argument("--coco-images", type=int, default=0,
+                        help="COCO128 images in the anchors runs and their comparison [0: all 128]")
     parser.add_argument("--profile", action="store_true", help="add cProfile summaries (mtcnn 12, anchors fpn)")
     parser.add_argument("--memory-check", action="store_true", help="only the peak-memory table as N grows")
     parser.add_argument("--memory-sizes", type=int, nargs="+", default=[300, 1000, 3000])

@@ -76,7 +76,7 @@ def test_classic_baseline_writes_one_file_per_crop(small_set, tmp_path):
 def test_bench_runs_end_to_end(small_set, shared_data, tmp_path):
     _, cache = small_set
     cmd = [sys.executable, str(SCRIPTS / "bench.py"), "--images", str(N), "--workers", "2", "--repeat", "1",
-           "--anchor-images", "3", "--data", str(shared_data), "--cache", str(cache),
+           "--anchor-images", "3", "--coco-images", "8", "--data", str(shared_data), "--cache", str(cache),
            "--oracle", str(tmp_path / "no-such-python")]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
     assert proc.returncode == 0, proc.stderr
@@ -87,7 +87,7 @@ def test_bench_runs_end_to_end(small_set, shared_data, tmp_path):
                  "samplegen anchors fpn", "samplegen anchors ssd300", "samplegen anchors fcos",
                  "numpy float64 dense", "mmdetection skipped", "scaling: --workers 1 vs 2",
                  "samplegen, no dense max_iou", "anchors fpn whole process", "KEY.npz bytes per image",
-                 "COCO128's 128 images"):
+                 "COCO128's first 8 images"):
         assert task in proc.stdout, task
     # the bytes table: the previous dense format and the sparse one, measured on the same images,
     # and what the run wrote (over its 8 images; the comparison above ran on the first 3)
