@@ -29,6 +29,7 @@ from samplegen.mtcnn.config import PRESETS, MtcnnConfig, build_mtcnn_config, com
 from samplegen.mtcnn.labels import CLASS_NAMES, CLASS_ORDER
 from samplegen.pipelines import detect_shards, mtcnn_selection, mtcnn_shards, mtcnn_sizes
 from samplegen.pipelines.detect import MiningSpec, check_nets, mining_config, net_spec
+from samplegen.pipelines.mined import MinedStore
 from samplegen.pipelines.mtcnn_classes import select_classes
 from samplegen.pipelines.mtcnn_selection import PlannedRun, parallel_planning, plan_run
 from samplegen.pipelines.mtcnn_shards import CHANNEL_ORDER, LayoutChoice, MtcnnJob, choose_layout
@@ -173,10 +174,15 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
         bar = progress_bar(len(faces) + len(marks), "mtcnn mining" if mining else "mtcnn planning",
                            settings[0].progress and not dry_run)
         bar.update(0)
+        # Each mined chunk's boxes are kept in --out until the run is complete (`MinedStore`).
+        mined = MinedStore(settings[0].out_dir, mining) if mining is not None and not dry_run else None
         try:
-            planned = plan_run(faces, marks, first.cfg, values.seed, pool, dets, mining=mining, progress=bar.update)
+            planned = plan_run(faces, marks, first.cfg, values.seed, pool, dets, mining=mining, progress=bar.update,
+                               mined=mined)
         finally:
             bar.close()
+        if mined is not None:
+            mined.report()
         started.wait()
         if dry_run:
             shown = {"size": sizes[0]} if not multi else {"sizes": sizes}
@@ -200,6 +206,8 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
                            landmark_plus_one=stage.cfg.landmark.cut_plus_one, follow_symlinks=follow_symlinks)
             runs.append((stage, setting, tasks, run, job))
         outcomes = _execute(runs, parent, pool) if multi else [execute(runs[0][4], runs[0][2], runs[0][3], settings[0], pool)]
+        if mined is not None:
+            mined.clear()   # the run is complete (or was already): nothing of the mining is left in --out
     summaries = []
     for (stage, setting, *_), outcome in zip(runs, outcomes):
         summaries.append(RunSummary("mtcnn", setting.out_dir, {

@@ -38,6 +38,7 @@ from samplegen.mtcnn.landmarks import plan_landmarks
 from samplegen.mtcnn.propose import ignored_as_faces, plan_faces
 from samplegen.pipelines.detect import MiningSpec
 from samplegen.pipelines.detect_shards import detect_record
+from samplegen.pipelines.mined import MinedStore
 from samplegen.record import Record
 from samplegen.rng import rng_for
 
@@ -127,13 +128,21 @@ class PlanChunk:
     cfg: MtcnnConfig
     seed: int
     mining: MiningSpec | None = None
+    # A chunk an earlier run mined (`MinedStore`): its boxes are `detections`, and these are
+    # the reasons of the images it could not mine (None for the others).
+    mined_reasons: tuple[str | None, ...] | None = None
 
 
 def count_chunk(chunk: PlanChunk) -> list[tuple[np.ndarray, np.ndarray | None] | str]:
-    """Pass 1 of a chunk (runs in workers): per image, its class counts int64 [4] and the boxes it
-    was planned from; an image that could not be mined (missing, undecodable) gives its reason."""
+    """Pass 1 of a chunk (runs in workers): per image, its class counts int64 [4] and, when mined
+    (here or by an earlier run), the boxes it was planned from; an image that could not be mined
+    (missing, undecodable) gives its reason."""
     out: list[tuple[np.ndarray, np.ndarray | None] | str] = []
-    for record, detections in zip(chunk.records, chunk.detections):
+    mined = chunk.mining is not None or chunk.mined_reasons is not None
+    for i, (record, detections) in enumerate(zip(chunk.records, chunk.detections)):
+        if chunk.mined_reasons is not None and chunk.mined_reasons[i] is not None:
+            out.append(chunk.mined_reasons[i])
+            continue
         if chunk.role == FACES and chunk.mining is not None:
             m = chunk.mining
             detections, reason = detect_record(record, m.images_root, m.nets, m.cfg, m.follow_symlinks)
@@ -141,7 +150,7 @@ def count_chunk(chunk: PlanChunk) -> list[tuple[np.ndarray, np.ndarray | None] |
                 out.append(reason)
                 continue
         plan = plan_image(chunk.role, record, chunk.cfg, chunk.seed, detections)
-        out.append((class_counts(plan), detections if chunk.mining is not None else None))
+        out.append((class_counts(plan), detections if mined else None))
     return out
 
 
@@ -190,7 +199,7 @@ def parallel_planning(images: int, mining: MiningSpec | None) -> bool:
 def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnConfig, seed: int,
              pool: WorkerPool, detections: Mapping[str, np.ndarray] | None = None,
              chunk_size: int = 200, mining: MiningSpec | None = None,
-             progress: Callable[[int], object] | None = None) -> PlannedRun:
+             progress: Callable[[int], object] | None = None, mined: MinedStore | None = None) -> PlannedRun:
     """Count every usable image's plan (pass 1), balance globally, and give each image its kept
     ordinals (the module docstring).
 
@@ -198,7 +207,9 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
     when faces are mined here (`mining`: detection costs ~0.1 s an image, so chunks are small).
     Images that cannot be used (no size; missing or undecodable while mining) are skipped and
     listed with their reason. `progress` is called with the number of images of each planned
-    chunk as it comes back (mining is most of a hard-example run's time).
+    chunk as it comes back (mining is most of a hard-example run's time). With `mined`, the
+    chunks it holds are planned from their saved boxes and each chunk detected here is saved
+    there as it comes back (a killed run resumes without detecting those images again).
     """
     entries, skipped = [], []
     if cfg.invalid_as_faces:
@@ -211,12 +222,16 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
                 entries.append((item_key(role, record), role, record))
     entries.sort(key=lambda entry: entry[0])
     chunks = _chunks(entries, cfg, seed, detections, MINING_CHUNK if mining else chunk_size, mining)
+    if mined is not None:
+        chunks = [_from_saved(chunk, mined) for chunk in chunks]
     indexed = list(enumerate(chunks))
     parallel = parallel_planning(len(entries), mining) and (mining is None or len(chunks) > 1)
     if parallel:
         mapped = pool.map(_indexed_count_chunk, indexed)
     else:
         mapped = run_serial(_indexed_count_chunk, indexed) if mining is not None else _plan_here(indexed)
+    if mined is not None:
+        mapped = _saving(mapped, chunks, mined)
     if progress is not None:
         mapped = _reporting(mapped, chunks, progress)
     counted: dict[str, tuple | str] = {}
@@ -293,6 +308,23 @@ def _chunks(entries: list, cfg: MtcnnConfig, seed: int, detections: Mapping[str,
 def _indexed_count_chunk(indexed: tuple[int, PlanChunk]) -> tuple[int, list]:
     index, chunk = indexed
     return index, count_chunk(chunk)
+
+
+def _from_saved(chunk: PlanChunk, mined: MinedStore) -> PlanChunk:
+    """`chunk` planned from the boxes an earlier run mined, when `mined` holds them."""
+    found = mined.load(chunk.records) if chunk.mining is not None else None
+    if found is None:
+        return chunk
+    return dataclasses.replace(chunk, mining=None, detections=tuple(None if isinstance(f, str) else f for f in found),
+                               mined_reasons=tuple(f if isinstance(f, str) else None for f in found))
+
+
+def _saving(mapped: Iterable[tuple[int, list]], chunks: Sequence[PlanChunk],
+            mined: MinedStore) -> Iterator[tuple[int, list]]:
+    for index, results in mapped:
+        if chunks[index].mining is not None:
+            mined.save(chunks[index].records, results)
+        yield index, results
 
 
 def _reporting(mapped: Iterable[tuple[int, list]], chunks: Sequence[PlanChunk],

@@ -12,7 +12,6 @@ import pytest
 from samplegen.anchors.methods import anchor_config, priors_for
 from samplegen.anchors.recipes import centernet as cn
 from samplegen.anchors.labels import NEGATIVE
-from samplegen.config import build_dataclass, load_preset
 from samplegen.errors import ConfigError
 from tests.anchors.test_yolov3 import Golden
 

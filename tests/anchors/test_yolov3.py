@@ -4,7 +4,6 @@ their inputs, so neither torch nor the shared data is needed)."""
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,6 @@ import pytest
 from samplegen.anchors.methods import anchor_config, priors_for
 from samplegen.anchors.recipes import yolov3 as yolo
 from samplegen.anchors.labels import IGNORE, NEGATIVE
-from samplegen.config import build_dataclass, load_preset
 from samplegen.errors import ConfigError
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"

@@ -12,7 +12,6 @@ from samplegen.anchors.methods import anchor_config, priors_for
 from samplegen.anchors.recipes import yolov5 as y5
 from samplegen.anchors.labels import NEGATIVE
 from samplegen.anchors.gt_boxes import overlaps_image
-from samplegen.config import build_dataclass, load_preset
 from samplegen.errors import ConfigError
 from tests.anchors.test_yolov3 import Golden
 

@@ -1,7 +1,6 @@
 """``samplegen config show``: the resolved preset and the source of each value, as the commands layer them."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest

@@ -134,6 +134,21 @@ def test_mtcnn_into_s3_is_the_local_run(server, tmp_path, layout):
     assert server.objects(url) == tree_bytes(tmp_path / "local")
 
 
+def test_mining_into_s3_keeps_its_boxes_there_until_the_run_is_complete(server, tmp_path):
+    # --size 24 on the embedded sample mines with its PNet; a refused run leaves the boxes it
+    # detected under _mined/, the next run takes them, and the complete run removes them.
+    args = ["mtcnn", "--size", "24", "--shard-size", "1", "--no-progress", "--workers", "2"]
+    url = f"s3://{server.bucket()}/mining"
+    ok(run_inproc([*args, "--seed", "1", "--out", url]))
+    refused = run_cli([*args, "--seed", "2", "--out", url])
+    assert refused.code == 2 and "another configuration" in refused.stderr
+    assert [name for name in server.objects(url) if name.startswith("_mined/")]
+    again = run_cli([*args, "--seed", "2", "--out", url, "--overwrite"])
+    assert again.code == 0 and "reused the boxes of 2 images" in again.stderr, again.stderr
+    ok(run_inproc([*args, "--seed", "2", "--out", tmp_path / "local"]))
+    assert server.objects(url) == tree_bytes(tmp_path / "local")
+
+
 def test_mtcnn_list_layout_and_readers_refuse_a_remote_out_in_one_line(server, tmp_path):
     url = f"s3://{server.bucket()}/mtcnn-list"
     refused = run_cli([*MTCNN, "--layout", "list", "--out", url])
