@@ -10,7 +10,10 @@ SHA-256 are those of the local files, so the manifest is the same bytes as a loc
 
 The driver makes the spool root (`spool_root`, in the system temporary folder) and removes it
 when the run ends, with anything a killed worker left there. A worker on another machine of a
-cluster, where that folder does not exist, spools in its own temporary folder.
+cluster, where that folder does not exist, spools under a folder of its own temporary folder
+named after the run's (`node_spool_root`): each task's spool there is named with its process id,
+a task sweeps the spools of processes of that machine that are gone (a worker killed mid-shard,
+retried elsewhere), and the last task to finish removes the emptied folder.
 
 `finalize_remote` runs ``job.finalize`` in a local folder too: it first downloads the listed
 shard files (unless the job says ``finalize_reads_shards = False``), then uploads the files
@@ -66,8 +69,9 @@ class SpooledJob:
         from samplegen.engine.object_store import ObjectFolder
 
         folder = ObjectFolder(self.url)
-        root = self.spool_root if os.path.isdir(self.spool_root) else None   # another node: its own temp
-        spool = Path(tempfile.mkdtemp(prefix=f"shard-{task.index:06d}-", dir=root))
+        here = os.path.isdir(self.spool_root)            # the driver's machine: its root, removed by it
+        root = Path(self.spool_root) if here else node_spool_root(self.spool_root)
+        spool = _task_spool(root, task.index, sweep=not here)
         try:
             result = with_out_dir(self.job, str(spool)).run_shard(task)
             for record in result.files:
@@ -75,9 +79,56 @@ class SpooledJob:
             return result
         finally:
             shutil.rmtree(spool, ignore_errors=True)
+            if not here:
+                _remove_if_empty(root)
 
     def finalize(self, out_dir: Path, shards: Sequence[ShardResult]) -> list[ShardFile]:
         raise RuntimeError("the engine finalizes a spooled job with finalize_remote")
+
+
+def node_spool_root(spool_root: str) -> Path:
+    """The folder, in this machine's temporary folder, where the tasks of the run whose driver
+    spools in `spool_root` (on another machine) spool on this one."""
+    return Path(tempfile.gettempdir()) / Path(spool_root).name
+
+
+def _task_spool(root: Path, index: int, sweep: bool) -> Path:
+    """A fresh spool folder for shard `index` under `root` (``shard-NNNNNN-PID-xxxx``); with
+    `sweep`, first the spools under `root` of this machine's processes that have ended."""
+    for attempt in range(3):
+        try:
+            root.mkdir(exist_ok=True)
+            if sweep:
+                _sweep(root)
+            return Path(tempfile.mkdtemp(prefix=f"shard-{index:06d}-{os.getpid()}-", dir=root))
+        except FileNotFoundError:
+            if attempt == 2:   # `root` removed by a task finishing at that instant, three times over
+                raise
+    raise AssertionError("unreachable")
+
+
+def _sweep(root: Path) -> None:
+    for entry in root.iterdir():
+        parts = entry.name.split("-")
+        if len(parts) >= 4 and parts[0] == "shard" and parts[2].isdigit() and not _alive(int(parts[2])):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True    # another user's process with that id
+    return True
+
+
+def _remove_if_empty(root: Path) -> None:
+    try:
+        root.rmdir()
+    except OSError:
+        pass           # another task's spool is still in it (or it is gone already)
 
 
 @dataclass

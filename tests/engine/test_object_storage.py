@@ -4,6 +4,7 @@ spool, finalize in a spool folder, verify. Skipped without moto/s3fs."""
 from __future__ import annotations
 
 import errno
+import shutil
 import json
 import os
 import tempfile
@@ -318,3 +319,32 @@ def test_a_file_url_is_the_local_path(tmp_path, reference):
     assert verify_output(url).ok
     with pytest.raises(ConfigError, match="absolute path on this machine"):
         open_output("file://otherhost/data")
+
+
+def test_a_task_on_another_machine_sweeps_dead_spools_and_leaves_no_folder(server, tmp_path, spool_tmp):
+    # Another machine of a cluster: the driver's spool root does not exist there. A worker killed
+    # mid-shard (its process gone) left its spool; a live worker's spool is in use.
+    import subprocess
+    import sys
+
+    from samplegen.engine.spool import SpooledJob, node_spool_root
+    from samplegen.engine.task import ShardTask
+
+    driver_root = str(tmp_path / "on-the-driver" / "samplegen-spool-abc123")
+    root = node_spool_root(driver_root)
+    assert root.parent == spool_tmp and not Path(driver_root).exists()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = root / f"shard-000003-{gone.pid}-x1"
+    live = root / f"shard-000004-{os.getpid()}-x2"
+    for folder in (dead, live):
+        folder.mkdir(parents=True)
+        (folder / "part-000003.tar").write_bytes(b"half a shard")
+    url = f"s3://{server.bucket()}/node"
+    job = SpooledJob(RandomBytesJob(os.devnull, 7), url, driver_root)
+    result = job.run_shard(ShardTask(0, KEYS[:5]))
+    assert sorted(server.objects(url)) == [r.name for r in result.files]
+    assert not dead.exists() and live.is_dir() and sorted(p.name for p in root.iterdir()) == [live.name]
+    shutil.rmtree(live)
+    job.run_shard(ShardTask(1, KEYS[5:10]))
+    assert not root.exists(), "the last task removes the emptied folder"
