@@ -17,7 +17,33 @@ from samplegen import __version__
 from samplegen.errors import EXIT_INTERRUPTED, EXIT_RUN, SamplegenError, Terminated
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _command_modules() -> dict[str, str]:
+    """Command name -> its module in this package (``fit_anchors_cmd`` is ``fit-anchors``)."""
+    import pkgutil
+
+    return {m.name[:-len("_cmd")].replace("_", "-"): m.name for m in pkgutil.iter_modules(__path__)
+            if m.name.endswith("_cmd")}
+
+
+class _Commands(click.Group):
+    """The command group, importing a command's module when that command is asked for: ``samplegen
+    inspect`` does not load the anchors code (a few tenths of a second of start-up in every shell
+    pipeline). Listing the commands (``--help``) imports them all."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(_command_modules()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands:
+            module = _command_modules().get(name)
+            if module is not None:
+                import importlib
+
+                importlib.import_module(f"{__name__}.{module}")   # its decorator attaches it to `cli`
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="samplegen")
 @click.option("--debug", is_flag=True, help="Show the Python traceback of an error.")
 def cli(debug: bool) -> None:
@@ -28,14 +54,11 @@ def cli(debug: bool) -> None:
 
 
 def _register() -> None:
-    # Commands attach themselves to `cli` on import; every `*_cmd` module of this package is one
-    # (imported here, not at the top, because they import `cli` from this module).
+    """Import every command's module (each attaches its command to `cli`): what listing them does."""
     import importlib
-    import pkgutil
 
-    for module in pkgutil.iter_modules(__path__):
-        if module.name.endswith("_cmd"):
-            importlib.import_module(f"{__name__}.{module.name}")
+    for module in _command_modules().values():
+        importlib.import_module(f"{__name__}.{module}")
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -66,7 +89,6 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(args: list[str], debug: bool) -> None:
     try:
-        _register()  # imports every command's modules: a second or so a Ctrl-C may land in
         cli.main(args=args, prog_name="samplegen", standalone_mode=False)
     except click.exceptions.Abort:
         # Ctrl-C outside a run's shard loop (which raises `Interrupted` with its own hint).
