@@ -58,8 +58,7 @@ def build_dataclass(cls: type, data: Mapping[str, Any], sources: Mapping[str, st
     if unknown:
         path = prefix + unknown[0]
         if unknown[0] in renamed:
-            raise ConfigError(f"{where(path, sources)}: '{path}' is now '{prefix}{renamed[unknown[0]]}' "
-                              "(configurations are nested by concept)")
+            raise ConfigError(f"{where(path, sources)}: '{path}' is now '{prefix}{renamed[unknown[0]]}'")
         siblings = getattr(data, "sibling_keys", ()) if not prefix else ()
         beside = f"; engine keys: {', '.join(sorted(siblings))}" if siblings else ""
         raise ConfigError(f"{where(path, sources)}: unknown key '{path}' (known: {', '.join(sorted(fields))}{beside})")

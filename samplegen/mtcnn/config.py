@@ -9,7 +9,7 @@ preset and a mapping of overrides.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, ClassVar, Literal, Mapping
 
 from samplegen.config import Layered, Resolved, build_dataclass, fail, load_preset, nest
 from samplegen.errors import ConfigError
@@ -19,6 +19,9 @@ PRESETS: dict[int, str] = {12: "mtcnn/pnet.yaml", 24: "mtcnn/rnet.yaml", 48: "mt
 
 COMPAT: dict[str, str] = {"aittsmd": "mtcnn/aittsmd.yaml", "dface": "mtcnn/dface.yaml"}
 """``--compat`` name -> the layer of keys reproducing that pipeline, merged over the size preset."""
+COMPAT_HARD_STAGES: dict[str, str] = {"aittsmd": "mtcnn/aittsmd_rnet_onet.yaml"}
+"""``--compat`` name -> the layer it adds at sizes 24 and 48, where that pipeline's R-Net / O-Net
+data differ from its P-Net data beyond the crop rules (which sets reach the trainer)."""
 OUTPUT = "output"
 """The section of a compat layer holding its file conventions (`compat_output`)."""
 
@@ -70,12 +73,21 @@ class HardConfig:
     Attributes:
         min_size: squared detections with a side below this are dropped.
         neg_per_image: at most this many negatives per image.
-        neg_by_score: keep the highest-scoring negatives (the hardest); else a random subset.
+        neg_keep: which negatives a capped image keeps: ``score`` (the highest-scoring, the
+            hardest), ``random`` (a uniform subset) or ``first`` (the first in detection order:
+            AITTSMD gen_hard_example.py:88).
+        square: ``centred`` (samplegen's half-open squares, D.1) or ``inclusive`` (the
+            references' B.6 (b): ``convert_to_square`` with inclusive ``x2 = x1 + side - 1``, then
+            ``np.round``; the inclusive width and image-border test, and offsets to the inclusive
+            ``x2``, ``y2``).
     """
+
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {"neg_by_score": "neg_keep"}
 
     min_size: float
     neg_per_image: int
-    neg_by_score: bool
+    neg_keep: Literal["score", "random", "first"]
+    square: Literal["centred", "inclusive"]
 
 
 @dataclass(frozen=True)
@@ -173,10 +185,11 @@ class MtcnnConfig:
         return "oversample" if self.allow_duplicates else self.balance
 
 
-def with_compat(layered: Layered, compat: str | None) -> Layered:
-    """`layered` with the `COMPAT` layer `compat` applied under every value the user set.
+def with_compat(layered: Layered, compat: str | None, size: int = 12) -> Layered:
+    """`layered` with the `COMPAT` layer `compat` (and at sizes 24 and 48 its
+    `COMPAT_HARD_STAGES` layer) applied under every value the user set.
 
-    The layer sits between the size preset and the user's layers (``--config``, environment,
+    The layers sit between the size preset and the user's layers (``--config``, environment,
     ``--set``, options): a key still sourced from a ``preset:`` takes the layer's value (source
     ``preset:mtcnn/<compat>.yaml``); a key the user set keeps the user's value.
 
@@ -187,11 +200,14 @@ def with_compat(layered: Layered, compat: str | None) -> Layered:
         return layered
     if compat not in COMPAT:
         raise ConfigError(f"compat: expected one of {sorted(COMPAT)}, got {compat!r}")
-    layer = load_preset(COMPAT[compat])
-    mine = {path: _leaf(layer.values, path) for path in layer.sources if not path.startswith(OUTPUT + ".")}
-    free = {path: value for path, value in mine.items()
-            if layered.sources.get(path, "preset:").startswith("preset:")}
-    return layered.merge(nest(free), f"preset:{COMPAT[compat]}") if free else layered
+    names = [COMPAT[compat]] + ([COMPAT_HARD_STAGES[compat]] if size != 12 and compat in COMPAT_HARD_STAGES else [])
+    for name in names:
+        layer = load_preset(name)
+        mine = {path: _leaf(layer.values, path) for path in layer.sources if not path.startswith(OUTPUT + ".")}
+        free = {path: value for path, value in mine.items()
+                if layered.sources.get(path, "preset:").startswith("preset:")}
+        layered = layered.merge(nest(free), f"preset:{name}") if free else layered
+    return layered
 
 
 def compat_output(compat: str | None) -> dict[str, str]:
@@ -242,7 +258,7 @@ def load_mtcnn_config(size: int, overrides: Mapping[str, Any] | None = None,
     """
     if size not in PRESETS:
         raise ConfigError(f"no MTCNN preset for size {size} (known: {sorted(PRESETS)})")
-    layered = with_compat(load_preset(PRESETS[size]), compat)
+    layered = with_compat(load_preset(PRESETS[size]), compat, size)
     if overrides:
         layered = layered.merge(overrides, source)
     return build_mtcnn_config(size, Resolved(layered)), layered

@@ -27,6 +27,7 @@ Rows come out as: random negatives, near-face negatives, then positives/parts.
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import numpy as np
 
@@ -195,14 +196,16 @@ def near_negatives(record: Record, seeds: np.ndarray, cfg: MtcnnConfig,
 
 
 def classify_crops(crops: np.ndarray, best: np.ndarray, idx: np.ndarray, record: Record,
-                   cfg: MtcnnConfig) -> CropPlan:
+                   cfg: MtcnnConfig, targets: Callable[[np.ndarray, np.ndarray], np.ndarray] = regression_targets
+                   ) -> CropPlan:
     """`POS`/`PART` rows for crops whose IoU `best` [K] with face `idx` [K] reaches a band; the
-    others are dropped. ``roi`` regresses each crop to ``record.boxes[idx]``."""
+    others are dropped. ``roi`` regresses each crop to ``record.boxes[idx]`` (`targets`: the
+    offset convention, `samplegen.mtcnn.labels.regression_targets` unless told)."""
     pos = best >= np.float32(cfg.pos_iou_thr)
     keep = pos | (best >= np.float32(cfg.part_iou_thr))
     cls = np.where(pos, POS, PART)[keep]
     crops, idx, best = crops[keep], idx[keep], best[keep]
-    return make_plan(cls, crops, roi=regression_targets(crops, record.boxes[idx]), iou=best, gt=idx)
+    return make_plan(cls, crops, roi=targets(crops, record.boxes[idx]), iou=best, gt=idx)
 
 
 def positives_and_parts(record: Record, seeds: np.ndarray, cfg: MtcnnConfig,

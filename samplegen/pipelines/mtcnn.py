@@ -310,7 +310,7 @@ class _Stage:
 
 
 def _stage(size: int, options: Any, explicit: Mapping[str, Any], compat: str | None) -> _Stage:
-    layered = with_compat(options.resolve(PRESETS[size], explicit).layered, compat)
+    layered = with_compat(options.resolve(PRESETS[size], explicit).layered, compat, size)
     resolved, detect_section = _split_detect(Resolved(layered))
     return _Stage(size, resolved, build_mtcnn_config(size, resolved), detect_section, compat_output(compat))
 

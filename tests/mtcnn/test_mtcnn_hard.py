@@ -86,7 +86,7 @@ def test_negative_cap_keeps_the_highest_scores(make_config):
     scores_dropped = [s for s, sq in zip(detections[:, 4], squares.tolist()) if tuple(sq) not in kept]
     assert min(scores_kept) >= max(scores_dropped)
     # Random choice instead: still 60, deterministic for the rng.
-    random_cfg = make_config(24, hard={"neg_by_score": False})
+    random_cfg = make_config(24, hard={"neg_keep": "random"})
     a = plan_hard(record, detections, random_cfg, rng_for(0, "k"))
     b = plan_hard(record, detections, random_cfg, rng_for(0, "k"))
     assert class_counts(a)[1] == 60 and np.array_equal(a.crop, b.crop)
