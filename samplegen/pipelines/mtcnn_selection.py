@@ -64,7 +64,7 @@ def plan_image(role: str, record: Record, cfg: MtcnnConfig, seed: int, detection
     return plan_faces(record, cfg, rng)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)   # slots: the parent holds one per image
 class MtcnnItem:
     """One image's share of the run: where its pixels are and which of its planned crops to cut.
 

@@ -4,9 +4,10 @@ spool, finalize in a spool folder, verify. Skipped without moto/s3fs."""
 from __future__ import annotations
 
 import errno
-import shutil
 import json
+import multiprocessing.util
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,9 @@ def spool_tmp(tmp_path, monkeypatch):
     """The system temporary folder of this test (where the spool root goes), to check it is left empty."""
     folder = tmp_path / "system-tmp"
     folder.mkdir()
+    # multiprocessing keeps the first temporary folder it is asked for, and the fork server's
+    # socket goes there: under this deep test folder its path would be too long for AF_UNIX.
+    multiprocessing.util.get_temp_dir()
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
     return folder
 

@@ -4,6 +4,7 @@ interrupted on local workers resumes on Ray; anchors on Ray equal the local run.
 Ray, moto or s3fs."""
 from __future__ import annotations
 
+import multiprocessing.util
 import os
 import tempfile
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ def test_a_worker_dying_mid_shard_is_retried_with_identical_bytes(tmp_path, serv
                                                                   monkeypatch):
     system_tmp = tmp_path / "system-tmp"
     system_tmp.mkdir()
+    multiprocessing.util.get_temp_dir()   # kept by multiprocessing before the patch (test_object_storage.spool_tmp)
     monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
     url = f"s3://{server.bucket()}/ray"
     marker = tmp_path / "died"
