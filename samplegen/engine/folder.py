@@ -183,6 +183,22 @@ def _resume(out: OutputFolder, previous: Mapping[str, Any], verify: bool, rechec
     return FolderState(check.kept, check.stamps)
 
 
+def refused_whatever_the_flags(out_dir: str | os.PathLike | OutputFolder) -> bool:
+    """Whether `prepare_folder` refuses `out_dir` for every run and flag: a manifest samplegen
+    did not write or cannot read, or entries named like shards with no manifest. A command that
+    writes into ``--out`` before the engine does (mining's ``_mined/``) asks this first, so such a
+    folder is left as it was found."""
+    out = open_output(out_dir)
+    try:
+        previous = _read(out)
+        if previous is None:
+            return bool(unlisted_shards(out, set())) or out.exists(RECORDS_DIR)
+        check_manifest(out, previous)
+    except ConfigError:
+        return True
+    return False
+
+
 def job_prefixes(job: Any) -> set[str]:
     """The shard name prefixes of `job` and of the jobs it wraps (``prefix`` and ``job``
     attributes; a `--size 12,24,48` job's siblings write into their own folders)."""

@@ -89,7 +89,9 @@ class SpooledJob:
 def node_spool_root(spool_root: str) -> Path:
     """The folder, in this machine's temporary folder, where the tasks of the run whose driver
     spools in `spool_root` (on another machine) spool on this one."""
-    return Path(tempfile.gettempdir()) / Path(spool_root).name
+    # Not the driver's own name: where both machines use /tmp, the driver's path must stay
+    # absent on this one, or a later task here would take this folder for the driver's.
+    return Path(tempfile.gettempdir()) / f"{Path(spool_root).name}-node"
 
 
 def _task_spool(root: Path, index: int, sweep: bool) -> Path:

@@ -185,9 +185,10 @@ class MtcnnConfig:
         return "oversample" if self.allow_duplicates else self.balance
 
 
-def with_compat(layered: Layered, compat: str | None, size: int = 12) -> Layered:
-    """`layered` with the `COMPAT` layer `compat` (and at sizes 24 and 48 its
-    `COMPAT_HARD_STAGES` layer) applied under every value the user set.
+def with_compat(layered: Layered, compat: str | None, hard_stage: bool = False) -> Layered:
+    """`layered` with the `COMPAT` layer `compat` (and for a hard-example stage, a run of size 24
+    or 48 on its own, its `COMPAT_HARD_STAGES` layer) applied under every value the user set.
+    ``--size 12,24,48`` shares one P-Net-style plan, so it takes the `COMPAT` layer alone.
 
     The layers sit between the size preset and the user's layers (``--config``, environment,
     ``--set``, options): a key still sourced from a ``preset:`` takes the layer's value (source
@@ -200,7 +201,7 @@ def with_compat(layered: Layered, compat: str | None, size: int = 12) -> Layered
         return layered
     if compat not in COMPAT:
         raise ConfigError(f"compat: expected one of {sorted(COMPAT)}, got {compat!r}")
-    names = [COMPAT[compat]] + ([COMPAT_HARD_STAGES[compat]] if size != 12 and compat in COMPAT_HARD_STAGES else [])
+    names = [COMPAT[compat]] + ([COMPAT_HARD_STAGES[compat]] if hard_stage and compat in COMPAT_HARD_STAGES else [])
     for name in names:
         layer = load_preset(name)
         mine = {path: _leaf(layer.values, path) for path in layer.sources if not path.startswith(OUTPUT + ".")}
@@ -258,7 +259,7 @@ def load_mtcnn_config(size: int, overrides: Mapping[str, Any] | None = None,
     """
     if size not in PRESETS:
         raise ConfigError(f"no MTCNN preset for size {size} (known: {sorted(PRESETS)})")
-    layered = with_compat(load_preset(PRESETS[size]), compat, size)
+    layered = with_compat(load_preset(PRESETS[size]), compat, hard_stage=size != 12)
     if overrides:
         layered = layered.merge(overrides, source)
     return build_mtcnn_config(size, Resolved(layered)), layered

@@ -29,26 +29,21 @@ import numpy as np
 
 from samplegen import __version__
 from samplegen.datasets.paths import image_file
-from samplegen.engine.folder import notify
+from samplegen.engine.folder import notify, refused_whatever_the_flags
 from samplegen.engine.storage import OutputFolder, open_output
 from samplegen.pipelines.detect import MiningSpec
 from samplegen.record import Record
-from samplegen.writers.base import is_temporary_name
+from samplegen.writers.base import is_temporary_name, sha256_file
 
 MINED_DIR = "_mined"
 FORMAT = 1
-
-
-def _file_sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def mining_identity(mining: MiningSpec) -> str:
     """SHA-256 of what every mined box depends on apart from the image itself."""
     import cv2
 
-    nets = {stage: _file_sha256(path) for stage, path in (("pnet", mining.nets.pnet), ("rnet", mining.nets.rnet))
+    nets = {stage: sha256_file(Path(path)) for stage, path in (("pnet", mining.nets.pnet), ("rnet", mining.nets.rnet))
             if path is not None}
     described = {"format": FORMAT, "samplegen": __version__, "numpy": np.__version__, "opencv": cv2.__version__,
                  "nets": nets, "detect": dataclasses.asdict(mining.cfg), "images_root": mining.images_root,
@@ -71,8 +66,11 @@ class MinedStore:
         self.folder = open_output(out_dir)
         self.mining = mining
         self.identity = mining_identity(mining)
+        # A folder the run will refuse (another tool's manifest, stray shard names) is left as
+        # found: nothing saved there, nothing read.
+        self.enabled = not refused_whatever_the_flags(self.folder)
         self.saved = {name for name in self.folder.names(MINED_DIR) if not is_temporary_name(name)} \
-            if self.folder.is_dir(MINED_DIR) else set()
+            if self.enabled and self.folder.is_dir(MINED_DIR) else set()
         self.reused = 0
         self.damaged: list[str] = []
 
@@ -108,6 +106,8 @@ class MinedStore:
 
     def save(self, records: Sequence[Record], results: Sequence) -> None:
         """Keep a mined chunk's results (`count_chunk`'s, one per record)."""
+        if not self.enabled:
+            return
         digest = self.digest(records)
         reasons = [r if isinstance(r, str) else None for r in results]
         boxes = [np.asarray(r[1], np.float32).reshape(-1, 5) for r in results if not isinstance(r, str)]
@@ -115,14 +115,20 @@ class MinedStore:
         buffer = io.BytesIO()
         np.savez(buffer, digest=np.array(digest), reasons=np.array(json.dumps(reasons)), counts=counts,
                  boxes=np.concatenate(boxes) if boxes else np.zeros((0, 5), np.float32))
-        self.folder.make()
-        self.folder.make_dir(MINED_DIR)
-        # Not fsynced: a file lost in a power cut only means those images are detected again.
-        self.folder.write_atomic(f"{MINED_DIR}/{self._name(digest)}", buffer.getvalue(), durable=False)
+        for attempt in (1, 2):
+            self.folder.make()
+            self.folder.make_dir(MINED_DIR)
+            try:
+                # Not fsynced: a file lost in a power cut only means those images are detected again.
+                self.folder.write_atomic(f"{MINED_DIR}/{self._name(digest)}", buffer.getvalue(), durable=False)
+                return
+            except FileNotFoundError:
+                if attempt == 2:   # a run finishing in the same --out removed _mined/ just then
+                    raise
 
     def clear(self) -> None:
         """Remove ``_mined/`` (the run is complete)."""
-        if self.folder.exists(MINED_DIR):
+        if self.enabled and self.folder.exists(MINED_DIR):
             self.folder.remove(MINED_DIR)
 
     def report(self) -> None:

@@ -138,7 +138,7 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
                           ray_address=ray_address, verify=verify, follow_symlinks=follow_symlinks)
     explicit = {"ratio": parse_ratio(ratio), "allow_duplicates": allow_duplicates, "pad": pad,
                 "balance": balance, "base": base}
-    stages = [_stage(s, options, explicit, compat) for s in sizes]
+    stages = [_stage(s, options, explicit, compat, hard_stage=not multi and s != 12) for s in sizes]
     if multi:
         resolved = share_negative_size([stage.resolved for stage in stages])
         stages = [dataclasses.replace(st, resolved=r, cfg=build_mtcnn_config(st.size, r)) for st, r in zip(stages, resolved)]
@@ -309,8 +309,8 @@ class _Stage:
     output: dict
 
 
-def _stage(size: int, options: Any, explicit: Mapping[str, Any], compat: str | None) -> _Stage:
-    layered = with_compat(options.resolve(PRESETS[size], explicit).layered, compat, size)
+def _stage(size: int, options: Any, explicit: Mapping[str, Any], compat: str | None, hard_stage: bool) -> _Stage:
+    layered = with_compat(options.resolve(PRESETS[size], explicit).layered, compat, hard_stage)
     resolved, detect_section = _split_detect(Resolved(layered))
     return _Stage(size, resolved, build_mtcnn_config(size, resolved), detect_section, compat_output(compat))
 

@@ -143,3 +143,12 @@ def test_saved_boxes_serve_the_next_run_and_a_damaged_file_is_detected_again(tmp
     assert redone.code == 0 and "reused" not in redone.stderr, redone.stderr
     assert "1 saved mining files" in redone.stderr and "detected again" in redone.stderr
     assert tree_bytes(out) == tree_bytes(fresh) == tree_bytes(damaged)
+
+
+def test_a_folder_the_run_refuses_gets_nothing_of_the_mining(tmp_path, dlib_args, nets):
+    out = tmp_path / "theirs"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"hello": 1}')
+    res = run_cli(["mtcnn", "--size", 24, *dlib_args, "--pnet", nets["pnet"], "--out", out])
+    assert res.code == 2 and "leaves this folder alone" in res.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json"]

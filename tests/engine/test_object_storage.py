@@ -334,9 +334,10 @@ def test_a_task_on_another_machine_sweeps_dead_spools_and_leaves_no_folder(serve
     from samplegen.engine.spool import SpooledJob, node_spool_root
     from samplegen.engine.task import ShardTask
 
-    driver_root = str(tmp_path / "on-the-driver" / "samplegen-spool-abc123")
+    # Both machines use the same temporary folder (/tmp): the driver's root path stays absent here.
+    driver_root = str(spool_tmp / "samplegen-spool-abc123")
     root = node_spool_root(driver_root)
-    assert root.parent == spool_tmp and not Path(driver_root).exists()
+    assert root.parent == spool_tmp and root != Path(driver_root)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     dead = root / f"shard-000003-{gone.pid}-x1"
@@ -349,6 +350,8 @@ def test_a_task_on_another_machine_sweeps_dead_spools_and_leaves_no_folder(serve
     result = job.run_shard(ShardTask(0, KEYS[:5]))
     assert sorted(server.objects(url)) == [r.name for r in result.files]
     assert not dead.exists() and live.is_dir() and sorted(p.name for p in root.iterdir()) == [live.name]
+    assert not Path(driver_root).exists()
     shutil.rmtree(live)
     job.run_shard(ShardTask(1, KEYS[5:10]))
     assert not root.exists(), "the last task removes the emptied folder"
+    assert sorted(p.name for p in spool_tmp.iterdir()) == []

@@ -132,3 +132,11 @@ def test_the_old_negative_key_names_the_new_one():
 
     with pytest.raises(ConfigError, match="'hard.neg_by_score' is now 'hard.neg_keep'"):
         load_mtcnn_config(24, {"hard": {"neg_by_score": False}})
+
+
+def test_one_run_of_three_sizes_keeps_the_p_net_rules():
+    # --size 12,24,48 shares one plan drawn as for 12: the R/O-Net layer is not applied there.
+    import samplegen
+
+    summary = samplegen.run_mtcnn("12,24,48", compat="aittsmd", dry_run=True)
+    assert summary.fields["dry_run"] and summary.fields["sizes"] == [12, 24, 48]
