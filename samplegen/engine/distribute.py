@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import itertools
 import multiprocessing
 import os
 import signal
+import tempfile
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator, Sequence, TypeVar
@@ -117,6 +119,13 @@ def _start_fork_server() -> int | None:
     os.environ.update(startup)
     try:
         forkserver.ensure_running()
+    except OSError as exc:
+        if "AF_UNIX path too long" not in str(exc):
+            raise
+        # The fork server listens on a socket in the temporary folder; a socket path has ~100
+        # bytes at most.
+        raise OSError(errno.ENAMETOOLONG, "the temporary folder is too long a path for the worker processes' "
+                      "socket: set TMPDIR to a shorter folder", tempfile.gettempdir()) from None
     finally:
         for name, value in saved.items():
             if value is None:

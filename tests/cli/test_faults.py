@@ -293,3 +293,13 @@ def test_overwrite_never_deletes_what_a_hostile_manifest_names(tmp_path, capsys)
     code, _, stderr = main([*EMBEDDED, "--out", out, "--overwrite"], capsys)
     assert code == 2 and "not written by samplegen" in stderr
     assert json.loads((out / "manifest.json").read_text()) == {"purpose": "someone else's manifest"}
+
+
+def test_a_temporary_folder_too_deep_for_the_workers_socket_is_one_line(tmp_path):
+    # The fork server's socket lives in the temporary folder; AF_UNIX paths hold ~100 bytes.
+    deep = tmp_path / ("t" * 120)
+    deep.mkdir()
+    res = run_cli(["mtcnn", "--out", tmp_path / "out", "--workers", 2, "--no-progress"], env={"TMPDIR": str(deep)})
+    assert res.code == 1 and res.stdout == ""
+    assert res.stderr == (f"samplegen: {deep}: the temporary folder is too long a path for the worker processes' "
+                          "socket: set TMPDIR to a shorter folder\n")
