@@ -10,7 +10,13 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-_EMPTY_BOXES = np.zeros((0, 4), np.float32)
+NO_BOXES = np.zeros((0, 4), np.float32)
+NO_BOXES.flags.writeable = False
+"""float32 [0, 4], read-only: the ``ignore`` a reader can share between the records without any
+(`Record`'s own defaults are writeable copies)."""
+NO_LABELS = np.zeros(0, np.int32)
+NO_LABELS.flags.writeable = False
+"""int32 [0], read-only: the ``ignore_labels`` that goes with `NO_BOXES`."""
 
 FACE_CLASSES: tuple[str, ...] = ("face",)
 """Class names of the face formats (WIDER, the one-line lists, facial points, CelebA)."""
@@ -73,9 +79,9 @@ class Record:
     image: str
     width: int | None
     height: int | None
-    boxes: np.ndarray = field(default_factory=lambda: _EMPTY_BOXES.copy())
+    boxes: np.ndarray = field(default_factory=lambda: NO_BOXES.copy())
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    ignore: np.ndarray = field(default_factory=lambda: _EMPTY_BOXES.copy())
+    ignore: np.ndarray = field(default_factory=lambda: NO_BOXES.copy())
     ignore_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     landmarks: np.ndarray | None = None
     attributes: Mapping[str, np.ndarray] = field(default_factory=dict)

@@ -8,6 +8,7 @@ messages go to stderr, one line each.
 """
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 
@@ -17,6 +18,7 @@ from samplegen import __version__
 from samplegen.errors import EXIT_INTERRUPTED, EXIT_RUN, SamplegenError, Terminated
 
 
+@functools.cache
 def _command_modules() -> dict[str, str]:
     """Command name -> its module in this package (``fit_anchors_cmd`` is ``fit-anchors``)."""
     import pkgutil

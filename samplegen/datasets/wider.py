@@ -35,16 +35,11 @@ from samplegen.datasets.lines import (
 )
 from samplegen.datasets.paths import image_key, image_size_under
 from samplegen.errors import InputError
-from samplegen.record import BoxAttributes, Dataset, FACE_CLASSES, Record, ZERO_SIZE, check_record
+from samplegen.record import BoxAttributes, Dataset, FACE_CLASSES, NO_BOXES, NO_LABELS, Record, ZERO_SIZE, check_record
 
 ATTRIBUTES = ("blur", "expression", "illumination", "invalid", "occlusion", "pose")
 _FIELDS = 4 + len(ATTRIBUTES)
 _INVALID = 4 + ATTRIBUTES.index("invalid")
-# Most images have no ignore region: they share these (read-only) instead of two arrays each.
-_NO_BOXES = np.zeros((0, 4), np.float32)
-_NO_BOXES.flags.writeable = False
-_NO_LABELS = np.zeros(0, np.int32)
-_NO_LABELS.flags.writeable = False
 _NO_ATTRIBUTES = np.zeros((0, len(ATTRIBUTES)), np.int32)
 _NO_ATTRIBUTES.flags.writeable = False
 
@@ -140,7 +135,8 @@ def _block_record(key: str, image: str, width: int | None, height: int | None,
     record = Record(
         key=key, image=image, width=width, height=height,
         boxes=_xyxy(usable), labels=np.zeros(len(usable), np.int32),
-        ignore=_xyxy(ignore) if ignore else _NO_BOXES, ignore_labels=np.zeros(len(ignore), np.int32) if ignore else _NO_LABELS,
+        # most images have no ignore region: they share one read-only pair instead of two arrays each
+        ignore=_xyxy(ignore) if ignore else NO_BOXES, ignore_labels=np.zeros(len(ignore), np.int32) if ignore else NO_LABELS,
         attributes=BoxAttributes(ATTRIBUTES, np.array([r[4:4 + len(ATTRIBUTES)] for r in usable], np.int32)
                                  if usable else _NO_ATTRIBUTES),
         dropped={ZERO_SIZE: dropped} if dropped else {},

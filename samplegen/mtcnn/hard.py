@@ -80,21 +80,21 @@ def _cap_negatives(neg_idx: np.ndarray, scores: np.ndarray, cfg: MtcnnConfig,
 
 def _squares(detections: np.ndarray, cfg: MtcnnConfig, width: int, height: int
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(kept detection indices, their half-open crops float32 [K, 4], the boxes IoU is taken on)."""
-    if cfg.hard.square == "inclusive":
-        inc = inclusive_squares(detections)
-        keep = (inc[:, 2] - inc[:, 0] + 1) >= cfg.hard.min_size
-        if not cfg.pad:
-            keep &= (inc[:, 0] >= 0) & (inc[:, 1] >= 0) & (inc[:, 2] <= width - 1) & (inc[:, 3] <= height - 1)
-        kept = np.flatnonzero(keep)
-        crops = (inc[kept] + np.array([0, 0, 1, 1])).astype(np.float32)
-        return kept, crops, (inc[kept].astype(np.float32) if cfg.plus_one else crops)
-    crops = square_detections(detections)
+    """(kept detection indices, their half-open crops float32 [K, 4], the boxes IoU is taken on).
+
+    The inclusive squares' tests (width ``x2' - x1' + 1``, ``x2' <= W - 1``) are the half-open
+    crop's (width ``x2 - x1``, ``x2 <= W``): one rule for both conventions.
+    """
+    inclusive = cfg.hard.square == "inclusive"
+    crops = ((inclusive_squares(detections) + np.array([0, 0, 1, 1])).astype(np.float32) if inclusive
+             else square_detections(detections))
     keep = (crops[:, 2] - crops[:, 0]) >= np.float32(cfg.hard.min_size)
     if not cfg.pad:
         keep &= inside_image(crops, width, height)
     kept = np.flatnonzero(keep)
-    return kept, crops[kept], crops[kept]
+    crops = crops[kept]
+    # The references' +1 IoU is over the inclusive box, one pixel short of the half-open crop.
+    return kept, crops, (crops - np.float32([0, 0, 1, 1]) if inclusive and cfg.plus_one else crops)
 
 
 def plan_hard(record: Record, detections: np.ndarray, cfg: MtcnnConfig,

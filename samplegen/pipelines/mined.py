@@ -86,29 +86,27 @@ class MinedStore:
     def _name(digest: str) -> str:
         return f"{digest[:40]}.npz"
 
-    def load(self, records: Sequence[Record]) -> list | None:
-        """Per image of the chunk, its skip reason or boxes float32 [N, 5]; None when nothing
-        usable is saved for exactly these images."""
-        digest = self.digest(records)
+    def load(self, digest: str, count: int) -> list | None:
+        """Per image of the chunk of `count` images whose `digest` is given, its skip reason or
+        boxes float32 [N, 5]; None when nothing usable is saved for exactly these images."""
         name = self._name(digest)
         if name not in self.saved:
             return None
         try:
             with np.load(io.BytesIO(self.folder.read_bytes(f"{MINED_DIR}/{name}")), allow_pickle=False) as z:
-                found = _unpack(z, digest, len(records))
+                found = _unpack(z, digest, count)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             found = None   # a truncated or damaged file (zip CRC): detect again
         if found is None:
             self.damaged.append(name)
             return None
-        self.reused += len(records)
+        self.reused += count
         return found
 
-    def save(self, records: Sequence[Record], results: Sequence) -> None:
-        """Keep a mined chunk's results (`count_chunk`'s, one per record)."""
+    def save(self, digest: str, results: Sequence) -> None:
+        """Keep the results of the mined chunk `digest` (`count_chunk`'s, one per image)."""
         if not self.enabled:
             return
-        digest = self.digest(records)
         reasons = [r if isinstance(r, str) else None for r in results]
         boxes = [np.asarray(r[1], np.float32).reshape(-1, 5) for r in results if not isinstance(r, str)]
         counts = np.array([-1 if isinstance(r, str) else len(r[1]) for r in results], np.int64)
@@ -149,11 +147,5 @@ def _unpack(z, digest: str, count: int) -> list | None:
             or boxes.shape[1] != 5 or int(counts[counts >= 0].sum()) != len(boxes)
             or any((reason is None) != (n >= 0) for reason, n in zip(reasons, counts.tolist()))):
         return None
-    out, start = [], 0
-    for reason, n in zip(reasons, counts.tolist()):
-        if reason is not None:
-            out.append(str(reason))
-        else:
-            out.append(boxes[start:start + n].copy())
-            start += n
-    return out
+    per_image = iter(np.split(boxes, np.cumsum(counts[counts >= 0])[:-1]))
+    return [str(reason) if reason is not None else next(per_image).copy() for reason in reasons]

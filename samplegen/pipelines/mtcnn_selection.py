@@ -222,8 +222,11 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
                 entries.append((item_key(role, record), role, record))
     entries.sort(key=lambda entry: entry[0])
     chunks = _chunks(entries, cfg, seed, detections, MINING_CHUNK if mining else chunk_size, mining)
+    # Each mined chunk's digest once, before its images are detected (`MinedStore.digest`).
+    digests = [mined.digest(c.records) if mined is not None and mined.enabled and c.mining is not None else None
+               for c in chunks]
     if mined is not None:
-        chunks = [_from_saved(chunk, mined) for chunk in chunks]
+        chunks = [_from_saved(chunk, mined, digest) for chunk, digest in zip(chunks, digests)]
     indexed = list(enumerate(chunks))
     parallel = parallel_planning(len(entries), mining) and (mining is None or len(chunks) > 1)
     if parallel:
@@ -231,7 +234,7 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
     else:
         mapped = run_serial(_indexed_count_chunk, indexed) if mining is not None else _plan_here(indexed)
     if mined is not None:
-        mapped = _saving(mapped, chunks, mined)
+        mapped = _saving(mapped, chunks, mined, digests)
     if progress is not None:
         mapped = _reporting(mapped, chunks, progress)
     counted: dict[str, tuple | str] = {}
@@ -310,20 +313,20 @@ def _indexed_count_chunk(indexed: tuple[int, PlanChunk]) -> tuple[int, list]:
     return index, count_chunk(chunk)
 
 
-def _from_saved(chunk: PlanChunk, mined: MinedStore) -> PlanChunk:
+def _from_saved(chunk: PlanChunk, mined: MinedStore, digest: str | None) -> PlanChunk:
     """`chunk` planned from the boxes an earlier run mined, when `mined` holds them."""
-    found = mined.load(chunk.records) if chunk.mining is not None else None
+    found = mined.load(digest, len(chunk.records)) if digest is not None else None
     if found is None:
         return chunk
     return dataclasses.replace(chunk, mining=None, detections=tuple(None if isinstance(f, str) else f for f in found),
                                mined_reasons=tuple(f if isinstance(f, str) else None for f in found))
 
 
-def _saving(mapped: Iterable[tuple[int, list]], chunks: Sequence[PlanChunk],
-            mined: MinedStore) -> Iterator[tuple[int, list]]:
+def _saving(mapped: Iterable[tuple[int, list]], chunks: Sequence[PlanChunk], mined: MinedStore,
+            digests: Sequence[str | None]) -> Iterator[tuple[int, list]]:
     for index, results in mapped:
-        if chunks[index].mining is not None:
-            mined.save(chunks[index].records, results)
+        if chunks[index].mining is not None and digests[index] is not None:
+            mined.save(digests[index], results)
         yield index, results
 
 
