@@ -8,7 +8,7 @@ import click
 
 from samplegen.anchors.methods import METHODS
 from samplegen.cli import cli
-from samplegen.cli.options import engine_options, format_option
+from samplegen.cli.options import LOCATION, engine_options, format_option
 from samplegen.cli.output import print_json
 from samplegen.pipelines.anchors import describe_priors, run_anchors
 
@@ -19,11 +19,11 @@ def print_priors(method: str, height: int, width: int, save: Path | None, **conf
 
 @cli.command("anchors")
 @click.option("--method", type=click.Choice(sorted(METHODS)), default="ssd", show_default=True)
-@click.option("--annotations", type=click.Path(path_type=Path), help="Annotations [embedded sample].")
+@click.option("--annotations", type=LOCATION, help="Annotations [embedded sample].")
 @format_option(default="auto", show_default=True, help="Format of --annotations (auto: read off the file).")
-@click.option("--images", type=click.Path(file_okay=False, path_type=Path), help="Image root.")
+@click.option("--images", type=LOCATION, help="Image root.")
 @click.option("--stage", type=click.Choice(["rpn", "rcnn"]), help="faster_rcnn/fpn: label anchors (rpn) or proposals (rcnn).")
-@click.option("--proposals", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--proposals", type=LOCATION,
               help="JSON lines of proposals per image, for --stage rcnn.")
 @click.option("--compat", type=click.Choice(["mmdet", "torchvision"]), help="Reference semantics [mmdet].")
 @click.option("--neg-sampling", type=click.Choice(["none", "random"]),

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from samplegen.cli import cli
-from samplegen.cli.options import engine_options, format_option
+from samplegen.cli.options import LOCATION, engine_options, format_option
 from samplegen.cli.output import print_json
 from samplegen.detect.config import PRESETS
 from samplegen.pipelines.detect import run_detect
@@ -18,9 +18,9 @@ from samplegen.pipelines.detect import run_detect
 @click.option("--rnet", type=click.Path(dir_okay=False, path_type=Path), help="R-Net ONNX model (second stage).")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default="ipazc", show_default=True,
               help="Inference settings: ipazc/mtcnn's, or AITTSMD's hard-example mining.")
-@click.option("--annotations", type=click.Path(path_type=Path), help="Annotations listing the images [embedded sample].")
+@click.option("--annotations", type=LOCATION, help="Annotations listing the images [embedded sample].")
 @format_option(default="auto", show_default=True, help="Format of --annotations (auto: read off the file).")
-@click.option("--images", type=click.Path(file_okay=False, path_type=Path), help="Image root.")
+@click.option("--images", type=LOCATION, help="Image root.")
 @click.option("--allow-drops", is_flag=True,
               help="Read annotations even when their reader drops more than 20 % of the boxes.")
 @engine_options

@@ -8,16 +8,16 @@ import click
 
 from samplegen.anchors.methods import METHODS
 from samplegen.cli import cli
-from samplegen.cli.options import config_options, format_option
+from samplegen.cli.options import LOCATION, config_options, format_option
 from samplegen.cli.output import print_json
 from samplegen.pipelines.fit import fit_anchors
 
 
 @cli.command("fit-anchors")
 @click.option("--method", type=click.Choice(sorted(METHODS)), default="fpn", show_default=True)
-@click.option("--annotations", type=click.Path(path_type=Path), help="Annotations [embedded sample].")
+@click.option("--annotations", type=LOCATION, help="Annotations [embedded sample].")
 @format_option(default="auto", show_default=True, help="Format of --annotations (auto: read off the file).")
-@click.option("--images", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--images", type=LOCATION,
               help="Image root (sizes for formats that do not store them).")
 @click.option("--write-config", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the suggested anchors as a YAML file for --config.")

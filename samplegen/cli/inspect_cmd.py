@@ -6,16 +6,16 @@ from pathlib import Path
 import click
 
 from samplegen.cli import cli
-from samplegen.cli.options import format_option
+from samplegen.cli.options import LOCATION, format_option
 from samplegen.cli.output import print_json
 from samplegen.pipelines.inspect import inspect_annotations
 
 
 @cli.command("inspect")
-@click.argument("annotations", required=False, type=click.Path(path_type=Path))
+@click.argument("annotations", required=False, type=LOCATION)
 @format_option(default="auto", show_default=True,
                help="Annotation format; auto reads the file with the reader its first lines point to.")
-@click.option("--images", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--images", type=LOCATION,
               help="Image root; sizes missing from the annotation are read from image headers.")
 @click.option("--allow-drops", is_flag=True,
               help="Read a file even when its reader drops more than 20 % of the boxes (a warning still says so).")

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from samplegen.cli import cli
-from samplegen.cli.options import engine_options, format_option
+from samplegen.cli.options import LOCATION, engine_options, format_option
 from samplegen.cli.output import print_json
 from samplegen.datasets import READERS
 from samplegen.detect.config import PRESETS as DETECT_PRESETS
@@ -22,14 +22,14 @@ from samplegen.pipelines.mtcnn_tfrecord import SPLITS
 @cli.command("mtcnn")
 @click.option("--size", default="12", show_default=True, metavar="12|24|48[,...]",
               help="Crop size: 12 PNet, 24 RNet, 48 ONet; several (12,24,48): one plan cut at each size into OUT/pnet, OUT/rnet, OUT/onet.")
-@click.option("--annotations", type=click.Path(path_type=Path), help="Face annotations [embedded sample].")
+@click.option("--annotations", type=LOCATION, help="Face annotations [embedded sample].")
 @format_option(default="auto", show_default=True, help="Format of --annotations (auto: read off the file).")
-@click.option("--images", type=click.Path(file_okay=False, path_type=Path), help="Root of the face images.")
-@click.option("--landmarks", type=click.Path(path_type=Path), help="Facial-point annotations.")
+@click.option("--images", type=LOCATION, help="Root of the face images.")
+@click.option("--landmarks", type=LOCATION, help="Facial-point annotations.")
 @click.option("--landmark-format", type=click.Choice(sorted(READERS)), default="facepoints", show_default=True)
-@click.option("--landmark-images", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--landmark-images", type=LOCATION,
               help="Root of the landmark images.")
-@click.option("--detections", type=click.Path(path_type=Path),
+@click.option("--detections", type=LOCATION,
               help="Previous-stage detections (24/48 hard examples): JSON lines, or a samplegen detect folder.")
 @click.option("--pnet", type=click.Path(dir_okay=False, path_type=Path),
               help="Mine the 24/48 hard examples here with this P-Net (ONNX) instead of --detections.")

@@ -13,8 +13,24 @@ from typing import Any, Callable
 import click
 
 from samplegen.config.layers import parse_assignments
-from samplegen.engine.storage import output_location
 from samplegen.datasets import READERS
+from samplegen.engine.storage import output_location
+from samplegen.locations import is_url
+
+
+class Location(click.ParamType):
+    """An input's path, or its URL (``s3://bucket/key``, ``file:///abs/path``) kept as a string:
+    `Path` would collapse ``s3://`` to ``s3:/``. The command reports a missing input itself."""
+
+    name = "path|url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path | str:
+        if isinstance(value, Path) or not is_url(value):
+            return Path(value)
+        return str(value)
+
+
+LOCATION = Location()
 
 
 def format_option(**kwargs: Any) -> Callable:

@@ -16,6 +16,7 @@ malformation as ``InputError(path, line, message)``.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -72,7 +73,7 @@ READERS: dict[str, Reader] = {
 
 
 def read_dataset(format: str, path: str | Path, images_root: str | Path | None = None, *,
-                 allow_drops: bool = False, sizes_from: str | None = None) -> Dataset:
+                 allow_drops: bool = False, sizes_from: str | None = None, shown_as: str | None = None) -> Dataset:
     """Read `path` with the reader named `format` (``auto``: the one `sniff` names) and check it.
 
     Args:
@@ -83,6 +84,8 @@ def read_dataset(format: str, path: str | Path, images_root: str | Path | None =
             (``--allow-drops``); the warning is still printed.
         sizes_from: for a command that needs every image's size: the option that names the
             images folder (``--images``); without a folder, a file lacking sizes is refused.
+        shown_as: the name errors, warnings and `Dataset.source` give `path` (the URL of an
+            annotation file read from a local copy: `samplegen.pipelines.inputs`).
 
     Raises:
         ConfigError: `format` is not a key of `READERS`.
@@ -92,6 +95,18 @@ def read_dataset(format: str, path: str | Path, images_root: str | Path | None =
             another format); the file holds no image; too many boxes were dropped; with
             `sizes_from` and no `images_root`, images without a size.
     """
+    if shown_as is None:
+        return _read_dataset(format, path, images_root, allow_drops, sizes_from, None)
+    try:
+        return _read_dataset(format, path, images_root, allow_drops, sizes_from, shown_as)
+    except InputError as exc:
+        # The copy's path (and any file in a copied folder) is named as the user gave it.
+        where, message = exc.path.replace(str(path), shown_as), exc.message.replace(str(path), shown_as)
+        raise InputError(where, exc.line, message) from None
+
+
+def _read_dataset(format: str, path: str | Path, images_root: str | Path | None, allow_drops: bool,
+                  sizes_from: str | None, shown_as: str | None) -> Dataset:
     reader = READERS.get(format)
     if reader is None:
         raise ConfigError(f"unknown annotation format {format!r}; known: {', '.join(READERS)}")
@@ -110,6 +125,8 @@ def read_dataset(format: str, path: str | Path, images_root: str | Path | None =
         dataset = reader(path, root)
     except InputError as exc:
         raise _with_hint(exc, format, path) from None
+    if shown_as is not None:
+        dataset = dataclasses.replace(dataset, source=shown_as)
     guess = _cached_sniff(path)
     checks.check_not_empty(dataset)
     checks.check_drops(dataset, allow_drops, guess)

@@ -26,7 +26,7 @@ from typing import Callable
 from samplegen.datasets.paths import image_file
 from samplegen.datasets.sniff import Guess
 from samplegen.errors import InputError
-from samplegen.record import Dataset, ZERO_SIZE
+from samplegen.record import Dataset, Record, ZERO_SIZE
 
 WARN_SHARE = 0.03
 WARN_MIN = 5
@@ -93,8 +93,11 @@ def check_drops(dataset: Dataset, allow_drops: bool = False, guess: Callable[[],
     warn_to(f"{dataset.source}: {message}")
 
 
-def check_images_present(dataset: Dataset, images_root: Path) -> None:
+def check_images_present(dataset: Dataset, images_root: Path | str,
+                         present: Callable[[Record], bool] | None = None) -> None:
     """Refuse when none (or under `MIN_PRESENT_SHARE`) of a sample of the images exist under the root.
+
+    `present` tells whether a record's image is there (default: its file under a local root).
 
     Raises:
         InputError: naming the annotation file, the root, how many images it lists and the first
@@ -105,14 +108,15 @@ def check_images_present(dataset: Dataset, images_root: Path) -> None:
         return
     step = max(1, len(records) // IMAGE_SAMPLE)
     sample = records[::step][:IMAGE_SAMPLE]
-    present = sum(1 for record in sample if image_file(images_root, record).is_file())
-    if present >= MIN_PRESENT_SHARE * len(sample) and present > 0:
+    is_there = present if present is not None else (lambda record: Path(image_file(images_root, record)).is_file())
+    found = sum(1 for record in sample if is_there(record))
+    if found >= MIN_PRESENT_SHARE * len(sample) and found > 0:
         return
     first = image_file(images_root, records[0])
-    if present == 0:
+    if found == 0:
         head = f"none of the {len(records):,} images of {dataset.source} are under this folder"
     else:
-        head = (f"only {present} of {len(sample)} images sampled from the {len(records):,} of {dataset.source} "
+        head = (f"only {found} of {len(sample)} images sampled from the {len(records):,} of {dataset.source} "
                 "are under this folder")
     raise InputError(images_root, None, f"{head} (first expected: {first}); is it the folder the "
                                         "annotation's image paths are relative to?")

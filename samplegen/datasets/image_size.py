@@ -12,6 +12,7 @@ COCO's ``width``/``height`` and ``cv2.imread(..., cv2.IMREAD_IGNORE_ORIENTATION)
 """
 from __future__ import annotations
 
+import io
 import struct
 from pathlib import Path
 from typing import BinaryIO
@@ -23,10 +24,11 @@ _JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}
 _HEAD = 32
 
 
-def image_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) of an image file, or None when it is missing, unreadable or unknown."""
+def image_size(path: Path | bytes) -> tuple[int, int] | None:
+    """(width, height) of an image file, or of its first bytes (`path` as `bytes`: an object read
+    from object storage), or None when it is missing, unreadable, cut short or unknown."""
     try:
-        with open(path, "rb") as f:
+        with (io.BytesIO(path) if isinstance(path, bytes) else open(path, "rb")) as f:
             head = f.read(_HEAD)
             size = _size_from_head(head) if not head.startswith(b"\xff\xd8") else _jpeg_size(f)
     except (OSError, struct.error):

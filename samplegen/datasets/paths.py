@@ -22,6 +22,7 @@ from pathlib import Path
 from samplegen.datasets.image_size import image_size
 from samplegen.datasets.lines import quote
 from samplegen.errors import InputError
+from samplegen.locations import joined
 from samplegen.record import Record
 
 
@@ -66,11 +67,16 @@ def resolve_image(images_root: Path, written: str, source: Path, line: int | Non
     key = image_key(written, source, line)
     if default_ext and not posixpath.splitext(key)[1]:
         key += default_ext
+    if _escapes(key):
+        raise InputError(source, line, f"image path {quote(written)} escapes the images root {quote(str(images_root))}")
+    return Path(os.path.normpath(images_root / posixpath.normpath(key)))
+
+
+def _escapes(key: str) -> bool:
+    """Whether the relative path `key` (forward slashes) is absolute or climbs out of its root."""
     normal = posixpath.normpath(key)
     # A drive letter ("C:/x") is absolute on Windows and a relative folder here: refuse it too.
-    if key.startswith("/") or (len(key) > 1 and key[1] == ":") or normal == ".." or normal.startswith("../"):
-        raise InputError(source, line, f"image path {quote(written)} escapes the images root {quote(str(images_root))}")
-    return Path(os.path.normpath(images_root / normal))
+    return key.startswith("/") or (len(key) > 1 and key[1] == ":") or normal == ".." or normal.startswith("../")
 
 
 def image_size_under(images_root: Path | None, written: str, source: Path, line: int | None,
@@ -85,8 +91,26 @@ def image_size_under(images_root: Path | None, written: str, source: Path, line:
     return (None, None) if size is None else size
 
 
-def image_file(images_root: str | Path | None, record: Record) -> Path:
-    """Where the pixels of `record` are: its file (`Record.file`, else the path as written with
-    forward slashes) under `images_root`. Readers refused paths escaping the root already."""
-    relative = record.file if record.file is not None else image_key(record.image)
-    return Path(images_root) / relative if images_root else Path(relative)
+def relative_file(record: Record) -> str:
+    """The file of `record` relative to its images root: `Record.file`, else the path as written
+    with forward slashes."""
+    return record.file if record.file is not None else image_key(record.image)
+
+
+def image_file(images_root: str | Path | None, record: Record) -> Path | str:
+    """Where the pixels of `record` are: its `relative_file` under `images_root`, a path, or a
+    URL under an object-storage root (``s3://bucket/images/0--Parade/...jpg``). Readers refused
+    paths escaping the root already (`check_inside_root` for a root they were not given)."""
+    relative = relative_file(record)
+    return joined(images_root, relative) if images_root else Path(relative)
+
+
+def check_inside_root(record: Record, source: str | Path, images_root: str) -> None:
+    """Refuse `record`'s file when it would leave `images_root` (the lexical check of
+    `resolve_image`, for records read without their root: an object-storage prefix).
+
+    Raises:
+        InputError: naming the annotation `source` and the image path as written.
+    """
+    if _escapes(relative_file(record)):
+        raise InputError(source, None, f"image path {quote(record.image)} escapes the images root {quote(images_root)}")

@@ -22,8 +22,9 @@ import cv2
 import numpy as np
 
 from samplegen.engine import jpeg
+from samplegen.locations import is_remote
 
-HeaderSize = Callable[[Path], "tuple[int, int] | None"]
+HeaderSize = Callable[["Path | bytes"], "tuple[int, int] | None"]   # a file, or an object's bytes
 
 MISSING = "missing"              # no file at the image's path
 UNDECODABLE = "undecodable"      # a file OpenCV cannot decode
@@ -54,14 +55,33 @@ def _size_problem(size: tuple[int, int], expected: tuple[int | None, int | None]
     return None
 
 
-def load_image(path: Path, expected_size: tuple[int | None, int | None] | None = None, *,
+def _remote_data(url: str, expected_size: tuple[int | None, int | None] | None, header_size: HeaderSize | None,
+                 max_pixels: int) -> np.ndarray | str:
+    """The bytes of an image object as a uint8 array, or the skip reason (missing, a header
+    refused). Object storage has no symlinks: the root check does not apply."""
+    from samplegen.engine.object_inputs import read_object
+
+    try:
+        data = read_object(url)
+    except FileNotFoundError:
+        return MISSING
+    header = header_size(data) if header_size is not None else None
+    if header is not None:
+        problem = _size_problem(header, expected_size, max_pixels)
+        if problem is not None:
+            return problem
+    return np.frombuffer(data, np.uint8)
+
+
+def load_image(path: Path | str, expected_size: tuple[int | None, int | None] | None = None, *,
                root: str | Path | None = None, follow_symlinks: bool = False,
                header_size: HeaderSize | None = None,
                max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray | None, str | None]:
     """BGR uint8 [H, W, 3] pixels, or (None, reason).
 
     Args:
-        path: the image file.
+        path: the image file, or the URL of an image object (``s3://...``, read whole;
+            `samplegen.engine.object_inputs`).
         expected_size: (width, height) the annotation records; either None means unknown (no
             check). A different stored or decoded size gives `SIZE_MISMATCH`.
         root: the images root; with it, a path whose real location (symlinks resolved) is
@@ -75,17 +95,22 @@ def load_image(path: Path, expected_size: tuple[int | None, int | None] | None =
         (pixels, None), or (None, reason) with reason `MISSING`, `UNDECODABLE`, `TOO_LARGE`,
         `SIZE_MISMATCH` or `OUTSIDE_ROOT`.
     """
-    path = Path(path)
-    if root is not None and not follow_symlinks and not inside_root(path, Path(root)):
-        return None, OUTSIDE_ROOT
-    if not path.is_file():
-        return None, MISSING
-    header = header_size(path) if header_size is not None else None
-    if header is not None:
-        problem = _size_problem(header, expected_size, max_pixels)
-        if problem is not None:
-            return None, problem
-    data = np.fromfile(str(path), np.uint8)
+    if is_remote(path):
+        data = _remote_data(str(path), expected_size, header_size, max_pixels)
+        if isinstance(data, str):
+            return None, data
+    else:
+        path = Path(path)
+        if root is not None and not follow_symlinks and not inside_root(path, Path(root)):
+            return None, OUTSIDE_ROOT
+        if not path.is_file():
+            return None, MISSING
+        header = header_size(path) if header_size is not None else None
+        if header is not None:
+            problem = _size_problem(header, expected_size, max_pixels)
+            if problem is not None:
+                return None, problem
+        data = np.fromfile(str(path), np.uint8)
     # Pixels as stored, like the header sizes readers use: applying EXIF rotation here would make
     # a rotated JPEG's pixels disagree with its annotation's width, height and boxes.
     try:

@@ -17,38 +17,13 @@ storage (recorded as ``etag``). Any write gives a file a new stamp.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import ContextManager, Hashable, Iterable, Protocol, runtime_checkable
-from urllib.parse import unquote, urlsplit
 
 from samplegen.engine.lock import OutputLock
 from samplegen.errors import ConfigError
+from samplegen.locations import file_url_path, is_remote, is_url  # noqa: F401 (re-exported)
 from samplegen.writers.base import folder_digest, remove_entry, remove_temporaries, sha256_file, write_bytes_atomic
-
-URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def is_url(location: str | os.PathLike | None) -> bool:
-    """Whether `location` is a URL (``SCHEME://...``) rather than a path; a `Path` never is."""
-    return isinstance(location, str) and URL.match(location) is not None
-
-
-def is_remote(location: str | os.PathLike | None) -> bool:
-    """Whether `location` is an object-storage URL (any URL but ``file://``)."""
-    return is_url(location) and not str(location).lower().startswith("file://")
-
-
-def file_url_path(url: str) -> Path:
-    """The local path of a ``file:///abs/path`` URL (``file://localhost/abs/path`` too).
-
-    Raises:
-        ConfigError: another host, or no absolute path.
-    """
-    parts = urlsplit(url)
-    if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-        raise ConfigError(f"{url}: a file URL names an absolute path on this machine (file:///abs/path)")
-    return Path(unquote(parts.path))
 
 
 def output_location(location: str | os.PathLike) -> Path | str:

@@ -9,13 +9,13 @@ import numpy as np
 
 from samplegen import __version__, embedded
 from samplegen.anchors.methods import build_method_config, method_entry, needs_proposals, priors_for
-from samplegen.datasets import read_dataset
 from samplegen.datasets.detections import detections_for, match_detections, read_detections
 from samplegen.engine.manifest import RunDescription
 from samplegen.engine.run import execute
 from samplegen.errors import ConfigError, InputError
 from samplegen.pipelines.anchor_shards import AnchorItem, AnchorsJob
-from samplegen.pipelines.options import RunOptions, describe_inputs, job_path, run_options
+from samplegen.pipelines.inputs import Inputs
+from samplegen.pipelines.options import RunOptions, job_path, run_options
 from samplegen.pipelines.summary import RunSummary
 
 
@@ -105,12 +105,14 @@ def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, f
     if annotations is None:
         annotations, format, images = embedded.COCO, "coco", embedded.ROOT
     settings = options.settings(values, Path("samplegen-out") / f"anchors-{method}")
-    dataset = read_dataset(format, annotations, images, allow_drops=allow_drops, sizes_from="--images")
-    props = read_detections(Path(proposals)) if proposals else {}
-    if proposals:
-        match = match_detections(props, dataset.records)
-        if match.matched == 0:   # every image would be labelled without proposals
-            raise InputError(Path(proposals), None, match.message())
+    with Inputs() as sources:
+        dataset = sources.dataset(format, annotations, images, allow_drops=allow_drops, sizes_from="--images")
+        props = read_detections(sources.local(proposals)) if proposals else {}
+        if proposals:
+            match = match_detections(props, dataset.records)
+            if match.matched == 0:   # every image would be labelled without proposals
+                raise InputError(proposals, None, match.message())
+        inputs = sources.describe(annotations=annotations, proposals=proposals)
     records = sorted(dataset.records, key=lambda r: r.key)
     items = [AnchorItem(i, r, detections_for(props, r)[:, :4] if proposals else None)
              for i, r in enumerate(records)]
@@ -119,7 +121,7 @@ def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, f
         command="anchors", version=__version__,
         config=resolved.decisive() | {"with_images": with_images, "with_max_iou": with_max_iou},
         config_sources=resolved.decisive_sources, seed=values.seed, layout="wds", shard_size=values.shard_size,
-        inputs=describe_inputs(annotations=annotations, proposals=proposals), planned_shards=len(tasks),
+        inputs=inputs, planned_shards=len(tasks),
         plan={"class_names": list(dataset.class_names),
               **{k: v for k, v in dataset.meta.items() if _jsonable(v)}})
     job = AnchorsJob(job_path(settings.out_dir), method, method, cfg, values.seed, job_path(images), with_images,

@@ -10,14 +10,14 @@ from typing import Any, Mapping
 from samplegen import __version__, embedded
 from samplegen.config.layers import load_preset
 from samplegen.config.resolve import Resolved
-from samplegen.datasets import read_dataset
 from samplegen.detect import DetectConfig, NetSpec, load_nets
 from samplegen.detect.config import PRESETS, build_detect_config
 from samplegen.engine.manifest import RunDescription
 from samplegen.engine.run import execute
 from samplegen.errors import ConfigError
 from samplegen.pipelines.detect_shards import DetectJob
-from samplegen.pipelines.options import RunOptions, describe_inputs, job_path, run_options
+from samplegen.pipelines.inputs import Inputs
+from samplegen.pipelines.options import RunOptions, job_path, run_options
 from samplegen.pipelines.summary import RunSummary
 
 PREFIX = "dets"
@@ -98,12 +98,14 @@ def run_detect(pnet: str | Path | None = None, rnet: str | Path | None = None, *
     values = resolved.engine()
     check_nets(spec, cfg)
     settings = options.settings(values, Path("samplegen-out") / "detect")
-    dataset = read_dataset(format, annotations, images, allow_drops=allow_drops, sizes_from="--images")
+    with Inputs() as sources:
+        dataset = sources.dataset(format, annotations, images, allow_drops=allow_drops, sizes_from="--images")
+        inputs = sources.describe(annotations=annotations, pnet=spec.pnet, rnet=spec.rnet)
     tasks, values, resolved = options.shard(dataset.records, values, resolved, key=lambda record: record.key)
     run = RunDescription(
         command="detect", version=__version__, config={**resolved.decisive(), "preset": preset},
         config_sources=resolved.decisive_sources, seed=values.seed, layout="jsonl", shard_size=values.shard_size,
-        inputs=describe_inputs(annotations=annotations, pnet=spec.pnet, rnet=spec.rnet),
+        inputs=inputs,
         planned_shards=len(tasks), plan={"stages": ["pnet", "rnet"] if spec.rnet else ["pnet"]})
     job = DetectJob(job_path(settings.out_dir), PREFIX, spec, cfg, job_path(images), follow_symlinks)
     with options.pool(settings.workers, (DetectJob.__module__,)) as pool:

@@ -8,9 +8,9 @@ from samplegen import embedded
 from samplegen.anchors.fit import best_prior_iou, fit_anchor_set, recall_table, report_thresholds
 from samplegen.anchors.methods import build_method_config, method_of
 from samplegen.config.layers import dump_yaml
-from samplegen.datasets import read_dataset
 from samplegen.errors import ConfigError
 from samplegen.pipelines.anchors import resolve_method
+from samplegen.pipelines.inputs import Inputs
 from samplegen.pipelines.options import run_options
 from samplegen.pipelines.summary import RunSummary
 from samplegen.rng import rng_for
@@ -40,7 +40,8 @@ def fit_anchors(method: str = "fpn", *, annotations: str | Path | None = None, f
         raise ConfigError(method_of(cfg).not_fittable or f"{method} has no anchors to fit")
     if annotations is None:
         annotations, format, images = embedded.COCO, "coco", embedded.ROOT
-    dataset = read_dataset(format, annotations, images, allow_drops=allow_drops, sizes_from="--images")
+    with Inputs() as sources:
+        dataset = sources.dataset(format, annotations, images, allow_drops=allow_drops, sizes_from="--images")
     records = sorted(dataset.records, key=lambda r: r.key)
     sized = [r for r in records if r.width is not None and r.height is not None]
     if not any(r.num_boxes for r in sized):

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from samplegen import embedded
-from samplegen.datasets import read_dataset
 from samplegen.datasets.stats import dataset_stats
 from samplegen.engine.manifest import read_manifest
 from samplegen.errors import ConfigError
 from samplegen.outputs.shards import output_folder
+from samplegen.pipelines.inputs import Inputs
 
 
 def inspect_annotations(annotations: str | Path | None = None, format: str | None = "auto",
@@ -23,7 +23,8 @@ def inspect_annotations(annotations: str | Path | None = None, format: str | Non
         images = images or embedded.ROOT
     elif format is None:
         raise ConfigError("a format is required with annotations (--format)")
-    return dataset_stats(read_dataset(format, annotations, images, allow_drops=allow_drops))
+    with Inputs() as sources:
+        return dataset_stats(sources.dataset(format, annotations, images, allow_drops=allow_drops))
 
 
 def output_stats(out_dir: str | Path) -> dict[str, Any]:

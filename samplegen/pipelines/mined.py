@@ -10,7 +10,8 @@ output bytes are the same either way.
 
 The digest names everything the boxes depend on: the nets' bytes, the detect configuration,
 the images root, the samplegen / numpy / OpenCV versions, and per image its key, path,
-annotated size and the file's size and modification time (an edited image is detected again).
+annotated size and the file's size and modification time (an edited image is detected again;
+an image object in object storage counts by key and annotated size alone).
 A file that does not load, or whose digest or shapes disagree, is detected again, never used.
 The finished run removes ``_mined/``: a complete output folder holds no trace of it.
 """
@@ -30,7 +31,7 @@ import numpy as np
 from samplegen import __version__
 from samplegen.datasets.paths import image_file
 from samplegen.engine.folder import notify, refused_whatever_the_flags
-from samplegen.engine.storage import OutputFolder, open_output
+from samplegen.engine.storage import OutputFolder, is_remote, open_output
 from samplegen.pipelines.detect import MiningSpec
 from samplegen.record import Record
 from samplegen.writers.base import is_temporary_name, sha256_file
@@ -51,7 +52,11 @@ def mining_identity(mining: MiningSpec) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _stat(path: Path) -> list[int] | None:
+def _stat(path: Path | str) -> list[int] | None:
+    if is_remote(path):
+        # An image object is named by its key and annotated size only: a HEAD per image would
+        # cost the parent minutes before the first detection of a large run.
+        return None
     try:
         st = os.stat(path)
     except OSError:

@@ -16,7 +16,6 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from samplegen import __version__, embedded
 from samplegen.config.layers import Layered
 from samplegen.config.resolve import Resolved
-from samplegen.datasets import read_dataset
 from samplegen.datasets.detections import match_detections, read_detections
 from samplegen.engine.manifest import RunDescription
 from samplegen.engine.progress import progress_bar
@@ -35,7 +34,8 @@ from samplegen.pipelines.mtcnn_selection import PlannedRun, parallel_planning, p
 from samplegen.pipelines.mtcnn_shards import CHANNEL_ORDER, LayoutChoice, MtcnnJob, choose_layout
 from samplegen.pipelines.mtcnn_sizes import (StagedMtcnnJob, check_shared_plan, parse_sizes, remove_staging,
                                              share_negative_size, staging_folder)
-from samplegen.pipelines.options import describe_inputs, job_path, run_options
+from samplegen.pipelines.inputs import Inputs
+from samplegen.pipelines.options import job_path, run_options
 from samplegen.pipelines.summary import RunSummary
 
 STAGE_NAMES = {12: "pnet", 24: "rnet", 48: "onet"}
@@ -164,8 +164,8 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
     # One pool for planning and cutting, started in the background while this process reads the
     # annotations and plans (the fork server's imports take ~0.5 s, a sixth of a 1,000-image run).
     pool = options.pool(settings[0].workers, WORKER_MODULES)
-    with _started_pool(pool, 1 if dry_run else settings[0].workers) as started:
-        faces, class_info, marks, dets = _read_inputs(annotations, format, images, landmarks, landmark_format,
+    with _started_pool(pool, 1 if dry_run else settings[0].workers) as started, Inputs() as sources:
+        faces, class_info, marks, dets = _read_inputs(sources, annotations, format, images, landmarks, landmark_format,
                                                       landmark_images, detections, classes, allow_drops)
         if parallel_planning(len(faces) + len(marks), mining):
             started.wait()
@@ -188,7 +188,7 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
             shown = {"size": sizes[0]} if not multi else {"sizes": sizes}
             return RunSummary("mtcnn", None, {"command": "mtcnn", **shown, "dry_run": True, **planned.counts()})
         _refuse_starved(planned)
-        inputs = describe_inputs(annotations=annotations, landmarks=landmarks, detections=detections,
+        inputs = sources.describe(annotations=annotations, landmarks=landmarks, detections=detections,
                                  pnet=mining.nets.pnet if mining else None, rnet=mining.nets.rnet if mining else None)
         runs = []
         for stage, setting in zip(stages, settings):
@@ -221,22 +221,22 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
     return RunSummary("mtcnn", parent, fields)
 
 
-def _read_inputs(annotations, format, images, landmarks, landmark_format, landmark_images, detections,  # noqa: ANN001
+def _read_inputs(sources, annotations, format, images, landmarks, landmark_format, landmark_images, detections,  # noqa: ANN001
                  classes, allow_drops) -> tuple[list, dict, list, Any]:
     """Face records (of the chosen classes), their manifest record, landmark records, detections."""
-    faces, class_info = (select_classes(read_dataset(format, annotations, images, allow_drops=allow_drops,
-                                                     sizes_from="--images"), classes)
+    faces, class_info = (select_classes(sources.dataset(format, annotations, images, allow_drops=allow_drops,
+                                                        sizes_from="--images"), classes)
                          if annotations else ([], {}))
-    marks = (read_dataset(landmark_format, landmarks, landmark_images, allow_drops=allow_drops,
-                          sizes_from="--landmark-images").records
+    marks = (sources.dataset(landmark_format, landmarks, landmark_images, allow_drops=allow_drops,
+                             sizes_from="--landmark-images").records
              if landmarks else [])
     if marks and not any(r.landmarks is not None for r in marks):
         raise ConfigError(f"{landmarks}: format {landmark_format} carries no landmarks")
-    dets = read_detections(Path(detections)) if detections else None
+    dets = read_detections(sources.local(detections)) if detections else None
     if dets is not None:
         match = match_detections(dets, faces)
         if match.matched == 0:
-            raise InputError(Path(detections), None, match.message())
+            raise InputError(detections, None, match.message())
     return faces, class_info, marks, dets
 
 

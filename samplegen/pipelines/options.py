@@ -25,7 +25,6 @@ from typing import Any, Callable, Mapping, Sequence
 
 from samplegen.config.resolve import COMMAND_LINE, EngineValues, Resolved, resolve
 from samplegen.engine.distribute import WorkerPool
-from samplegen.engine.manifest import describe_input
 from samplegen.engine.run import EngineSettings
 from samplegen.engine.storage import file_url_path, is_remote, is_url, output_location
 from samplegen.engine.task import ShardTask, plan_shards
@@ -140,11 +139,6 @@ class RunOptions:
         return EngineSettings(out_dir=output_location(self.out) if self.out is not None else default_out,
                               workers=engine.worker_count, resume=self.resume, overwrite=self.overwrite,
                               max_errors=engine.max_errors, progress=self.progress, verify=self.verify)
-
-
-def describe_inputs(**paths: Path | None) -> tuple[dict[str, str], ...]:
-    """The manifest's ``inputs``: role, path and SHA-256 of each given annotation input."""
-    return tuple(describe_input(role, Path(path)) for role, path in paths.items() if path is not None)
 
 
 def job_path(path: str | Path | None) -> str | None:

@@ -99,3 +99,26 @@ def test_anchors_on_ray_into_s3_equal_the_local_run(tmp_path, server, local_ray)
     ok(run_inproc([*args, "--out", tmp_path / "local"]))
     assert summary["out"] == url
     assert server.objects(url) == tree_bytes(tmp_path / "local")
+
+
+def test_mtcnn_on_ray_reading_its_inputs_from_s3_equals_the_local_run(tmp_path, server, local_ray):
+    """The Ray workers read the image objects themselves (the driver only reads the annotation
+    and the headers); the shards are the local run's, the manifest differs only in input paths."""
+    import json
+
+    from samplegen import embedded
+
+    bucket = f"s3://{server.bucket()}"
+    for name in ("astronaut.jpg", "grace_hopper.jpg", embedded.WIDER.name):
+        server.put(f"{bucket}/sample/{name}", (embedded.ROOT / name).read_bytes())
+    args = ["mtcnn", "--size", "12", "--format", "wider", "--shard-size", "1", "--no-progress", "--workers", 2]
+    ok(run_inproc([*args, "--annotations", embedded.WIDER, "--images", embedded.ROOT, "--out", tmp_path / "local"]))
+    ok(run_inproc([*args, "--annotations", f"{bucket}/sample/{embedded.WIDER.name}", "--images", f"{bucket}/sample",
+                   "--engine", "ray", "--out", tmp_path / "ray"]))
+    local, remote = tree_bytes(tmp_path / "local"), tree_bytes(tmp_path / "ray")
+    manifests = [json.loads(files.pop("manifest.json")) for files in (local, remote)]
+    assert remote == local
+    assert manifests[1]["inputs"][0]["path"] == f"{bucket}/sample/{embedded.WIDER.name}"
+    for manifest in manifests:
+        manifest["inputs"][0].pop("path")
+    assert manifests[0] == manifests[1]

@@ -1,0 +1,130 @@
+"""Reading inputs from object storage: annotation files and image objects under an fsspec URL.
+
+A run may take its annotations (``--annotations s3://bucket/wider_face_train_bbx_gt.txt``) and
+its images (``--images s3://bucket/WIDER_train/images``) from object storage, as a cluster's
+nodes usually see them. What is read, and how:
+
+* an annotation file or folder is downloaded once, in the parent, into a private temporary
+  folder that the run removes when it has read it (`download`);
+* image sizes the annotation does not record (WIDER, facial-point lists) come from the first
+  `HEAD_BYTES` of each object, fetched concurrently (`object_heads`); a JPEG whose frame header
+  lies beyond them (a large EXIF block) is fetched whole;
+* a worker reads each image object whole (`read_object`) and decodes it from memory.
+
+A missing object is reported as missing (``FileNotFoundError``: the image is skipped, the
+annotation is an input error); any other failure is retried where it is transient
+(`samplegen.engine.object_store.retrying`) and then raised as a one-line `OSError` naming the
+URL, so a network fault fails the shard instead of silently skipping images (a retried or
+resumed run then gives the same bytes). Credentials come from the environment, as for outputs.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Sequence
+
+from samplegen.engine.object_store import _etag, _filesystem, is_storage_error, retrying
+
+HEAD_BYTES = 1 << 16   # a JPEG's frame header follows its EXIF block, which is < 64 KB by the standard
+HEAD_BATCH = 512       # objects per concurrent request batch
+
+
+@functools.lru_cache(maxsize=16)
+def _fs_for(scheme_and_bucket: str) -> Any:
+    return _filesystem(scheme_and_bucket + "/")[0]
+
+
+def _fs_path(url: str) -> tuple[Any, str]:
+    """The (cached) file system of `url`'s scheme and bucket, and `url`'s path in it."""
+    scheme, _, rest = url.partition("://")
+    fs = _fs_for(f"{scheme}://{rest.split('/', 1)[0]}")
+    return fs, fs._strip_protocol(url)
+
+
+def read_object(url: str) -> bytes:
+    """The bytes of the object at `url`.
+
+    Raises:
+        FileNotFoundError: no such object.
+        OSError: any other failure, after the retries, naming `url`.
+    """
+    fs, path = _fs_path(url)
+    return retrying(lambda: fs.cat_file(path), url)
+
+
+def object_heads(urls: Sequence[str], size: int = HEAD_BYTES) -> list[bytes | None]:
+    """The first `size` bytes of each object of `urls` (all of a smaller one), None where missing.
+
+    Raises:
+        OSError: a failure other than a missing object, naming the object.
+    """
+    found: list[bytes | None] = []
+    for start in range(0, len(urls), HEAD_BATCH):
+        batch = list(urls[start:start + HEAD_BATCH])
+        by_fs: dict[int, tuple[Any, list[int], list[str]]] = {}
+        for index, url in enumerate(batch):
+            fs, path = _fs_path(url)
+            by_fs.setdefault(id(fs), (fs, [], []))[1].append(index)
+            by_fs[id(fs)][2].append(path)
+        heads: list[Any] = [None] * len(batch)
+        for fs, indices, paths in by_fs.values():
+            got = retrying(lambda: fs.cat_ranges(paths, [0] * len(paths), [size] * len(paths), on_error="return"),
+                           batch[indices[0]])
+            for index, value in zip(indices, got):
+                heads[index] = value
+        for url, value in zip(batch, heads):
+            if isinstance(value, FileNotFoundError):
+                found.append(None)
+            elif isinstance(value, BaseException):
+                if not is_storage_error(value):
+                    raise value
+                # One more try on its own: the batch call does not retry a single object.
+                try:
+                    found.append(retrying(lambda: _head(url, size), url))
+                except FileNotFoundError:
+                    found.append(None)
+            else:
+                found.append(bytes(value))
+    return found
+
+
+def _head(url: str, size: int) -> bytes:
+    fs, path = _fs_path(url)
+    return fs.cat_file(path, start=0, end=size)
+
+
+def exists(url: str) -> bool:
+    fs, path = _fs_path(url)
+    return bool(retrying(lambda: fs.exists(path), url))
+
+
+def identity(url: str) -> list | None:
+    """(bytes, ETag) of an object: what changes when it is replaced; None when it is missing."""
+    fs, path = _fs_path(url)
+    try:
+        info = retrying(lambda: fs.info(path), url)
+    except FileNotFoundError:
+        return None
+    return [int(info.get("size") or 0), _etag(info)]
+
+
+def download(url: str, folder: Path) -> Path:
+    """Copy the object, or every object under the prefix, at `url` into `folder`; the local path.
+
+    The local copy keeps the last path component's name (readers and `--format auto` look at
+    it: ``.json``, ``.txt``, a VOC ``Annotations`` folder).
+
+    Raises:
+        FileNotFoundError: nothing at `url`.
+        OSError: a failure, naming `url`.
+    """
+    fs, path = _fs_path(url)
+    name = path.rstrip("/").rsplit("/", 1)[-1] or "input"
+    target = folder / name
+    info = retrying(lambda: fs.info(path), url)
+    if info.get("type") == "directory":
+        retrying(lambda: fs.get(path.rstrip("/") + "/", str(target) + "/", recursive=True), url)
+        target.mkdir(exist_ok=True)   # an empty prefix is an empty folder
+    else:
+        retrying(lambda: fs.get_file(path, str(target)), url)
+    return target
