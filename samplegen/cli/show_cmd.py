@@ -8,7 +8,7 @@ import click
 
 from samplegen.anchors.methods import METHODS
 from samplegen.cli import cli
-from samplegen.cli.options import config_options, format_option
+from samplegen.cli.options import LOCATION, config_options, format_option
 from samplegen.cli.output import print_json
 from samplegen.pipelines.show import show_anchors, show_mtcnn
 
@@ -37,10 +37,10 @@ def show_mtcnn_command(out_dir: str, picture: Path, **options: Any) -> None:
 
 @show_group.command("anchors")
 @click.option("--method", type=click.Choice(sorted(METHODS)), help="Anchor method (not with --from).")
-@click.option("--annotations", type=click.Path(path_type=Path), help="Annotations [embedded sample].")
+@click.option("--annotations", type=LOCATION, help="Annotations [embedded sample].")
 @format_option(default="auto", show_default=True,
                help="Format of --annotations; auto reads it with the reader its first lines point to.")
-@click.option("--images", type=click.Path(file_okay=False, path_type=Path), help="Image root.")
+@click.option("--images", type=LOCATION, help="Image root.")
 @click.option("--from", "from_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Draw a sample of this `samplegen anchors` output instead.")
 @click.option("--image", "key", help="Image key or path as written (with --from: sample key or source) [first].")

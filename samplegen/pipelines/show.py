@@ -18,17 +18,18 @@ from samplegen import embedded
 from samplegen.anchors.config import MethodConfig
 from samplegen.anchors.labels import count_labels
 from samplegen.anchors.methods import label_image, needs_proposals, priors_for
-from samplegen.datasets import read_dataset
 from samplegen.datasets.coco import coco_image_ids
 from samplegen.datasets.paths import image_file
 from samplegen.engine.manifest import read_manifest
 from samplegen.errors import ConfigError, InputError
+from samplegen.locations import local_or_remote
 from samplegen.mtcnn.labels import CLASS_CODES
 from samplegen.outputs.anchors import output_method_config, read_anchors
 from samplegen.outputs.mtcnn import read_mtcnn
 from samplegen.outputs.shards import output_folder
 from samplegen.pipelines.anchor_shards import network_input
 from samplegen.pipelines.anchors import resolve_method
+from samplegen.pipelines.inputs import Inputs
 from samplegen.pipelines.options import run_options
 from samplegen.pipelines.pixels import record_pixels
 from samplegen.record import Record
@@ -111,7 +112,7 @@ def image_names(written: str) -> tuple[str, str, str]:
     return posixpath.splitext(key)[0], base, posixpath.splitext(base)[0]
 
 
-def find_record(records: list[Record], key: str | None, annotations: Path,
+def find_record(records: list[Record], key: str | None, annotations: str | Path,
                 ids: Callable[[], Mapping[str, str]] | None = None) -> Record:
     """The record `key` names; the first by key when None.
 
@@ -154,20 +155,23 @@ def _refuse_proposals(cfg: MethodConfig) -> None:
         raise ConfigError("show anchors draws anchor priors; --stage rcnn labels proposals, not priors")
 
 
-def direct_view(cfg: MethodConfig, seed: int, annotations: Path, format_name: str, images: Path | None,
+def direct_view(cfg: MethodConfig, seed: int, annotations: str | Path, format_name: str, images: str | Path | None,
                 key: str | None, with_image: bool, follow_symlinks: bool = False,
                 allow_drops: bool = False) -> AnchorView:
     """Label the image `key` of `annotations` exactly like the anchors job (seed, rng per key,
     the image checked as the job checks it: size against the annotation, pixel cap, symlinks)."""
     _refuse_proposals(cfg)
-    dataset = read_dataset(format_name, annotations, images, allow_drops=allow_drops, sizes_from="--images")
-    ids = (lambda: coco_image_ids(annotations)) if dataset.format == "coco" else None
-    record = find_record(list(dataset.records), key, annotations, ids)
+    with Inputs() as sources:
+        dataset = sources.dataset(format_name, annotations, images, allow_drops=allow_drops, sizes_from="--images")
+        local = sources.local(annotations)
+        ids = (lambda: coco_image_ids(local)) if dataset.format == "coco" else None
+        record = find_record(list(dataset.records), key, annotations, ids)
+    root = local_or_remote(images) if images is not None else None
     pixels = None
     if with_image or record.width is None or record.height is None:
-        pixels, reason = record_pixels(record, images, follow_symlinks)
+        pixels, reason = record_pixels(record, root, follow_symlinks)
         if pixels is None:
-            raise InputError(image_file(images, record), None, f"image {reason}")
+            raise InputError(image_file(root, record), None, f"image {reason}")
     width = record.width if record.width is not None else pixels.shape[1]
     height = record.height if record.height is not None else pixels.shape[0]
     arrays = label_image(record.boxes, record.labels, record.ignore, width, height, cfg,
@@ -235,8 +239,8 @@ def show_anchors(picture: str | Path, method: str | None = None, *, annotations:
         options = run_options(seed=seed, config=config, overrides=overrides or {})
         explicit = {"compat": compat, "neg_mining": {"sampling": neg_sampling} if neg_sampling else None}
         cfg, resolved = resolve_method(method, options, explicit)
-        view = direct_view(cfg, resolved.engine().seed, Path(annotations), format,
-                           Path(images) if images else None, key, with_image, follow_symlinks, allow_drops)
+        view = direct_view(cfg, resolved.engine().seed, annotations, format, images, key, with_image,
+                           follow_symlinks, allow_drops)
         method_name = method
     image, num_panels = render_view(view, panel_size, columns, dim, zoom)
     write_png(Path(picture), image)

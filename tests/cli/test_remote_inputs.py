@@ -93,6 +93,10 @@ def test_detect_and_anchors_read_s3_inputs(server, tmp_path):
     ok(run_inproc([*anchors, "--annotations", embedded.COCO, "--images", embedded.ROOT, "--out", tmp_path / "a"]))
     ok(run_inproc([*anchors, "--annotations", coco, "--images", root, "--out", tmp_path / "a-s3"]))
     same_run(tree_bytes(tmp_path / "a"), tree_bytes(tmp_path / "a-s3"), {"annotations": coco})
+    show = ["show", "anchors", "--method", "ssd300", "--format", "coco"]
+    ok(run_inproc([*show, "--annotations", embedded.COCO, "--images", embedded.ROOT, "--out", tmp_path / "a.png"]))
+    ok(run_inproc([*show, "--annotations", coco, "--images", root, "--out", tmp_path / "a-s3.png"]))
+    assert (tmp_path / "a-s3.png").read_bytes() == (tmp_path / "a.png").read_bytes()
 
 
 def test_hard_examples_from_a_detect_folder_in_s3(server, tmp_path):
