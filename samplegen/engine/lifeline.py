@@ -23,7 +23,7 @@ PARENT_ENV = "SAMPLEGEN_POOL_PARENT"
 _PR_SET_PDEATHSIG = 1
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether `pid` runs (a zombie, dead but not yet reaped, does not)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
@@ -52,7 +52,7 @@ def _prctl_pdeathsig() -> bool:
 
 
 def _watch(pid: int) -> None:
-    while _alive(pid):
+    while process_alive(pid):
         time.sleep(1.0)
     os._exit(1)
 
@@ -67,7 +67,7 @@ def arm(run_pid: int, parent_pid: int | None = None) -> None:
     """
     if not _prctl_pdeathsig():
         threading.Thread(target=_watch, args=(os.getppid(),), daemon=True, name="samplegen-lifeline").start()
-    if (parent_pid is not None and os.getppid() != parent_pid) or not _alive(run_pid):
+    if (parent_pid is not None and os.getppid() != parent_pid) or not process_alive(run_pid):
         os._exit(1)
 
 
@@ -88,7 +88,7 @@ def wait_gone(pid: int | None, timeout: float = 5.0) -> bool:
     if pid is None:
         return True
     deadline = time.monotonic() + timeout
-    while _alive(pid):
+    while process_alive(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.005)

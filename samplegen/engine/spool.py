@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from samplegen.engine.lifeline import process_alive
 from samplegen.engine.task import ShardResult, ShardTask
 from samplegen.errors import ConfigError
 from samplegen.writers.base import ShardFile
@@ -110,20 +111,23 @@ def _task_spool(root: Path, index: int, sweep: bool) -> Path:
 
 
 def _sweep(root: Path) -> None:
-    for entry in root.iterdir():
-        parts = entry.name.split("-")
-        if len(parts) >= 4 and parts[0] == "shard" and parts[2].isdigit() and not _alive(int(parts[2])):
-            shutil.rmtree(entry, ignore_errors=True)
+    sweep_ended(root, "shard-", pid_field=1)
 
 
-def _alive(pid: int) -> bool:
+def sweep_ended(parent: Path, prefix: str, pid_field: int = 0) -> None:
+    """Remove the folders ``PREFIX...`` under `parent` whose name holds, as its `pid_field`-th
+    ``-``-separated part after `prefix`, the id of a process of this machine that has ended
+    (a run killed with SIGKILL leaves them; a live run's are kept)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True    # another user's process with that id
-    return True
+        entries = list(parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        parts = entry.name[len(prefix):].split("-")
+        if len(parts) > pid_field + 1 and parts[pid_field].isdigit() and not process_alive(int(parts[pid_field])):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _remove_if_empty(root: Path) -> None:

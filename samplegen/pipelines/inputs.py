@@ -6,7 +6,8 @@ URL; `samplegen.engine.object_inputs` says how they are read). Inside ``with Inp
 inputs:``
 
 * `Inputs.local` gives the local path of an input, downloading a URL once into a private
-  temporary folder that the ``with`` block removes however it ends;
+  temporary folder that the ``with`` block removes however it ends (a run killed with SIGKILL
+  leaves it: the next run on the machine removes it);
 * `Inputs.dataset` reads an annotation with its images root: under an object-storage root, the
   records are checked not to leave it, the sizes the file lacks are read from the objects'
   first bytes, and the images are checked to be there (as for a local root);
@@ -20,6 +21,7 @@ local folder only.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -30,11 +32,13 @@ from samplegen.datasets import checks, read_dataset
 from samplegen.datasets.image_size import image_size
 from samplegen.datasets.paths import check_inside_root, image_file
 from samplegen.engine.manifest import describe_input
+from samplegen.engine.spool import sweep_ended
 from samplegen.errors import ConfigError, InputError
 from samplegen.locations import is_remote, local_or_remote
 from samplegen.record import Dataset
 
 JPEG_START = b"\xff\xd8"
+INPUTS_PREFIX = "samplegen-inputs-"   # the temporary folder of a run's downloaded inputs
 
 
 class Inputs:
@@ -78,7 +82,10 @@ class Inputs:
             from samplegen.engine.object_inputs import download
 
             if self._folder is None:
-                self._folder = Path(tempfile.mkdtemp(prefix="samplegen-inputs-"))
+                # Named by pid: a run killed before its cleanup leaves its copies, which the next
+                # run on this machine removes.
+                sweep_ended(Path(tempfile.gettempdir()), INPUTS_PREFIX)
+                self._folder = Path(tempfile.mkdtemp(prefix=f"{INPUTS_PREFIX}{os.getpid()}-"))
             slot = self._folder / str(len(self._copies))
             slot.mkdir()
             try:

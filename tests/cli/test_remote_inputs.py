@@ -6,7 +6,12 @@ naming the URL. Skipped without moto/s3fs."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import struct
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -185,3 +190,23 @@ def test_input_mistakes_are_one_line_naming_the_url(server, tmp_path):
         f"samplegen: {bucket}/elsewhere: none of the 2 images of {wider} are under this folder")
     upload(server, f"{bucket}/yolo", Path(__file__).resolve().parents[1] / "data" / "annotations" / "yolo")
     assert "YOLO dataset is found through its folder layout" in refused(f"{bucket}/yolo", format="yolo")
+
+
+def test_downloaded_inputs_leave_no_folder_and_a_killed_runs_copies_are_swept(server, tmp_path):
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                           text=True, check=True)
+    temp = Path(tempfile.gettempdir())
+    killed = temp / f"samplegen-inputs-{int(ended.stdout)}-leftover"   # a run killed with SIGKILL
+    live = temp / f"samplegen-inputs-{os.getppid()}-running"             # a run still going
+    for folder in (killed, live):
+        (folder / "0").mkdir(parents=True)
+    try:
+        bucket = f"s3://{server.bucket()}"
+        upload(server, f"{bucket}/ann.txt", embedded.WIDER)
+        ok(run_inproc([*MTCNN, "--annotations", f"{bucket}/ann.txt", "--format", "wider", "--images", embedded.ROOT,
+                       "--workers", "1", "--out", tmp_path / "out"]))
+        assert not killed.exists() and live.exists()
+        assert not list(temp.glob(f"samplegen-inputs-{os.getpid()}-*"))
+    finally:
+        for folder in (killed, live):
+            shutil.rmtree(folder, ignore_errors=True)

@@ -144,6 +144,6 @@ def test_a_dead_run_not_yet_reaped_counts_as_dead():
     while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
         assert time.monotonic() < deadline, "the child did not exit"
         time.sleep(0.01)
-    assert not lifeline._alive(child.pid)  # a zombie: os.kill(pid, 0) would still succeed
+    assert not lifeline.process_alive(child.pid)  # a zombie: os.kill(pid, 0) would still succeed
     child.wait()
-    assert not lifeline._alive(child.pid) and lifeline._alive(os.getpid())
+    assert not lifeline.process_alive(child.pid) and lifeline.process_alive(os.getpid())
