@@ -77,6 +77,9 @@ def engine_options(command: Callable) -> Callable:
                      help="Run the shards in local worker processes or as Ray tasks (same bytes)."),
         click.option("--ray-address", metavar="ADDRESS",
                      help="With --engine ray: the cluster (ray://HOST:10001, auto) [a local Ray instance]."),
+        click.option("--ray-env", "ray_env", multiple=True, metavar="NAME",
+                     help="With --engine ray: give the Ray tasks this variable of the driver's environment, "
+                          "e.g. AWS_ENDPOINT_URL_S3 (repeatable) [none: the nodes' own environment]."),
         click.option("--verify", is_flag=True,
                      help="With --resume: hash every kept shard [size + mtime, hashing the shards written last]."),
         click.option("--follow-symlinks", is_flag=True,
@@ -85,17 +88,18 @@ def engine_options(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args: Any, resume: bool, overwrite: bool, no_progress: bool, shards: int | None,
-                engine: str, ray_address: str | None, verify: bool, follow_symlinks: bool, **kwargs: Any) -> Any:
+                engine: str, ray_address: str | None, ray_env: tuple[str, ...], verify: bool, follow_symlinks: bool,
+                **kwargs: Any) -> Any:
         if resume and overwrite:
             raise click.UsageError("--resume and --overwrite exclude each other")
         if shards is not None and kwargs.get("shard_size") is not None:
             raise click.UsageError("--shards and --shard-size exclude each other")
         if shards is not None:  # passed only when given: a command may not take it yet
             kwargs["shards"] = shards
-        if ray_address is not None and engine != "ray":
-            raise click.UsageError("--ray-address goes with --engine ray")
+        if (ray_address is not None or ray_env) and engine != "ray":
+            raise click.UsageError(f"{'--ray-address' if ray_address is not None else '--ray-env'} goes with --engine ray")
         if engine != "local":
-            kwargs.update(engine=engine, ray_address=ray_address)
+            kwargs.update(engine=engine, ray_address=ray_address, **({"ray_env": ray_env} if ray_env else {}))
         if verify and not resume:
             raise click.UsageError("--verify goes with --resume")
         kwargs.update({k: True for k, on in (("verify", verify), ("follow_symlinks", follow_symlinks)) if on})

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 from samplegen.engine.manifest import runtime_versions
 from samplegen.errors import ConfigError, RunError
@@ -60,10 +60,14 @@ class RayPool:
         workers: CPUs of a local instance; in-flight tasks are ``IN_FLIGHT_PER_CPU`` per
             cluster CPU.
         max_retries: reruns of a task whose worker died, or that raised `OSError` (storage).
+        env: environment variables every task runs with (``--ray-env``: credentials, an S3
+            endpoint), set per task so they apply on a cluster this process did not start too.
     """
 
-    def __init__(self, address: str | None, workers: int, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
+    def __init__(self, address: str | None, workers: int, max_retries: int = DEFAULT_MAX_RETRIES,
+                 env: Mapping[str, str] | None = None) -> None:
         self.address, self.workers, self.max_retries = address, workers, max_retries
+        self.env = dict(env or {})
         self._ray: Any = None
         self._started = False
         self._running: list = []
@@ -100,7 +104,8 @@ class RayPool:
 
     def _map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
         ray = self._ray
-        remote = ray.remote(max_retries=self.max_retries, retry_exceptions=[OSError])(_run_task)
+        options: dict[str, Any] = {"runtime_env": {"env_vars": self.env}} if self.env else {}
+        remote = ray.remote(max_retries=self.max_retries, retry_exceptions=[OSError], **options)(_run_task)
         fn_ref = ray.put(fn)
         cpus = int(ray.cluster_resources().get("CPU", self.workers)) or 1
         queue = iter(tasks)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -72,8 +72,8 @@ def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, f
                 max_errors: int | None = None, resume: bool = False, overwrite: bool = False,
                 progress: bool = False, config: str | Path | None = None,
                 overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
-                engine: str = "local", ray_address: str | None = None, verify: bool = False,
-                follow_symlinks: bool = False) -> RunSummary:
+                engine: str = "local", ray_address: str | None = None, ray_env: Sequence[str] = (),
+                verify: bool = False, follow_symlinks: bool = False) -> RunSummary:
     """Label the priors (or points) of every image as `method` trains, like ``samplegen anchors``.
 
     With no `annotations`, runs on the embedded sample. Layering: the method's preset <
@@ -95,7 +95,8 @@ def run_anchors(method: str = "ssd", *, annotations: str | Path | None = None, f
     options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, shards=shards,
                           max_errors=max_errors, resume=resume, overwrite=overwrite, progress=progress,
                           config=config, overrides=overrides or {}, environ=environ, engine=engine,
-                          ray_address=ray_address, verify=verify, follow_symlinks=follow_symlinks)
+                          ray_address=ray_address, ray_env=ray_env, verify=verify,
+                          follow_symlinks=follow_symlinks)
     explicit = {"stage": stage, "compat": compat,
                 "neg_mining": {"sampling": neg_sampling} if neg_sampling is not None else None}
     cfg, resolved = resolve_method(method, options, explicit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from samplegen import __version__, embedded
 from samplegen.config.layers import load_preset
@@ -77,8 +77,8 @@ def run_detect(pnet: str | Path | None = None, rnet: str | Path | None = None, *
                shard_size: int | None = None, shards: int | None = None, max_errors: int | None = None,
                resume: bool = False, overwrite: bool = False, progress: bool = False, config: str | Path | None = None,
                overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
-               engine: str = "local", ray_address: str | None = None, verify: bool = False,
-               follow_symlinks: bool = False, allow_drops: bool = False) -> RunSummary:
+               engine: str = "local", ray_address: str | None = None, ray_env: Sequence[str] = (),
+               verify: bool = False, follow_symlinks: bool = False, allow_drops: bool = False) -> RunSummary:
     """Run the MTCNN cascade (PNet, optionally RNet) over every image, like ``samplegen detect``.
 
     With no `annotations`, the embedded sample and, without `pnet`, the embedded P-Net and R-Net.
@@ -92,7 +92,8 @@ def run_detect(pnet: str | Path | None = None, rnet: str | Path | None = None, *
     options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, shards=shards,
                           max_errors=max_errors, resume=resume, overwrite=overwrite, progress=progress,
                           config=config, overrides=overrides or {}, environ=environ, engine=engine,
-                          ray_address=ray_address, verify=verify, follow_symlinks=follow_symlinks)
+                          ray_address=ray_address, ray_env=ray_env, verify=verify,
+                          follow_symlinks=follow_symlinks)
     spec = net_spec(job_path(pnet), job_path(rnet))
     cfg, resolved = resolve_detect(preset, options, options.overrides)
     values = resolved.engine()

@@ -74,8 +74,8 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
               shards: int | None = None, max_errors: int | None = None, resume: bool = False,
               overwrite: bool = False, progress: bool = False, config: str | Path | None = None,
               overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
-              engine: str = "local", ray_address: str | None = None, verify: bool = False,
-              follow_symlinks: bool = False) -> RunSummary:
+              engine: str = "local", ray_address: str | None = None, ray_env: Sequence[str] = (),
+              verify: bool = False, follow_symlinks: bool = False) -> RunSummary:
     """Generate MTCNN crops (pos / part / neg / landmark) balanced to a ratio, like ``samplegen mtcnn``.
 
     With neither `annotations` nor `landmarks`, runs on the embedded sample. Configuration
@@ -135,7 +135,8 @@ def run_mtcnn(size: int | str | Sequence[int] = 12, *, annotations: str | Path |
     options = run_options(out=out, workers=workers, seed=seed, shard_size=shard_size, shards=shards,
                           max_errors=max_errors, resume=resume, overwrite=overwrite, progress=progress,
                           config=config, overrides=overrides or {}, environ=environ, engine=engine,
-                          ray_address=ray_address, verify=verify, follow_symlinks=follow_symlinks)
+                          ray_address=ray_address, ray_env=ray_env, verify=verify,
+                          follow_symlinks=follow_symlinks)
     explicit = {"ratio": parse_ratio(ratio), "allow_duplicates": allow_duplicates, "pad": pad,
                 "balance": balance, "base": base}
     stages = [_stage(s, options, explicit, compat, hard_stage=not multi and s != 12) for s in sizes]

@@ -19,6 +19,7 @@ largest shard as ``shard_size`` in the manifest.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -54,6 +55,8 @@ class RunOptions:
         environ: where ``SAMPLEGEN_*`` variables are read (None: the process environment).
         engine: ``local`` (worker processes on this machine) or ``ray`` (tasks on a Ray cluster,
             `ray_address`, or a local Ray instance); like `workers`, it never changes the bytes.
+        ray_env: names of variables of this process's environment the Ray tasks get (credentials,
+            an S3 endpoint: Ray does not forward the driver's environment).
         verify: with `resume`, hash every kept shard (otherwise size + mtime, and a hash of the
             shards written last).
         follow_symlinks: read images through symlinks that lead outside the images root
@@ -74,6 +77,7 @@ class RunOptions:
     environ: Mapping[str, str] | None = None
     engine: str = "local"
     ray_address: str | None = None
+    ray_env: Sequence[str] = ()
     verify: bool = False
     follow_symlinks: bool = False
 
@@ -82,6 +86,9 @@ class RunOptions:
             raise ConfigError(f"engine: expected one of {list(ENGINES)}, got {self.engine!r}")
         if self.ray_address is not None and self.engine != "ray":
             raise ConfigError("a Ray address goes with the ray engine (--engine ray)")
+        if self.ray_env and self.engine != "ray":
+            raise ConfigError("ray_env (--ray-env) goes with the ray engine (--engine ray)")
+        object.__setattr__(self, "ray_env", tuple(self.ray_env))
         if self.resume and self.overwrite:
             raise ConfigError("resume and overwrite exclude each other")
         if self.shards is not None and self.shard_size is not None:
@@ -132,13 +139,25 @@ class RunOptions:
         if self.engine == "ray":
             from samplegen.engine.ray_pool import RayPool
 
-            return RayPool(self.ray_address, workers)
+            return RayPool(self.ray_address, workers, env=forwarded_env(self.ray_env))
         return WorkerPool(workers, modules)
 
     def settings(self, engine: EngineValues, default_out: Path) -> EngineSettings:
         return EngineSettings(out_dir=output_location(self.out) if self.out is not None else default_out,
                               workers=engine.worker_count, resume=self.resume, overwrite=self.overwrite,
                               max_errors=engine.max_errors, progress=self.progress, verify=self.verify)
+
+
+def forwarded_env(names: Sequence[str]) -> dict[str, str]:
+    """The variables `names` of this process's environment, for the Ray tasks (``--ray-env``).
+
+    Raises:
+        ConfigError: a name that is not set: the tasks would silently run without it.
+    """
+    missing = [name for name in names if name not in os.environ]
+    if missing:
+        raise ConfigError(f"--ray-env {missing[0]}: not set in this environment")
+    return {name: os.environ[name] for name in names}
 
 
 def job_path(path: str | Path | None) -> str | None:

@@ -113,3 +113,31 @@ def test_detect_on_ray_equals_local_workers(tmp_path, local_ray):
     run_detect(out=tmp_path / "ray", engine="ray", shard_size=1, workers=2)
     run_detect(out=tmp_path / "local", shard_size=1, workers=2)
     assert tree(tmp_path / "ray") == tree(tmp_path / "local")
+
+
+def _read_marker(_: int) -> str | None:
+    return os.environ.get("SAMPLEGEN_TEST_RAY_ENV")
+
+
+def test_ray_env_gives_the_tasks_the_drivers_variables(local_ray, monkeypatch):
+    # Set after the Ray instance started: its workers do not inherit it, only --ray-env gives it.
+    monkeypatch.setenv("SAMPLEGEN_TEST_RAY_ENV", "from-the-driver")
+    from samplegen.pipelines.options import forwarded_env
+
+    with RayPool(None, 2) as pool:
+        assert set(pool.map(_read_marker, [0, 1])) == {None}
+    with RayPool(None, 2, env=forwarded_env(["SAMPLEGEN_TEST_RAY_ENV"])) as pool:
+        assert list(pool.map(_read_marker, [0, 1, 2])) == ["from-the-driver"] * 3
+    with pytest.raises(ConfigError, match="--ray-env SAMPLEGEN_TEST_UNSET: not set in this environment"):
+        forwarded_env(["SAMPLEGEN_TEST_UNSET"])
+
+
+def test_ray_env_on_the_command_line(tmp_path):
+    from tests.cli.helpers import run_cli
+
+    unset = run_cli(["anchors", "--method", "ssd300", "--no-progress", "--engine", "ray", "--ray-env",
+                     "SAMPLEGEN_TEST_UNSET", "--out", tmp_path / "a"])
+    assert unset.code == 2 and unset.stderr == "samplegen: --ray-env SAMPLEGEN_TEST_UNSET: not set in this environment\n"
+    alone = run_cli(["anchors", "--method", "ssd300", "--ray-env", "HOME", "--out", tmp_path / "b"])
+    assert alone.code == 2 and "--ray-env goes with --engine ray" in alone.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
