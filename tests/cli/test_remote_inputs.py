@@ -210,3 +210,13 @@ def test_downloaded_inputs_leave_no_folder_and_a_killed_runs_copies_are_swept(se
     finally:
         for folder in (killed, live):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_voc_annotations_folder_is_read_from_its_prefix(server):
+    voc = Path(__file__).resolve().parents[1] / "data" / "annotations" / "voc" / "Annotations"
+    url = upload(server, f"s3://{server.bucket()}/voc/Annotations", voc)
+    local = ok(run_cli(["inspect", voc, "--format", "voc"]))
+    remote = ok(run_cli(["inspect", url, "--format", "voc"]))
+    assert remote.pop("source") == url
+    local.pop("source")
+    assert remote == local and remote["images"] > 0
