@@ -7,6 +7,7 @@ never mangled into a path (`Path` would collapse ``s3://bucket`` to ``s3:/bucket
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -49,5 +50,7 @@ def local_or_remote(location: str | os.PathLike) -> Path | str:
 def joined(root: str | os.PathLike, relative: str) -> Path | str:
     """`relative` (forward slashes) under `root`: a key under a URL prefix, or a path."""
     if is_remote(root):
-        return f"{str(root).rstrip('/')}/{relative}"
+        # Keys are not paths: "./a.jpg", "b/../a.jpg" and "b//a.jpg" name the file "a.jpg" and
+        # "b/a.jpg" on disk, but other objects in a bucket. Escapes were refused where read.
+        return f"{str(root).rstrip('/')}/{posixpath.normpath(relative)}"
     return Path(local_or_remote(root)) / relative

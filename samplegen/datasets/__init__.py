@@ -126,7 +126,9 @@ def _read_dataset(format: str, path: str | Path, images_root: str | Path | None,
     except InputError as exc:
         raise _with_hint(exc, format, path) from None
     if shown_as is not None:
-        dataset = dataclasses.replace(dataset, source=shown_as)
+        # Paths into the copy (CelebA's landmark file in `meta`) are named as the user gave them.
+        meta = {k: v.replace(str(path), shown_as) if isinstance(v, str) else v for k, v in dataset.meta.items()}
+        dataset = dataclasses.replace(dataset, source=shown_as, meta=meta)
     guess = _cached_sniff(path)
     checks.check_not_empty(dataset)
     checks.check_drops(dataset, allow_drops, guess)

@@ -25,13 +25,15 @@ _PR_SET_PDEATHSIG = 1
 
 def process_alive(pid: int) -> bool:
     """Whether `pid` runs (a zombie, dead but not yet reaped, does not)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-    except FileNotFoundError:
-        return False
-    except OSError:
-        pass  # no /proc: ask the kernel
+    if os.path.isdir("/proc/self"):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                return stat.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+        except FileNotFoundError:
+            return False
+        except OSError:
+            pass  # unreadable: ask the kernel
+    # No /proc (macOS): only the kernel can tell.
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

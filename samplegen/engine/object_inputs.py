@@ -19,26 +19,38 @@ resumed run then gives the same bytes). Credentials come from the environment, a
 """
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
-from samplegen.engine.object_store import _etag, _filesystem, is_storage_error, retrying
+from samplegen.engine.object_store import _etag, _filesystem, named_error, retrying
+from samplegen.errors import ConfigError
 
 HEAD_BYTES = 1 << 16   # a JPEG's frame header follows its EXIF block, which is < 64 KB by the standard
 HEAD_BATCH = 512       # objects per concurrent request batch
-
-
-@functools.lru_cache(maxsize=16)
-def _fs_for(scheme_and_bucket: str) -> Any:
-    return _filesystem(scheme_and_bucket + "/")[0]
+T = TypeVar("T")
 
 
 def _fs_path(url: str) -> tuple[Any, str]:
-    """The (cached) file system of `url`'s scheme and bucket, and `url`'s path in it."""
-    scheme, _, rest = url.partition("://")
-    fs = _fs_for(f"{scheme}://{rest.split('/', 1)[0]}")
-    return fs, fs._strip_protocol(url)
+    """The file system of `url` and `url`'s path in it. fsspec caches the instances itself,
+    per process: an instance must not be reused in a forked child (s3fs refuses it).
+
+    Raises:
+        ConfigError: a URL naming no bucket (``s3://``), or without its fsspec driver.
+    """
+    if not url.partition("://")[2].strip("/"):
+        raise ConfigError(f"{url}: names no bucket or object")
+    return _filesystem(url)
+
+
+def _reading(action: Callable[[], T], url: str) -> T:
+    """`retrying(action, url)`; an exception of the storage library that is not a storage error
+    (a driver bug, a malformed answer) is a one-line `OSError` naming `url` too, not a traceback."""
+    try:
+        return retrying(action, url)
+    except (OSError, ConfigError):
+        raise
+    except Exception as exc:
+        raise named_error(exc, url) from None
 
 
 def read_object(url: str) -> bytes:
@@ -49,7 +61,7 @@ def read_object(url: str) -> bytes:
         OSError: any other failure, after the retries, naming `url`.
     """
     fs, path = _fs_path(url)
-    return retrying(lambda: fs.cat_file(path), url)
+    return _reading(lambda: fs.cat_file(path), url)
 
 
 def object_heads(urls: Sequence[str], size: int = HEAD_BYTES) -> list[bytes | None]:
@@ -68,7 +80,7 @@ def object_heads(urls: Sequence[str], size: int = HEAD_BYTES) -> list[bytes | No
             by_fs[id(fs)][2].append(path)
         heads: list[Any] = [None] * len(batch)
         for fs, indices, paths in by_fs.values():
-            got = retrying(lambda: fs.cat_ranges(paths, [0] * len(paths), [size] * len(paths), on_error="return"),
+            got = _reading(lambda: fs.cat_ranges(paths, [0] * len(paths), [size] * len(paths), on_error="return"),
                            batch[indices[0]])
             for index, value in zip(indices, got):
                 heads[index] = value
@@ -76,11 +88,10 @@ def object_heads(urls: Sequence[str], size: int = HEAD_BYTES) -> list[bytes | No
             if isinstance(value, FileNotFoundError):
                 found.append(None)
             elif isinstance(value, BaseException):
-                if not is_storage_error(value):
-                    raise value
-                # One more try on its own: the batch call does not retry a single object.
+                # One more try on its own (the batch call does not retry a single object; an
+                # empty object fails a ranged read): the error, if any, is one naming the URL.
                 try:
-                    found.append(retrying(lambda: _head(url, size), url))
+                    found.append(_reading(lambda: _head(url, size), url))
                 except FileNotFoundError:
                     found.append(None)
             else:
@@ -90,19 +101,27 @@ def object_heads(urls: Sequence[str], size: int = HEAD_BYTES) -> list[bytes | No
 
 def _head(url: str, size: int) -> bytes:
     fs, path = _fs_path(url)
-    return fs.cat_file(path, start=0, end=size)
+    try:
+        return fs.cat_file(path, start=0, end=size)
+    except FileNotFoundError:
+        raise
+    except Exception:
+        # An empty object answers a ranged GET with 416 (range not satisfiable): no header.
+        if int(fs.info(path).get("size") or 0) == 0:
+            return b""
+        raise
 
 
 def exists(url: str) -> bool:
     fs, path = _fs_path(url)
-    return bool(retrying(lambda: fs.exists(path), url))
+    return bool(_reading(lambda: fs.exists(path), url))
 
 
 def identity(url: str) -> list | None:
     """(bytes, ETag) of an object: what changes when it is replaced; None when it is missing."""
     fs, path = _fs_path(url)
     try:
-        info = retrying(lambda: fs.info(path), url)
+        info = _reading(lambda: fs.info(path), url)
     except FileNotFoundError:
         return None
     return [int(info.get("size") or 0), _etag(info)]
@@ -121,10 +140,10 @@ def download(url: str, folder: Path) -> Path:
     fs, path = _fs_path(url)
     name = path.rstrip("/").rsplit("/", 1)[-1] or "input"
     target = folder / name
-    info = retrying(lambda: fs.info(path), url)
+    info = _reading(lambda: fs.info(path), url)
     if info.get("type") == "directory":
-        retrying(lambda: fs.get(path.rstrip("/") + "/", str(target) + "/", recursive=True), url)
+        _reading(lambda: fs.get(path.rstrip("/") + "/", str(target) + "/", recursive=True), url)
         target.mkdir(exist_ok=True)   # an empty prefix is an empty folder
     else:
-        retrying(lambda: fs.get_file(path, str(target)), url)
+        _reading(lambda: fs.get_file(path, str(target)), url)
     return target

@@ -39,6 +39,9 @@ from samplegen.record import Dataset
 
 JPEG_START = b"\xff\xd8"
 INPUTS_PREFIX = "samplegen-inputs-"   # the temporary folder of a run's downloaded inputs
+# Formats whose reader, given a file, reads files beside it: from object storage, the folder.
+FOLDER_FORMATS = {"celeba": "the one holding list_bbox_celeba.txt and list_landmarks_celeba.txt",
+                  "voc": "the Annotations folder"}
 
 
 class Inputs:
@@ -71,12 +74,16 @@ class Inputs:
         """The local path of `location` (None stays None); a URL is downloaded on first use.
 
         Raises:
-            InputError: nothing at the URL, or it cannot be read (naming the URL).
+            InputError: nothing at the URL.
+            OSError: it cannot be read (naming the URL).
+            ConfigError: a URL naming no bucket, or without its fsspec driver.
         """
         if location is None:
             return None
         if not is_remote(location):
             return Path(local_or_remote(location))
+        if not str(location).partition("://")[2].strip("/"):
+            raise ConfigError(f"{location}: names no bucket or object")
         url = str(location).rstrip("/")
         if url not in self._copies:
             from samplegen.engine.object_inputs import download
@@ -92,8 +99,8 @@ class Inputs:
                 self._copies[url] = download(url, slot)
             except FileNotFoundError:
                 raise InputError(url, None, "no such object or prefix") from None
-            except OSError as exc:
-                raise InputError(url, None, f"cannot read: {exc.strerror or exc}") from None
+            # Any other failure (no access, no connection) is the environment's: an OSError
+            # naming the URL, exit 1, as when reading the images.
         return self._copies[url]
 
     def dataset(self, format: str, annotations: str | Path, images: str | Path | None, *,
@@ -103,6 +110,11 @@ class Inputs:
         if shown is not None and format == "yolo":
             raise _yolo_refused(shown)
         local = self.local(annotations)
+        if shown is not None and format in FOLDER_FORMATS and not local.is_dir():
+            # These readers look beside the file (CelebA's landmark list, VOC's Annotations/
+            # folder from an ImageSets list): one object would silently read less, or elsewhere.
+            raise ConfigError(f"{shown}: read {format} from object storage through its folder URL "
+                              f"({FOLDER_FORMATS[format]})")
         if not is_remote(images):
             dataset = read_dataset(format, local, local_or_remote(images) if images is not None else None,
                                    allow_drops=allow_drops, sizes_from=sizes_from, shown_as=shown)

@@ -220,3 +220,51 @@ def test_a_voc_annotations_folder_is_read_from_its_prefix(server):
     assert remote.pop("source") == url
     local.pop("source")
     assert remote == local and remote["images"] > 0
+
+
+def test_written_paths_name_the_objects_their_files_would_be(server, tmp_path):
+    """``./a.jpg`` and ``.//b.jpg`` are the files a.jpg and b.jpg on disk: the same objects."""
+    bucket = f"s3://{server.bucket()}"
+    for name in EMBEDDED_PHOTOS:
+        upload(server, f"{bucket}/images/{name}", embedded.ROOT / name)
+    text = embedded.WIDER.read_text().replace("astronaut.jpg", "./astronaut.jpg") \
+        .replace("grace_hopper.jpg", ".//grace_hopper.jpg")
+    (tmp_path / "ann.txt").write_text(text)
+    args = [*MTCNN, "--annotations", tmp_path / "ann.txt", "--format", "wider", "--workers", "1"]
+    ok(run_inproc([*args, "--images", embedded.ROOT, "--out", tmp_path / "local"]))
+    ok(run_inproc([*args, "--images", f"{bucket}/images", "--out", tmp_path / "remote"]))
+    assert tree_bytes(tmp_path / "remote") == tree_bytes(tmp_path / "local")
+
+
+def test_an_empty_image_object_has_no_size_like_an_empty_file(server, tmp_path):
+    bucket = f"s3://{server.bucket()}"
+    upload(server, f"{bucket}/images/astronaut.jpg", embedded.ROOT / "astronaut.jpg")
+    server.put(f"{bucket}/images/grace_hopper.jpg", b"")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "astronaut.jpg").write_bytes((embedded.ROOT / "astronaut.jpg").read_bytes())
+    (tmp_path / "images" / "grace_hopper.jpg").write_bytes(b"")
+    local = ok(run_cli(["inspect", embedded.WIDER, "--format", "wider", "--images", tmp_path / "images"]))
+    remote = ok(run_cli(["inspect", embedded.WIDER, "--format", "wider", "--images", f"{bucket}/images"]))
+    assert remote == local and remote["images_with_size"] == 1
+
+
+def test_celeba_comes_from_its_folder_url_with_its_landmarks(server):
+    celeba = Path(__file__).resolve().parents[1] / "data" / "annotations" / "celeba"
+    url = upload(server, f"s3://{server.bucket()}/celeba/Anno", celeba)
+    local, remote = (ok(run_cli(["inspect", where, "--format", "celeba"])) for where in (celeba, url))
+    assert remote.pop("source") == url
+    local.pop("source")
+    assert remote == local and remote["landmarks"] > 0
+    one_file = run_cli(["inspect", f"{url}/list_bbox_celeba.txt", "--format", "celeba"])
+    assert one_file.code == 2 and one_file.stderr == (
+        f"samplegen: {url}/list_bbox_celeba.txt: read celeba from object storage through its folder URL "
+        "(the one holding list_bbox_celeba.txt and list_landmarks_celeba.txt)\n")
+
+
+def test_url_mistakes_of_the_environment_are_one_line(tmp_path):
+    bare = run_cli(["inspect", "s3://", "--format", "wider"])
+    assert bare.code == 2 and bare.stderr == "samplegen: s3://: names no bucket or object\n"
+    unreachable = run_cli(["inspect", "s3://bucket/ann.txt", "--format", "wider"],
+                          env={"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"})
+    assert unreachable.code == 1 and unreachable.stderr.count("\n") == 1, unreachable.stderr
+    assert unreachable.stderr.startswith("samplegen: s3://bucket/ann.txt: Could not connect to the endpoint URL")
