@@ -46,6 +46,7 @@ from samplegen.rng import rng_for
 
 BALANCE_KEY = "samplegen.mtcnn.balance"
 """Key of the balancing generators: ``rng_for(seed, BALANCE_KEY, stream=class column)``."""
+PACK_SLICE = 1 << 16   # ordinals placed per step of `Balance.packed_ordinals` (bounded temporaries)
 MODES = ("exact", "oversample", "keep", "aittsmd")
 DUPLICATING_MODES = ("oversample", "aittsmd")
 """Modes that may select a sample more than once (their outputs mark each copy: `copy_index`)."""
@@ -98,19 +99,24 @@ class Balance:
                 per selected sample rather than ~500 bytes of array headers per image.
         """
         images = self.offsets.shape[0] - 1
-        image_of, within, class_of = [], [], []
+        # Each class's ordinals are scattered straight into their runs, a slice at a time: a
+        # lexsort over every selected sample would hold ~1.9 KB of temporaries per image (the
+        # parent's peak). `chosen` is sorted, so a run is a contiguous stretch of it.
+        bounds = [np.searchsorted(chosen, self.offsets[:, c], "left") for c, chosen in enumerate(self.chosen)]
+        counts = np.stack([np.diff(b) for b in bounds], axis=1) if images else np.zeros((0, 4), np.int64)
+        ends = np.cumsum(counts.ravel(), dtype=np.int64).reshape(images, 4)
+        starts = ends - counts
+        del counts
+        values = np.empty(int(ends[-1, 3]) if images else 0, np.int32)
         for c, chosen in enumerate(self.chosen):
-            # Images without samples of class c repeat their successor's offset: "right" - 1
-            # lands on the image that holds the ordinal.
-            image = np.searchsorted(self.offsets[:, c], chosen, "right") - 1
-            image_of.append(image)
-            within.append(chosen - self.offsets[image, c])
-            class_of.append(np.full(chosen.shape[0], c, np.int64))
-        image_of, class_of = np.concatenate(image_of), np.concatenate(class_of)
-        order = np.lexsort((class_of, image_of))    # stable: each run stays sorted
-        values = np.concatenate(within)[order].astype(np.int32)
-        counts = np.bincount(image_of * 4 + class_of, minlength=images * 4)
-        return values, np.cumsum(counts, dtype=np.int64).reshape(images, 4)
+            for first in range(0, chosen.shape[0], PACK_SLICE):
+                part = chosen[first:first + PACK_SLICE]
+                # Images without samples of class c repeat their successor's offset: "right" - 1
+                # lands on the image that holds the ordinal.
+                image = np.searchsorted(self.offsets[:, c], part, "right") - 1
+                place = starts[image, c] + (np.arange(first, first + part.shape[0]) - bounds[c][image])
+                values[place] = part - self.offsets[image, c]
+        return values, ends
 
     def rows(self, image: int, cls: np.ndarray) -> np.ndarray:
         """int64 sorted row indices of image `image`'s plan (classes `cls` int8 [K]) that are kept."""

@@ -130,8 +130,12 @@ def test_ratio_is_always_exact(counts, ratio, seed, duplicates):
 
 @pytest.mark.parametrize("mode, duplicates", [("exact", False), ("exact", True), ("oversample", True),
                                               ("keep", False), ("aittsmd", False)])
-def test_packed_ordinals_are_every_images_ordinals_in_one_array(mode, duplicates):
-    # Zero-count images and classes included: they must neither shift nor steal a neighbour's run.
+@pytest.mark.parametrize("pack_slice", [None, 7])
+def test_packed_ordinals_are_every_images_ordinals_in_one_array(mode, duplicates, pack_slice, monkeypatch):
+    # Zero-count images and classes included: they must neither shift nor steal a neighbour's run;
+    # a slice of 7 ordinals cuts runs of one image and class across steps.
+    if pack_slice is not None:
+        monkeypatch.setattr("samplegen.mtcnn.balance.PACK_SLICE", pack_slice)
     counts = np.random.default_rng(4).integers(0, 6, (400, 4)) * np.random.default_rng(5).integers(0, 2, (400, 4))
     result = balance(counts, (1, 3, 1, 2), 7, duplicates, mode=mode, per_unit=40)
     values, ends = result.packed_ordinals()
