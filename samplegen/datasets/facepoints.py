@@ -21,7 +21,7 @@ import numpy as np
 
 from samplegen.datasets.lines import expect_count, float_fields, numbered_tokens
 from samplegen.datasets.paths import image_key, image_size_under
-from samplegen.record import Dataset, FACE_CLASSES, Record, ZERO_SIZE, check_record
+from samplegen.record import Dataset, FACE_CLASSES, NO_BOXES, NO_LABELS, Record, ZERO_SIZE, check_record
 
 _FIELDS = 1 + 4 + 10
 POINTS = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
@@ -65,6 +65,7 @@ def _record(key: str, image: str, width: int | None, height: int | None,
     record = Record(
         key=key, image=image, width=width, height=height,
         boxes=boxes[keep], labels=np.zeros(int(keep.sum()), np.int32), landmarks=points[keep],
+        ignore=NO_BOXES, ignore_labels=NO_LABELS,   # shared read-only: the parent holds every record
         dropped={ZERO_SIZE: dropped} if dropped else {},
     )
     check_record(record)
