@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from samplegen.engine.object_store import _etag, _filesystem, named_error, retrying
+from samplegen.engine.object_store import _filesystem, named_error, retrying
 from samplegen.errors import ConfigError
 
 HEAD_BYTES = 1 << 16   # a JPEG's frame header follows its EXIF block, which is < 64 KB by the standard
@@ -115,16 +115,6 @@ def _head(url: str, size: int) -> bytes:
 def exists(url: str) -> bool:
     fs, path = _fs_path(url)
     return bool(_reading(lambda: fs.exists(path), url))
-
-
-def identity(url: str) -> list | None:
-    """(bytes, ETag) of an object: what changes when it is replaced; None when it is missing."""
-    fs, path = _fs_path(url)
-    try:
-        info = _reading(lambda: fs.info(path), url)
-    except FileNotFoundError:
-        return None
-    return [int(info.get("size") or 0), _etag(info)]
 
 
 def download(url: str, folder: Path) -> Path:
