@@ -26,6 +26,7 @@ from samplegen.datasets.coco import read_coco
 from samplegen.datasets.detections import read_detections
 from samplegen.datasets.facepoints import read_facepoints
 from samplegen.datasets.lines import check_path_text
+from samplegen.datasets.paths import RemoteRoot
 from samplegen.datasets.sniff import Guess, sniff
 from samplegen.datasets.voc import read_voc
 from samplegen.datasets.wider import read_wider
@@ -114,9 +115,10 @@ def _read_dataset(format: str, path: str | Path, images_root: str | Path | None,
     check_path_text(path)
     if not path.exists():
         raise InputError(path, None, "no such file")
-    root = None if images_root is None else Path(images_root)
+    remote = isinstance(images_root, RemoteRoot)   # checked by the caller (pipelines.inputs)
+    root = None if images_root is None else images_root if remote else Path(images_root)
     uses_root = root is not None and format != "yolo"
-    if uses_root:
+    if uses_root and not remote:
         check_path_text(root)
         # A mistyped images folder would otherwise only show up as every image "missing" later.
         if not root.is_dir():
@@ -132,7 +134,7 @@ def _read_dataset(format: str, path: str | Path, images_root: str | Path | None,
     guess = _cached_sniff(path)
     checks.check_not_empty(dataset)
     checks.check_drops(dataset, allow_drops, guess)
-    if uses_root and dataset.format != "yolo":
+    if uses_root and not remote and dataset.format != "yolo":
         checks.check_images_present(dataset, root)
     if sizes_from is not None and root is None:
         checks.check_sizes_known(dataset, sizes_from)

@@ -50,8 +50,14 @@ def check_written_path(written: str, source: Path, line: int | None) -> None:
                                        "(a lone surrogate, or a file name that is not UTF-8)") from None
 
 
-def resolve_image(images_root: Path, written: str, source: Path, line: int | None,
-                  default_ext: str | None = None) -> Path:
+class RemoteRoot(str):
+    """An images root in object storage, by its URL. Readers check every image path against it
+    with the annotation's FILE:LINE, like a local root, but read no sizes from it:
+    `samplegen.pipelines.inputs` reads those from the objects, concurrently."""
+
+
+def resolve_image(images_root: Path | RemoteRoot, written: str, source: Path, line: int | None,
+                  default_ext: str | None = None) -> Path | str:
     """The image file for `written` under `images_root`.
 
     Args:
@@ -69,6 +75,8 @@ def resolve_image(images_root: Path, written: str, source: Path, line: int | Non
         key += default_ext
     if _escapes(key):
         raise InputError(source, line, f"image path {quote(written)} escapes the images root {quote(str(images_root))}")
+    if isinstance(images_root, RemoteRoot):
+        return joined(images_root, key)
     return Path(os.path.normpath(images_root / posixpath.normpath(key)))
 
 
@@ -87,7 +95,10 @@ def image_size_under(images_root: Path | None, written: str, source: Path, line:
     """
     if images_root is None:
         return None, None
-    size = image_size(resolve_image(images_root, written, source, line, default_ext))
+    where = resolve_image(images_root, written, source, line, default_ext)
+    if isinstance(images_root, RemoteRoot):
+        return None, None
+    size = image_size(where)
     return (None, None) if size is None else size
 
 
@@ -100,17 +111,6 @@ def relative_file(record: Record) -> str:
 def image_file(images_root: str | Path | None, record: Record) -> Path | str:
     """Where the pixels of `record` are: its `relative_file` under `images_root`, a path, or a
     URL under an object-storage root (``s3://bucket/images/0--Parade/...jpg``). Readers refused
-    paths escaping the root already (`check_inside_root` for a root they were not given)."""
+    paths escaping the root already (`RemoteRoot` for one in object storage)."""
     relative = relative_file(record)
     return joined(images_root, relative) if images_root else Path(relative)
-
-
-def check_inside_root(record: Record, source: str | Path, images_root: str) -> None:
-    """Refuse `record`'s file when it would leave `images_root` (the lexical check of
-    `resolve_image`, for records read without their root: an object-storage prefix).
-
-    Raises:
-        InputError: naming the annotation `source` and the image path as written.
-    """
-    if _escapes(relative_file(record)):
-        raise InputError(source, None, f"image path {quote(record.image)} escapes the images root {quote(images_root)}")

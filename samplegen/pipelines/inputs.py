@@ -8,9 +8,9 @@ inputs:``
 * `Inputs.local` gives the local path of an input, downloading a URL once into a private
   temporary folder that the ``with`` block removes however it ends (a run killed with SIGKILL
   leaves it: the next run on the machine removes it);
-* `Inputs.dataset` reads an annotation with its images root: under an object-storage root, the
-  records are checked not to leave it, the sizes the file lacks are read from the objects'
-  first bytes, and the images are checked to be there (as for a local root);
+* `Inputs.dataset` reads an annotation with its images root: under an object-storage root
+  (`RemoteRoot`), the reader checks the paths as under a local one, the sizes the file lacks are
+  read from the objects' first bytes, and the images are checked to be there;
 * `Inputs.describe` gives the manifest's ``inputs``, naming each input as the user gave it
   (the URL) with the SHA-256 of the bytes read;
 * an `InputError` that names a downloaded copy names the URL instead.
@@ -30,7 +30,7 @@ from typing import Any
 
 from samplegen.datasets import checks, read_dataset
 from samplegen.datasets.image_size import image_size
-from samplegen.datasets.paths import check_inside_root, image_file
+from samplegen.datasets.paths import RemoteRoot, image_file
 from samplegen.engine.manifest import describe_input
 from samplegen.engine.spool import sweep_ended
 from samplegen.errors import ConfigError, InputError
@@ -119,9 +119,10 @@ class Inputs:
             dataset = read_dataset(format, local, local_or_remote(images) if images is not None else None,
                                    allow_drops=allow_drops, sizes_from=sizes_from, shown_as=shown)
         else:
-            dataset = read_dataset(format, local, None, allow_drops=allow_drops, shown_as=shown)
+            root = RemoteRoot(str(images).rstrip("/"))
+            dataset = read_dataset(format, local, root, allow_drops=allow_drops, shown_as=shown)
             if dataset.format != "yolo":
-                dataset = _under_remote_root(dataset, str(images).rstrip("/"))
+                dataset = _under_remote_root(dataset, root)
         if shown is not None and dataset.format == "yolo":   # --format auto found one
             raise _yolo_refused(shown)
         return dataset
@@ -142,12 +143,10 @@ def _as_given(location: str | Path) -> Any:
 
 
 def _under_remote_root(dataset: Dataset, root: str) -> Dataset:
-    """`dataset` read without its object-storage images `root`: refuse escaping paths, fill the
-    sizes from the objects' headers, refuse a root holding (almost) none of the images."""
+    """`dataset` read under its object-storage images `root` (its paths checked by the reader):
+    fill the sizes from the objects' headers, refuse a root holding (almost) none of the images."""
     from samplegen.engine.object_inputs import HEAD_BYTES, exists, object_heads, read_object
 
-    for record in dataset.records:
-        check_inside_root(record, dataset.source, root)
     sizeless = [i for i, r in enumerate(dataset.records) if r.width is None or r.height is None]
     urls = [str(image_file(root, dataset.records[i])) for i in sizeless]
     records = list(dataset.records)

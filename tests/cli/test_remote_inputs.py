@@ -183,7 +183,7 @@ def test_input_mistakes_are_one_line_naming_the_url(server, tmp_path):
     server.put(f"{bucket}/broken.txt", b"astronaut.jpg\n1\n182 80 84 x 0 0 0 0 0 0\n")
     assert refused(f"{bucket}/broken.txt").startswith(f"samplegen: {bucket}/broken.txt:3: ")
     server.put(f"{bucket}/escape.txt", b"../secret/astronaut.jpg\n1\n182 80 84 98 0 0 0 0 0 0\n")
-    assert refused(f"{bucket}/escape.txt") == (f"samplegen: {bucket}/escape.txt: image path '../secret/astronaut.jpg' "
+    assert refused(f"{bucket}/escape.txt") == (f"samplegen: {bucket}/escape.txt:1: image path '../secret/astronaut.jpg' "
                                                f"escapes the images root '{images}'")
     wider = upload(server, f"{bucket}/{embedded.WIDER.name}", embedded.WIDER)
     assert refused(wider, f"{bucket}/elsewhere").startswith(
