@@ -85,8 +85,9 @@ def read_dataset(format: str, path: str | Path, images_root: str | Path | None =
             (``--allow-drops``); the warning is still printed.
         sizes_from: for a command that needs every image's size: the option that names the
             images folder (``--images``); without a folder, a file lacking sizes is refused.
-        shown_as: the name errors, warnings and `Dataset.source` give `path` (the URL of an
-            annotation file read from a local copy: `samplegen.pipelines.inputs`).
+        shown_as: the name warnings, `Dataset.source` and `meta` give `path` (the URL of an
+            annotation read from a local copy; `samplegen.pipelines.inputs.Inputs`, which made
+            the copy, names the URL in the errors).
 
     Raises:
         ConfigError: `format` is not a key of `READERS`.
@@ -96,18 +97,6 @@ def read_dataset(format: str, path: str | Path, images_root: str | Path | None =
             another format); the file holds no image; too many boxes were dropped; with
             `sizes_from` and no `images_root`, images without a size.
     """
-    if shown_as is None:
-        return _read_dataset(format, path, images_root, allow_drops, sizes_from, None)
-    try:
-        return _read_dataset(format, path, images_root, allow_drops, sizes_from, shown_as)
-    except InputError as exc:
-        # The copy's path (and any file in a copied folder) is named as the user gave it.
-        where, message = exc.path.replace(str(path), shown_as), exc.message.replace(str(path), shown_as)
-        raise InputError(where, exc.line, message) from None
-
-
-def _read_dataset(format: str, path: str | Path, images_root: str | Path | None, allow_drops: bool,
-                  sizes_from: str | None, shown_as: str | None) -> Dataset:
     reader = READERS.get(format)
     if reader is None:
         raise ConfigError(f"unknown annotation format {format!r}; known: {', '.join(READERS)}")

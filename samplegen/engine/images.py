@@ -55,24 +55,6 @@ def _size_problem(size: tuple[int, int], expected: tuple[int | None, int | None]
     return None
 
 
-def _remote_data(url: str, expected_size: tuple[int | None, int | None] | None, header_size: HeaderSize | None,
-                 max_pixels: int) -> np.ndarray | str:
-    """The bytes of an image object as a uint8 array, or the skip reason (missing, a header
-    refused). Object storage has no symlinks: the root check does not apply."""
-    from samplegen.engine.object_inputs import read_object
-
-    try:
-        data = read_object(url)
-    except FileNotFoundError:
-        return MISSING
-    header = header_size(data) if header_size is not None else None
-    if header is not None:
-        problem = _size_problem(header, expected_size, max_pixels)
-        if problem is not None:
-            return problem
-    return np.frombuffer(data, np.uint8)
-
-
 def load_image(path: Path | str, expected_size: tuple[int | None, int | None] | None = None, *,
                root: str | Path | None = None, follow_symlinks: bool = False,
                header_size: HeaderSize | None = None,
@@ -95,10 +77,15 @@ def load_image(path: Path | str, expected_size: tuple[int | None, int | None] | 
         (pixels, None), or (None, reason) with reason `MISSING`, `UNDECODABLE`, `TOO_LARGE`,
         `SIZE_MISMATCH` or `OUTSIDE_ROOT`.
     """
-    if is_remote(path):
-        data = _remote_data(str(path), expected_size, header_size, max_pixels)
-        if isinstance(data, str):
-            return None, data
+    remote = is_remote(path)
+    if remote:
+        from samplegen.engine.object_inputs import read_object
+
+        try:
+            data = read_object(str(path))   # no symlinks in object storage: no root check
+        except FileNotFoundError:
+            return None, MISSING
+        header = header_size(data) if header_size is not None else None
     else:
         path = Path(path)
         if root is not None and not follow_symlinks and not inside_root(path, Path(root)):
@@ -106,11 +93,11 @@ def load_image(path: Path | str, expected_size: tuple[int | None, int | None] | 
         if not path.is_file():
             return None, MISSING
         header = header_size(path) if header_size is not None else None
-        if header is not None:
-            problem = _size_problem(header, expected_size, max_pixels)
-            if problem is not None:
-                return None, problem
-        data = np.fromfile(str(path), np.uint8)
+    if header is not None:
+        problem = _size_problem(header, expected_size, max_pixels)
+        if problem is not None:
+            return None, problem
+    data = np.frombuffer(data, np.uint8) if remote else np.fromfile(str(path), np.uint8)
     # Pixels as stored, like the header sizes readers use: applying EXIF rotation here would make
     # a rotated JPEG's pixels disagree with its annotation's width, height and boxes.
     try:

@@ -65,42 +65,34 @@ def read_object(url: str) -> bytes:
 
 
 def object_heads(urls: Sequence[str], size: int = HEAD_BYTES) -> list[bytes | None]:
-    """The first `size` bytes of each object of `urls` (all of a smaller one), None where missing.
+    """The first `size` bytes of each object of `urls` (all of a smaller one), None where missing;
+    `urls` are objects of one file system (the images under one root), read `HEAD_BATCH` at a time.
 
     Raises:
         OSError: a failure other than a missing object, naming the object.
     """
+    if not urls:
+        return []
+    fs, _ = _fs_path(urls[0])
+    paths = [fs._strip_protocol(url) for url in urls]
     found: list[bytes | None] = []
-    for start in range(0, len(urls), HEAD_BATCH):
-        batch = list(urls[start:start + HEAD_BATCH])
-        by_fs: dict[int, tuple[Any, list[int], list[str]]] = {}
-        for index, url in enumerate(batch):
-            fs, path = _fs_path(url)
-            by_fs.setdefault(id(fs), (fs, [], []))[1].append(index)
-            by_fs[id(fs)][2].append(path)
-        heads: list[Any] = [None] * len(batch)
-        for fs, indices, paths in by_fs.values():
-            got = _reading(lambda: fs.cat_ranges(paths, [0] * len(paths), [size] * len(paths), on_error="return"),
-                           batch[indices[0]])
-            for index, value in zip(indices, got):
-                heads[index] = value
-        for url, value in zip(batch, heads):
-            if isinstance(value, FileNotFoundError):
-                found.append(None)
-            elif isinstance(value, BaseException):
+    for start in range(0, len(paths), HEAD_BATCH):
+        batch = paths[start:start + HEAD_BATCH]
+        got = _reading(lambda: fs.cat_ranges(batch, [0] * len(batch), [size] * len(batch), on_error="return"),
+                       urls[start])
+        for url, path, value in zip(urls[start:], batch, got):
+            if isinstance(value, BaseException) and not isinstance(value, FileNotFoundError):
                 # One more try on its own (the batch call does not retry a single object; an
                 # empty object fails a ranged read): the error, if any, is one naming the URL.
                 try:
-                    found.append(_reading(lambda: _head(url, size), url))
-                except FileNotFoundError:
-                    found.append(None)
-            else:
-                found.append(bytes(value))
+                    value = _reading(lambda: _head(fs, path, size), url)
+                except FileNotFoundError as missing:
+                    value = missing
+            found.append(None if isinstance(value, FileNotFoundError) else bytes(value))
     return found
 
 
-def _head(url: str, size: int) -> bytes:
-    fs, path = _fs_path(url)
+def _head(fs: Any, path: str, size: int) -> bytes:
     try:
         return fs.cat_file(path, start=0, end=size)
     except FileNotFoundError:
