@@ -6,7 +6,7 @@ its width is ``x2 - x1`` (no +1). Readers convert their format's convention into
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -100,7 +100,8 @@ class Dataset:
     Attributes:
         format: reader name (``wider``, ``coco``, ...).
         source: the annotation path that was read.
-        records: one Record per image, in the order of the annotation file.
+        records: one Record per image, in the order of the annotation file (a list, or
+            `samplegen.record_table.PackedRecords` from the readers of the large face formats).
         class_names: name of each contiguous class index.
         meta: format-specific facts worth recording (e.g. COCO ``category_ids``, the original id of
             each contiguous index).
@@ -108,7 +109,7 @@ class Dataset:
 
     format: str
     source: str
-    records: list[Record]
+    records: Sequence[Record]
     class_names: tuple[str, ...]
     meta: Mapping[str, object] = field(default_factory=dict)
 

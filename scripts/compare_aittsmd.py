@@ -463,7 +463,7 @@ def samplegen_plan(inputs: dict, overrides: dict, seed: int, omitted: list[str],
     from samplegen.mtcnn.config import load_mtcnn_config
     from samplegen.mtcnn.labels import CLASS_NAMES, LANDMARK
     from samplegen.mtcnn.propose import ignored_as_faces
-    from samplegen.pipelines.mtcnn_selection import FACES, LANDMARKS, plan_image
+    from samplegen.pipelines.mtcnn_items import FACES, LANDMARKS, plan_image
     cfg, _ = load_mtcnn_config(12, overrides, compat=compat)
     samples, shapes = [], {}
     sources = ((FACES, inputs["wider"], "wider", inputs["wider_images"]),

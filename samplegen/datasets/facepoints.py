@@ -15,6 +15,7 @@ whose box has ``x2 <= x1`` or ``y2 <= y1`` is dropped (``zero_size``) together w
 """
 from __future__ import annotations
 
+from array import array
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ import numpy as np
 from samplegen.datasets.lines import expect_count, float_fields, numbered_tokens
 from samplegen.datasets.paths import image_key, image_size_under
 from samplegen.record import Dataset, FACE_CLASSES, NO_BOXES, NO_LABELS, Record, ZERO_SIZE, check_record
+from samplegen.record_table import packed_records
 
 _FIELDS = 1 + 4 + 10
 POINTS = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
@@ -38,28 +40,31 @@ def read_facepoints(path: Path, images_root: Path | None) -> Dataset:
     Raises:
         InputError: a line without 15 fields, a non-numeric value, a path escaping the root.
     """
-    faces: dict[str, list[tuple[list[float], list[float]]]] = {}
+    # Every line's 14 numbers in one array (float64, as parsed): a face's lines need not be
+    # adjacent, so all are read before any record is built, and Python lists of floats would
+    # cost ~700 bytes a line.
+    values = array("d")
+    lines_of: dict[str, list[int]] = {}
     images: dict[str, tuple[str, int]] = {}
-    for number, tokens in numbered_tokens(path):
+    for index, (number, tokens) in enumerate(numbered_tokens(path)):
         expect_count(path, number, tokens, _FIELDS, "facial-point line (path x1 x2 y1 y2 + 5 points)")
-        values = float_fields(path, number, tokens[1:], "value", _LABELS)
+        values.extend(float_fields(path, number, tokens[1:], "value", _LABELS))
         key = image_key(tokens[0], path, number)
         if key not in images:
             images[key] = (tokens[0], number)
-            faces[key] = []
-        x1, x2, y1, y2 = values[:4]
-        faces[key].append(([x1, y1, x2, y2], values[4:]))
-    records = []
-    for key, (image, number) in images.items():
-        width, height = image_size_under(images_root, image, path, number)
-        records.append(_record(key, image, width, height, faces[key]))
+            lines_of[key] = []
+        lines_of[key].append(index)
+    table = np.frombuffer(values, np.float64).reshape(-1, _FIELDS - 1) if values else np.zeros((0, _FIELDS - 1))
+    records = packed_records(_record(key, image, *image_size_under(images_root, image, path, number),
+                                     table[lines_of.pop(key)])
+                             for key, (image, number) in images.items())
     return Dataset("facepoints", str(path), records, FACE_CLASSES)
 
 
-def _record(key: str, image: str, width: int | None, height: int | None,
-            faces: list[tuple[list[float], list[float]]]) -> Record:
-    boxes = np.array([box for box, _ in faces], np.float32).reshape(-1, 4)
-    points = np.array([pts for _, pts in faces], np.float32).reshape(-1, 5, 2)
+def _record(key: str, image: str, width: int | None, height: int | None, rows: np.ndarray) -> Record:
+    """The record of one image from its lines' numbers (float64 [k, 14]: x1 x2 y1 y2, 5 points)."""
+    boxes = rows[:, [0, 2, 1, 3]].astype(np.float32)
+    points = rows[:, 4:].astype(np.float32).reshape(-1, 5, 2)
     keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
     dropped = int((~keep).sum())
     record = Record(

@@ -24,7 +24,7 @@ _JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}
 _HEAD = 32
 
 
-def image_size(path: Path | bytes) -> tuple[int, int] | None:
+def image_size(path: str | Path | bytes) -> tuple[int, int] | None:
     """(width, height) of an image file, or of its first bytes (`path` as `bytes`: an object read
     from object storage), or None when it is missing, unreadable, cut short or unknown."""
     try:

@@ -70,14 +70,27 @@ def resolve_image(images_root: Path | RemoteRoot, written: str, source: Path, li
     Raises:
         InputError: the path is absolute or climbs out of `images_root`.
     """
+    key = _relative_key(images_root, written, source, line, default_ext)
+    if isinstance(images_root, RemoteRoot):
+        return joined(images_root, key)
+    return Path(_local_file(images_root, key))
+
+
+def _relative_key(images_root: Path | RemoteRoot, written: str, source: Path, line: int | None,
+                  default_ext: str | None) -> str:
+    """`written` as a key under `images_root` (`resolve_image`), refused when it escapes."""
     key = image_key(written, source, line)
     if default_ext and not posixpath.splitext(key)[1]:
         key += default_ext
     if _escapes(key):
         raise InputError(source, line, f"image path {quote(written)} escapes the images root {quote(str(images_root))}")
-    if isinstance(images_root, RemoteRoot):
-        return joined(images_root, key)
-    return Path(os.path.normpath(images_root / posixpath.normpath(key)))
+    return key
+
+
+def _local_file(images_root: Path, key: str) -> str:
+    # A string, not a Path: every Path interns its parts, and a million images' names would
+    # grow the interpreter's table of interned strings for good.
+    return os.path.normpath(os.path.join(images_root, posixpath.normpath(key)))
 
 
 def _escapes(key: str) -> bool:
@@ -95,10 +108,10 @@ def image_size_under(images_root: Path | None, written: str, source: Path, line:
     """
     if images_root is None:
         return None, None
-    where = resolve_image(images_root, written, source, line, default_ext)
+    key = _relative_key(images_root, written, source, line, default_ext)
     if isinstance(images_root, RemoteRoot):
         return None, None
-    size = image_size(where)
+    size = image_size(_local_file(images_root, key))
     return (None, None) if size is None else size
 
 

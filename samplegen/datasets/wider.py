@@ -27,14 +27,16 @@ a face. The keys of zero-face images are listed in ``Dataset.meta["zero_face_ima
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from samplegen.datasets.lines import (
-    duplicate_error, expect_count, float_fields, int_field, int_fields, quote, read_lines,
+    LineWindow, duplicate_error, expect_count, float_fields, int_field, int_fields, iter_lines, quote,
 )
 from samplegen.datasets.paths import image_key, image_size_under
 from samplegen.errors import InputError
+from samplegen.record_table import packed_records
 from samplegen.record import BoxAttributes, Dataset, FACE_CLASSES, NO_BOXES, NO_LABELS, Record, ZERO_SIZE, check_record
 
 ATTRIBUTES = ("blur", "expression", "illumination", "invalid", "occlusion", "pose")
@@ -60,12 +62,18 @@ def read_wider(path: Path, images_root: Path | None) -> Dataset:
         InputError: truncated block, bad or negative count, a box line without 10 integers,
             a duplicate image, an image path escaping `images_root`.
     """
-    lines = read_lines(path)
-    records: list[Record] = []
-    first_line: dict[str, int] = {}
+    lines = LineWindow(iter_lines(path))   # a few lines at a time, not the whole file
     zero_face: list[str] = []
+    records = packed_records(_records(path, lines, images_root, zero_face))
+    return Dataset("wider", str(path), records, FACE_CLASSES, {"zero_face_images": zero_face})
+
+
+def _records(path: Path, lines: LineWindow, images_root: Path | None, zero_face: list[str]) -> Iterator[Record]:
+    """The blocks' records in file order (the keys of zero-face ones appended to `zero_face`)."""
+    first_line: dict[str, int] = {}
     i = 0
-    while i < len(lines):
+    while lines.has(i):
+        lines.forget(i)
         image = lines[i].strip()
         if not image:
             i += 1
@@ -81,12 +89,11 @@ def read_wider(path: Path, images_root: Path | None) -> Dataset:
         if count == 0 or (count == 1 and not any(rows[0][1])):
             zero_face.append(key)
         width, height = image_size_under(images_root, image, path, path_line)
-        records.append(_block_record(key, image, width, height, rows))
-    return Dataset("wider", str(path), records, FACE_CLASSES, {"zero_face_images": zero_face})
+        yield _block_record(key, image, width, height, rows)
 
 
-def _read_count(path: Path, lines: list[str], index: int, image: str) -> int:
-    tokens = lines[index].split() if index < len(lines) else []
+def _read_count(path: Path, lines: LineWindow, index: int, image: str) -> int:
+    tokens = lines[index].split() if lines.has(index) else []
     if not tokens:
         raise InputError(path, index + 1, f"truncated block: no face count after image {quote(image)}")
     expect_count(path, index + 1, tokens, 1, "face count line")
@@ -96,21 +103,21 @@ def _read_count(path: Path, lines: list[str], index: int, image: str) -> int:
     return count
 
 
-def _block_rows(path: Path, lines: list[str], i: int, count: int,
+def _block_rows(path: Path, lines: LineWindow, i: int, count: int,
                 image: str) -> tuple[list[tuple[int, list[int]]], int]:
     """The (line, 10 ints) box rows of one block and the index after it."""
     if count == 0:
         # Current convention: one all-zero placeholder line; older writers may omit it.
-        tokens = lines[i].split() if i < len(lines) else []
+        tokens = lines[i].split() if lines.has(i) else []
         if len(tokens) == _FIELDS and all(t.strip("0.") == "" for t in tokens):
             return [(i + 1, [0] * _FIELDS)], i + 1
         return [], i
     rows = []
     for k in range(count):
         number = i + k + 1
-        tokens = lines[i + k].split() if i + k < len(lines) else []
+        tokens = lines[i + k].split() if lines.has(i + k) else []
         if len(tokens) <= 1:
-            found = "end of file" if i + k >= len(lines) else (quote(tokens[0]) if tokens else "a blank line")
+            found = "end of file" if not lines.has(i + k) else (quote(tokens[0]) if tokens else "a blank line")
             raise InputError(path, number, f"truncated block: image {quote(image)} declares {count} faces, "
                                            f"box line {k + 1} is {found}")
         expect_count(path, number, tokens, _FIELDS, "WIDER box line (x y w h + 6 attributes)")

@@ -179,13 +179,15 @@ class WorkerPool:
             lifeline.wait_gone(process.pid)
         executor.shutdown(wait=True, cancel_futures=True)
 
-    def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
-        """Results of `fn` over `tasks` in completion order; serially for one worker or task.
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T], in_workers: bool = False) -> Iterator[R]:
+        """Results of `fn` over `tasks` in completion order; serially for one worker or task
+        (with `in_workers`, a single task too runs in a worker: work whose transient memory must
+        not become this process's peak).
 
         At most two tasks per worker are in flight, so task data is pickled as it is needed.
         `fn` must be picklable (a module-level function or a bound method of picklable data).
         """
-        if self.workers <= 1 or len(tasks) <= 1:
+        if self.workers <= 1 or (len(tasks) <= 1 and not in_workers):
             return run_serial(fn, tasks)
         if self._executor is None:
             context, parent = _context(self.preload)

@@ -96,8 +96,9 @@ class RayPool:
             self._ray.shutdown()
         self._ray, self._started = None, False
 
-    def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
-        """Results of `fn` over `tasks` in completion order (`fn` is shipped with cloudpickle)."""
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T], in_workers: bool = True) -> Iterator[R]:
+        """Results of `fn` over `tasks` in completion order (`fn` is shipped with cloudpickle);
+        every task runs in a Ray worker (`in_workers` is for `WorkerPool`'s signature)."""
         if self._ray is None:
             raise RuntimeError("RayPool.map outside its with block")
         return self._map(fn, tasks)

@@ -7,6 +7,7 @@ about commands, readers or formats.
 """
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
@@ -19,7 +20,17 @@ class ShardTask:
     """Shard `index` (0-based) and its per-image items, in key order."""
 
     index: int
-    items: tuple[Any, ...]
+    items: Sequence[Any]   # a tuple, or a slice of an `OrderedItems`
+
+
+class OrderedItems(Sequence):
+    """Items kept as columns and built one at a time (a run's parent holds a million), already
+    in key order: `plan_shards` cuts them into slices without building them. A slice must be a
+    view of the same kind, and a pickled slice must carry its own items only."""
+
+    @abc.abstractmethod
+    def key(self, index: int) -> str:
+        """Item `index`'s key, without building the item."""
 
 
 @dataclass(frozen=True)
@@ -82,14 +93,25 @@ def plan_shards(items: Sequence[Any], shard_size: int, key: Callable[[Any], str]
     """
     if shard_size < 1 or (num_shards is not None and num_shards < 1):
         raise ValueError("shard_size and num_shards must be >= 1")
-    ordered = sorted(items, key=key)
-    for before, after in zip(ordered, ordered[1:]):
-        if key(before) == key(after):
-            raise ValueError(f"duplicate key {key(before)!r}")
+    if isinstance(items, OrderedItems):
+        ordered: Sequence[Any] = items
+        keys = (items.key(i) for i in range(len(items)))
+        previous = next(keys, None)
+        for current in keys:
+            if current <= previous:
+                raise ValueError(f"duplicate key {current!r}" if current == previous else "items out of key order")
+            previous = current
+    else:
+        ordered = sorted(items, key=key)
+        for before, after in zip(ordered, ordered[1:]):
+            if key(before) == key(after):
+                raise ValueError(f"duplicate key {key(before)!r}")
     n = len(ordered)
     if num_shards is None:
         bounds = list(range(0, n, shard_size)) + [n]
     else:
         count = min(num_shards, n)
         bounds = [i * n // count for i in range(count)] + [n] if count else [n]
-    return [ShardTask(i, tuple(ordered[start:stop])) for i, (start, stop) in enumerate(zip(bounds, bounds[1:]))]
+    view = isinstance(ordered, OrderedItems)
+    return [ShardTask(i, ordered[start:stop] if view else tuple(ordered[start:stop]))
+            for i, (start, stop) in enumerate(zip(bounds, bounds[1:]))]

@@ -36,6 +36,7 @@ from samplegen.engine.spool import sweep_ended
 from samplegen.errors import ConfigError, InputError
 from samplegen.locations import is_remote, local_or_remote
 from samplegen.record import Dataset
+from samplegen.record_table import PackedRecords, packed_records
 
 JPEG_START = b"\xff\xd8"
 INPUTS_PREFIX = "samplegen-inputs-"   # the temporary folder of a run's downloaded inputs
@@ -147,17 +148,22 @@ def _under_remote_root(dataset: Dataset, root: str) -> Dataset:
     fill the sizes from the objects' headers, refuse a root holding (almost) none of the images."""
     from samplegen.engine.object_inputs import HEAD_BYTES, exists, object_heads, read_object
 
-    sizeless = [i for i, r in enumerate(dataset.records) if r.width is None or r.height is None]
-    urls = [str(image_file(root, dataset.records[i])) for i in sizeless]
-    records = list(dataset.records)
+    given = dataset.records
+    sizeless = [i for i, r in enumerate(given) if r.width is None or r.height is None]
+    urls = [str(image_file(root, given[i])) for i in sizeless]
     seen: dict[str, bool] = {}   # key -> whether its object is there, where a head was asked for
+    sizes: dict[int, tuple[int, int]] = {}
     for index, url, head in zip(sizeless, urls, object_heads(urls)):
-        seen[records[index].key] = head is not None
+        seen[given[index].key] = head is not None
         size = image_size(head) if head is not None else None
         if size is None and head is not None and head.startswith(JPEG_START) and len(head) >= HEAD_BYTES:
             size = image_size(read_object(url))   # the frame header lies beyond a large EXIF block
         if size is not None:
-            records[index] = dataclasses.replace(records[index], width=size[0], height=size[1])
+            sizes[index] = size
+    sized = (dataclasses.replace(r, width=sizes[i][0], height=sizes[i][1]) if i in sizes else r
+             for i, r in enumerate(given))
+    # Packed again when the reader packed them (the parent holds every record).
+    records = packed_records(sized) if isinstance(given, PackedRecords) else list(sized)
     dataset = dataclasses.replace(dataset, records=records)
     checks.check_images_present(dataset, root, present=lambda record: seen[record.key] if record.key in seen
                                 else exists(str(image_file(root, record))))

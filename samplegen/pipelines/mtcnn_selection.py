@@ -4,13 +4,16 @@
    planned by the pure core (`plan_faces`, `plan_hard` with detections, `plan_landmarks` for the
    landmark source) and only its class counts come back (plus the boxes it was mined with, when
    the worker detected faces itself).
-2. The parent runs `balance` over the counts, in sorted key order: per image, which samples of
-   each class are kept (their ordinals), exactly meeting the ratio.
+2. `balance` runs over the counts, in sorted key order: per image, which samples of each class
+   are kept (their ordinals), exactly meeting the ratio. A large run balances in a pool worker
+   (numpy's draw without replacement holds a class's whole population for a moment).
 3. Pass 2 (cut workers): `MtcnnItem.plan` plans the image again -- a pure function of seed, key,
    record and detections, so the very same plan -- and keeps the chosen rows.
-The parent therefore holds counts and ordinals, not plans (~18.7 KB an image at size 12), the
-ordinals of the whole run in one int32 array (`Balance.packed_ordinals`): its memory does not grow
-with the planned crops. A small run (under `PARALLEL_PLAN_MIN_IMAGES`)
+The parent therefore holds counts and ordinals, not plans (~18.7 KB an image at size 12): the
+records stay in the readers' column tables (`PackedRecords`), the items are columns over them
+(`MtcnnItems`), the ordinals of the whole run one array (`Balance.packed_ordinals`). Under
+1 KB an image in all (``scripts/bench.py --scale``), whatever the number of planned crops.
+A small run (under `PARALLEL_PLAN_MIN_IMAGES`)
 plans in the parent while the pool starts, and keeps the plans it made within `KEPT_PLAN_BYTES`:
 those images carry their kept rows to the cut workers and are not planned twice. The balance
 rule is the config's ``balance`` (`samplegen.mtcnn.balance`); a planned sample selected k times
@@ -20,8 +23,7 @@ inputs, never on worker count, scheduling or which images were planned twice.
 from __future__ import annotations
 
 import dataclasses
-import functools
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -29,91 +31,21 @@ import numpy as np
 from samplegen.datasets.detections import detections_for
 from samplegen.engine.distribute import WorkerPool, release_free_memory, run_serial
 from samplegen.engine.images import NO_SIZE
-from samplegen.mtcnn.balance import Balance, balance, batch_weights, copy_index, kept_rows
+from samplegen.mtcnn.balance import Balance, balance, batch_weights
 from samplegen.mtcnn.config import MtcnnConfig
-from samplegen.mtcnn.crop_plan import CropPlan, class_counts, select
-from samplegen.mtcnn.hard import plan_hard
+from samplegen.mtcnn.crop_plan import CropPlan, class_counts
 from samplegen.mtcnn.labels import CLASS_CODES, CLASS_NAMES, CLASS_ORDER
-from samplegen.mtcnn.landmarks import plan_landmarks
-from samplegen.mtcnn.propose import ignored_as_faces, plan_faces
+from samplegen.mtcnn.propose import ignored_as_faces
 from samplegen.pipelines.detect import MiningSpec
 from samplegen.pipelines.detect_shards import detect_record
 from samplegen.pipelines.mined import MinedStore
+from samplegen.pipelines.mtcnn_items import FACES, NO_ROWS, ROLES, MtcnnItems, kept_plan, plan_image
 from samplegen.record import Record
-from samplegen.rng import rng_for
+from samplegen.record_table import PackedRecords, packed_records
 
-FACES = "faces"
-LANDMARKS = "landmarks"
 PARALLEL_PLAN_MIN_IMAGES = 2000  # below this, planning here (~1,600 images/s) beats starting and feeding workers
 MINING_CHUNK = 8                # images per planning task when detecting: ~1 s of work, balanced
 KEPT_PLAN_BYTES = 64 << 20      # a pass 1 run here keeps this much of its plans: their images are not re-planned
-NO_ROWS = np.zeros(0, np.int32)
-
-
-def item_key(role: str, record: Record) -> str:
-    return f"{role}/{record.key}"
-
-
-def plan_image(role: str, record: Record, cfg: MtcnnConfig, seed: int, detections: np.ndarray | None) -> CropPlan:
-    """The full plan of one image: the same in pass 1 and pass 2 (seeded by its item key)."""
-    rng = rng_for(seed, item_key(role, record))
-    if role == LANDMARKS:
-        return plan_landmarks(record, cfg, rng)
-    if detections is not None:
-        return plan_hard(record, detections, cfg, rng)
-    return plan_faces(record, cfg, rng)
-
-
-@dataclass(frozen=True, eq=False, slots=True)   # slots: the parent holds one per image
-class MtcnnItem:
-    """One image's share of the run: where its pixels are and which of its planned crops to cut.
-
-    `key` is ``"faces/<record key>"`` or ``"landmarks/<record key>"`` so the two sources never
-    collide; `role` tells which images root the path is under. `ordinals` are, per class in
-    `CLASS_ORDER`, the kept samples of that class in plan order (a repeat is a duplicate), kept
-    as one int32 array, `kept`, cut at `class_ends` (a view of the run's `packed_ordinals`);
-    `detections` the previous stage's boxes the plan was made from (None for PNet-style plans).
-    `given_plan` is an explicit plan to cut instead (callers that planned themselves, tests;
-    pass 1 run in the parent, within `KEPT_PLAN_BYTES`), `given_copies` its copy indices.
-    """
-
-    key: str
-    role: str
-    record: Record
-    cfg: MtcnnConfig | None = None
-    seed: int = 0
-    detections: np.ndarray | None = None
-    kept: np.ndarray = field(default_factory=lambda: NO_ROWS)
-    class_ends: tuple[int, int, int, int] = (0, 0, 0, 0)
-    given_plan: CropPlan | None = None
-    given_copies: np.ndarray | None = None
-
-    @property
-    def ordinals(self) -> tuple[np.ndarray, ...]:
-        """Per class in `CLASS_ORDER`, the within-image ordinals of the kept samples (int32)."""
-        return tuple(np.split(self.kept, self.class_ends[:3]))
-
-    @property
-    def plan(self) -> CropPlan:
-        """The kept rows of the image's plan (pass 2: planned again, see the module docstring)."""
-        return self.given_plan if self.given_plan is not None else _kept(self)[0]
-
-    @property
-    def copies(self) -> np.ndarray:
-        """int32 [len(plan)]: 0 for the first selection of a planned sample, k for its k-th
-        further copy (the ``dup`` field of the duplicating balance modes)."""
-        if self.given_plan is None:
-            return _kept(self)[1]
-        return self.given_copies if self.given_copies is not None else np.zeros(len(self.given_plan), np.int32)
-
-
-@functools.lru_cache(maxsize=4)
-def _kept(item: MtcnnItem) -> tuple[CropPlan, np.ndarray]:
-    # A cut worker reads `plan` a few times per image: a tiny cache, so re-planning happens once
-    # and a long shard does not accumulate plans.
-    full = plan_image(item.role, item.record, item.cfg, item.seed, item.detections)
-    rows = kept_rows(full.cls, list(item.ordinals))
-    return select(full, rows), copy_index(rows)
 
 
 @dataclass(frozen=True)
@@ -158,8 +90,8 @@ def count_chunk(chunk: PlanChunk) -> list[tuple[np.ndarray, np.ndarray | None] |
 class PlannedRun:
     """Everything decided before pixels are touched."""
 
-    items: list[MtcnnItem]          # one per usable image, sorted by key, images with no crop kept
-    balance: Balance
+    items: MtcnnItems               # one per usable image, sorted by key, images with no crop kept
+    balance: Balance                # its counts (the ordinals are in `items`)
     skipped: list[tuple[str, str]]  # (image, reason) not planned
     planned_images: int
     ratio: tuple[int, int, int, int]  # the ratio balanced to, in CLASS_ORDER
@@ -210,77 +142,176 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
     chunk as it comes back (mining is most of a hard-example run's time). With `mined`, the
     chunks it holds are planned from their saved boxes and each chunk detected here is saved
     there as it comes back (a killed run resumes without detecting those images again).
+
+    The records stay in their tables (`PackedRecords`, or packed here): the parent holds
+    arrays per image, never an object per image (the run's items are `MtcnnItems`).
     """
-    entries, skipped = [], []
-    if cfg.invalid_as_faces:
-        faces = [ignored_as_faces(record) for record in faces]
-    for role, records in ((FACES, faces), (LANDMARKS, landmarks)):
-        for record in records:
-            if record.width is None or record.height is None:
-                skipped.append((record.image, NO_SIZE))
-            else:
-                entries.append((item_key(role, record), role, record))
-    entries.sort(key=lambda entry: entry[0])
-    chunks = _chunks(entries, cfg, seed, detections, MINING_CHUNK if mining else chunk_size, mining)
-    # Each mined chunk's digest once, before its images are detected (`MinedStore.digest`).
-    digests = [mined.digest(c.records) if mined is not None and mined.enabled and c.mining is not None else None
-               for c in chunks]
-    if mined is not None:
-        chunks = [_from_saved(chunk, mined, digest) for chunk, digest in zip(chunks, digests)]
-    indexed = list(enumerate(chunks))
-    parallel = parallel_planning(len(entries), mining) and (mining is None or len(chunks) > 1)
+    tables = (packed_records(ignored_as_faces(r) for r in faces) if cfg.invalid_as_faces else as_table(faces),
+              as_table(landmarks))
+    skipped: list[tuple[str, str]] = []
+    orders = []
+    for table in tables:
+        sized = table.sized()
+        skipped.extend((table.record(int(i)).image, NO_SIZE) for i in np.flatnonzero(~sized))
+        orders.append(np.array(sorted(np.flatnonzero(sized).tolist(), key=table.key), np.int64))
+    # Item keys are "faces/<key>" and "landmarks/<key>": every face sorts before every landmark.
+    roles = np.repeat(np.arange(2, dtype=np.uint8), [len(o) for o in orders])
+    rows = np.concatenate(orders)
+    del orders
+    chunks = _Chunks(tables, roles, rows, cfg, seed, detections, MINING_CHUNK if mining else chunk_size, mining, mined)
+    parallel = parallel_planning(len(rows), mining) and (mining is None or len(chunks) > 1)
+    indexed = _Indexed(chunks)
     if parallel:
         mapped = pool.map(_indexed_count_chunk, indexed)
     else:
         mapped = run_serial(_indexed_count_chunk, indexed) if mining is not None else _plan_here(indexed)
     if mined is not None:
-        mapped = _saving(mapped, chunks, mined, digests)
+        mapped = _saving(mapped, chunks, mined)
     if progress is not None:
         mapped = _reporting(mapped, chunks, progress)
-    counted: dict[str, tuple | str] = {}
-    for chunk, results in zip(chunks, _ordered(mapped)):
-        for record, result in zip(chunk.records, results):
-            counted[item_key(chunk.role, record)] = result
-    usable = []
-    for key, role, record in entries:
-        result = counted.pop(key)
-        if isinstance(result, str):
-            skipped.append((record.image, result))
-            continue
-        given = detections_for(detections, record) if role == FACES and detections is not None else None
-        usable.append((key, role, record, result[0], result[1] if mining is not None else given,
-                       result[2] if len(result) > 2 else None))
-    counts = np.array([u[3] for u in usable], np.int64).reshape(-1, 4)
-    ratio = tuple(cfg.ratio) if landmarks else tuple(cfg.ratio[:3]) + (0,)
-    chosen = balance(counts, ratio, seed, cfg.allow_duplicates, CLASS_ORDER.index(CLASS_CODES[cfg.ratio_base]),
-                     mode=cfg.balance_mode, per_unit=cfg.base)
-    values, ends = chosen.packed_ordinals()
-    starts = np.concatenate([[0], ends[:-1, 3]]).astype(np.int64)
-    items = [_item(key, role, record, cfg, seed, dets, values[start:end[3]], tuple((end - start).tolist()), plan)
-             for (key, role, record, _, dets, plan), start, end in zip(usable, starts.tolist(), ends)]
-    del usable, values
-    chosen = dataclasses.replace(chosen, chosen=(NO_ROWS,) * 4)   # in the items now; the parent keeps counts
+    counts = np.zeros((len(rows), 4), np.int64)
+    reasons: dict[int, str] = {}
+    boxes: dict[int, np.ndarray | None] = {}
+    full_plans: dict[int, CropPlan] = {}
+    for index, results in mapped:
+        for position, result in zip(range(*chunks.bounds[index]), results):
+            if isinstance(result, str):
+                reasons[position] = result
+                continue
+            counts[position] = result[0]
+            if mining is not None:
+                boxes[position] = result[1]
+            if len(result) > 2 and result[2] is not None:
+                full_plans[position] = result[2]
+    for position in sorted(reasons):
+        skipped.append((tables[roles[position]][int(rows[position])].image, reasons[position]))
+    usable = np.ones(len(rows), bool)
+    usable[list(reasons)] = False
+    positions = np.flatnonzero(usable)
+    ratio = tuple(cfg.ratio) if len(tables[1]) else tuple(cfg.ratio[:3]) + (0,)
+    task = BalanceTask(counts[usable], ratio, seed, cfg.allow_duplicates,
+                       CLASS_ORDER.index(CLASS_CODES[cfg.ratio_base]), cfg.balance_mode, cfg.base)
+    del counts
+    # The balance's temporaries (numpy's draw without replacement holds the whole population of
+    # a class: ~0.7 KB an image) would be the parent's peak: a large run balances in a worker.
+    [(chosen, values, ends)] = list(pool.map(balance_ordinals, [task], in_workers=True)) if parallel else \
+        [balance_ordinals(task)]
+    del task
+    item_of = {int(p): j for j, p in enumerate(positions)} if boxes or full_plans else {}
+    plans = {}
+    for position, plan in full_plans.items():
+        j = item_of[position]
+        start = int(ends[j - 1, 3]) if j else 0
+        plans[j] = kept_plan(plan, values[start:int(ends[j, 3])], tuple(int(e) - start for e in ends[j]))
+    del full_plans
+    items = MtcnnItems(tables, roles[positions], rows[positions], values, ends, cfg, seed,
+                       given=detections, mined={item_of[p]: b for p, b in boxes.items()} if mining is not None else None,
+                       plans=plans)
     release_free_memory()   # pass 1's results, freed
     base = cfg.base if cfg.balance_mode in ("oversample", "aittsmd") else None   # a preset's base unused by keep
     return PlannedRun(items, chosen, skipped, len(items), ratio, base)
 
 
-def _item(key: str, role: str, record: Record, cfg: MtcnnConfig, seed: int, detections: np.ndarray | None,
-          kept: np.ndarray, class_ends: tuple[int, int, int, int], plan: CropPlan | None) -> MtcnnItem:
-    """The image's item; with its full `plan` at hand, the kept rows go with it (no re-planning)."""
-    item = MtcnnItem(key, role, record, cfg, seed, detections, kept, class_ends)
-    if plan is None:
-        return item
-    rows = kept_rows(plan.cls, list(item.ordinals))
-    return dataclasses.replace(item, given_plan=select(plan, rows), given_copies=copy_index(rows))
+@dataclass(frozen=True)
+class BalanceTask:
+    """`balance`'s arguments: the usable images' counts int64 [I, 4] and the config's rule."""
+
+    counts: np.ndarray
+    ratio: tuple[int, ...]
+    seed: int
+    allow_duplicates: bool
+    base: int
+    mode: str
+    per_unit: int | None
 
 
-def _plan_here(indexed: list[tuple[int, PlanChunk]]) -> list[tuple[int, list]]:
+def balance_ordinals(task: BalanceTask) -> tuple[Balance, np.ndarray, np.ndarray]:
+    """The balance's counts and its ordinals packed (`Balance.packed_ordinals`, in the narrowest
+    integer types that hold them): the returned `Balance` keeps no ordinals and no offsets (the
+    items hold them)."""
+    chosen = balance(task.counts, task.ratio, task.seed, task.allow_duplicates, task.base, mode=task.mode,
+                     per_unit=task.per_unit)
+    values, ends = chosen.packed_ordinals()
+    # Sent back to the parent and held there: as narrow as the values allow (an image rarely
+    # plans 65,536 samples of one class; a run selects fewer than 2**31).
+    values = values.astype(np.uint16) if values.size and values.max() <= np.iinfo(np.uint16).max else values
+    ends = ends.astype(np.int32) if ends.size and ends[-1, 3] <= np.iinfo(np.int32).max else ends
+    return dataclasses.replace(chosen, chosen=(NO_ROWS,) * 4, offsets=np.zeros((0, 4), np.int64)), values, ends
+
+
+def as_table(records: Sequence[Record]) -> Sequence[Record]:
+    """`records` packed (`PackedRecords`; readers of the large formats already return them)."""
+    return records if isinstance(records, PackedRecords) else packed_records(records)
+
+
+class _Chunks(Sequence[PlanChunk]):
+    """The planning tasks, built as they are handed out: windows of `chunk_size` consecutive
+    items (in key order), split where the faces end. A mined chunk is named by its digest, once,
+    before its images are detected (`MinedStore.digest`); one an earlier run mined comes with
+    its saved boxes (`from_saved` lists them)."""
+
+    def __init__(self, tables: tuple, roles: np.ndarray, rows: np.ndarray, cfg: MtcnnConfig, seed: int,
+                 detections: Mapping[str, np.ndarray] | None, chunk_size: int, mining: MiningSpec | None,
+                 mined: MinedStore | None) -> None:
+        self.tables, self.roles, self.rows = tables, roles, rows
+        self.cfg, self.seed, self.detections, self.mining, self.mined = cfg, seed, detections, mining, mined
+        faces = int(np.count_nonzero(roles == 0))
+        cuts = sorted(set(range(0, len(rows), chunk_size)) | ({faces} if 0 < faces < len(rows) else set()))
+        self.bounds = list(zip(cuts, cuts[1:] + [len(rows)]))
+        self.digests: list[str | None] = [None] * len(self.bounds)
+        if mined is not None and mined.enabled and mining is not None:
+            self.digests = [mined.digest(self._records(i)) if self._role(i) == FACES else None
+                            for i in range(len(self.bounds))]
+        self.from_saved: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def __getitem__(self, index: int) -> PlanChunk:
+        role, records = self._role(index), self._records(index)
+        dets = tuple(detections_for(self.detections, record) if role == FACES and self.detections is not None
+                     else None for record in records)
+        chunk = PlanChunk(role, records, dets, self.cfg, self.seed, self.mining if role == FACES else None)
+        if self.mined is not None and self.digests[index] is not None:
+            saved = _from_saved(chunk, self.mined, self.digests[index])
+            if saved is not chunk:
+                self.from_saved.add(index)
+            chunk = saved
+        return chunk
+
+    def size(self, index: int) -> int:
+        lo, hi = self.bounds[index]
+        return hi - lo
+
+    def _role(self, index: int) -> str:
+        return ROLES[self.roles[self.bounds[index][0]]]
+
+    def _records(self, index: int) -> tuple[Record, ...]:
+        lo, hi = self.bounds[index]
+        table = self.tables[self.roles[lo]]
+        return tuple(table[int(r)] for r in self.rows[lo:hi])
+
+
+class _Indexed(Sequence[tuple[int, PlanChunk]]):
+    """(index, chunk) of `_Chunks`, built as the pool takes them."""
+
+    def __init__(self, chunks: _Chunks) -> None:
+        self.chunks = chunks
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __getitem__(self, index: int) -> tuple[int, PlanChunk]:
+        if not 0 <= index < len(self.chunks):
+            raise IndexError(index)
+        return index, self.chunks[index]
+
+
+def _plan_here(indexed: Iterable[tuple[int, PlanChunk]]) -> Iterator[tuple[int, list]]:
     """Pass 1 in this process: counts as `count_chunk`, plus each image's plan while the plans
     kept stay under `KEPT_PLAN_BYTES` (then the cut workers need not plan those images again;
     the plans are the same either way, so this changes no byte)."""
     budget = KEPT_PLAN_BYTES
-    out = []
     for index, chunk in indexed:
         results = []
         for record, detections in zip(chunk.records, chunk.detections):
@@ -289,23 +320,7 @@ def _plan_here(indexed: list[tuple[int, PlanChunk]]) -> list[tuple[int, list]]:
             keep = budget >= size
             budget -= size if keep else 0
             results.append((class_counts(plan), None, plan if keep else None))
-        out.append((index, results))
-    return out
-
-
-def _chunks(entries: list, cfg: MtcnnConfig, seed: int, detections: Mapping[str, np.ndarray] | None,
-            chunk_size: int, mining: MiningSpec | None) -> list[PlanChunk]:
-    """Planning tasks of `chunk_size` consecutive entries, split by role."""
-    chunks = []
-    for start in range(0, len(entries), chunk_size):
-        role_chunks: dict[str, list] = {}
-        for _, role, record in entries[start:start + chunk_size]:
-            role_chunks.setdefault(role, []).append(record)
-        for role, records in role_chunks.items():
-            dets = tuple(detections_for(detections, record) if role == FACES and detections is not None
-                         else None for record in records)
-            chunks.append(PlanChunk(role, tuple(records), dets, cfg, seed, mining if role == FACES else None))
-    return chunks
+        yield index, results
 
 
 def _indexed_count_chunk(indexed: tuple[int, PlanChunk]) -> tuple[int, list]:
@@ -322,21 +337,15 @@ def _from_saved(chunk: PlanChunk, mined: MinedStore, digest: str | None) -> Plan
                                mined_reasons=tuple(f if isinstance(f, str) else None for f in found))
 
 
-def _saving(mapped: Iterable[tuple[int, list]], chunks: Sequence[PlanChunk], mined: MinedStore,
-            digests: Sequence[str | None]) -> Iterator[tuple[int, list]]:
+def _saving(mapped: Iterable[tuple[int, list]], chunks: _Chunks, mined: MinedStore) -> Iterator[tuple[int, list]]:
     for index, results in mapped:
-        if chunks[index].mining is not None and digests[index] is not None:
-            mined.save(digests[index], results)
+        if chunks.mining is not None and chunks.digests[index] is not None and index not in chunks.from_saved:
+            mined.save(chunks.digests[index], results)
         yield index, results
 
 
-def _reporting(mapped: Iterable[tuple[int, list]], chunks: Sequence[PlanChunk],
+def _reporting(mapped: Iterable[tuple[int, list]], chunks: _Chunks,
                progress: Callable[[int], object]) -> Iterator[tuple[int, list]]:
     for index, results in mapped:
-        progress(len(chunks[index].records))
+        progress(chunks.size(index))
         yield index, results
-
-
-def _ordered(results) -> list[list]:
-    collected = dict(results)
-    return [collected[i] for i in range(len(collected))]

@@ -24,7 +24,7 @@ from samplegen.mtcnn.crop_plan import SAMPLE_COLUMNS, CropPlan, class_counts, em
 from samplegen.mtcnn.cut import cut_crops_sizes
 from samplegen.mtcnn.labels import CLASS_NAMES, CLASS_ORDER, LANDMARK, NEG
 from samplegen.pipelines.mtcnn_lists import FOLDERS, LIST_STYLES
-from samplegen.pipelines.mtcnn_selection import LANDMARKS, MtcnnItem
+from samplegen.pipelines.mtcnn_items import LANDMARKS, MtcnnItem
 from samplegen.pipelines.pixels import record_pixels
 from samplegen.pipelines.mtcnn_tfrecord import SPLITS, TFRecordSink, merge_mtcnn_tfrecords, write_record_list
 from samplegen.writers.base import ShardFile, shard_name, temp_path_for

@@ -36,6 +36,20 @@ def test_pool_results_and_errors_pass_through_the_trim_wrapper():
             list(pool.map(_fail, [5, 6]))
 
 
+def _pid(_: int) -> int:
+    return os.getpid()
+
+
+def test_one_task_runs_here_unless_asked_to_run_in_a_worker():
+    # The MTCNN balance asks for a worker: its temporaries must not be the parent's peak.
+    with distribute.WorkerPool(2) as pool:
+        assert list(pool.map(_pid, [0])) == [os.getpid()]
+        [worker] = list(pool.map(_pid, [0], in_workers=True))
+    assert worker != os.getpid()
+    with distribute.WorkerPool(1) as pool:   # one worker: everything runs here
+        assert list(pool.map(_pid, [0], in_workers=True)) == [os.getpid()]
+
+
 def test_malloc_trim_found_on_glibc():
     import platform
 

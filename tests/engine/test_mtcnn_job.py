@@ -5,7 +5,7 @@ import pytest
 from samplegen import embedded
 from samplegen.engine.task import ShardTask
 from samplegen.pipelines.mtcnn_shards import MtcnnJob
-from samplegen.pipelines.mtcnn_selection import FACES, MtcnnItem
+from samplegen.pipelines.mtcnn_items import FACES, MtcnnItem
 from samplegen.mtcnn.labels import NEG
 from samplegen.mtcnn.crop_plan import make_plan
 from samplegen.record import Record

@@ -14,7 +14,8 @@ from samplegen.engine.distribute import WorkerPool
 from samplegen.mtcnn.balance import balance
 from samplegen.mtcnn.crop_plan import CropPlan, class_counts, select
 from samplegen.mtcnn.labels import CLASS_CODES, CLASS_ORDER
-from samplegen.pipelines.mtcnn_selection import FACES, LANDMARKS, item_key, plan_image, plan_run
+from samplegen.pipelines.mtcnn_items import FACES, LANDMARKS, item_key, plan_image
+from samplegen.pipelines.mtcnn_selection import plan_run
 
 
 def one_pass(faces, marks, cfg, seed, detections=None) -> list[CropPlan]:
@@ -87,3 +88,43 @@ def test_the_parent_holds_counts_not_plans(wider_subset, make_config):
     plan_bytes = sum(getattr(full, f).nbytes for f in full.__dataclass_fields__)
     ordinal_bytes = sum(o.nbytes for o in item.ordinals)
     assert ordinal_bytes * 5 < plan_bytes
+
+
+def test_items_are_columns_and_a_pickled_slice_is_its_own_items(wider_subset, facepoint_subset, make_config):
+    from samplegen.engine.task import plan_shards
+    from samplegen.pipelines.mtcnn_items import MtcnnItems
+
+    cfg = make_config(12)
+    with WorkerPool(1) as pool:
+        planned = plan_run(wider_subset[:50], facepoint_subset[:30], cfg, 2, pool)
+    items = planned.items
+    assert isinstance(items, MtcnnItems) and len(items) == 80
+    built = list(items)
+    keys = [item.key for item in built]
+    assert keys == sorted(keys) and [items.key(i) for i in range(len(items))] == keys
+    tasks = plan_shards(items, 7, key=lambda item: item.key)
+    assert all(isinstance(task.items, MtcnnItems) for task in tasks)   # views, nothing built
+    assert [item.key for task in tasks for item in task.items] == keys
+    shipped = pickle.loads(pickle.dumps(tasks[3].items))
+    assert isinstance(shipped, tuple) and [item.key for item in shipped] == keys[21:28]
+    for got, want in zip(shipped, built[21:28]):
+        assert np.array_equal(got.kept, want.kept) and got.class_ends == want.class_ends
+        assert same_plan(dataclasses.replace(got, given_plan=None, given_copies=None).plan, want.plan)
+
+
+def test_a_large_run_balanced_in_a_worker_selects_what_a_serial_one_does(wider_all, make_config):
+    """Past `PARALLEL_PLAN_MIN_IMAGES` images pass 1 and the balance run in the pool's workers."""
+    from samplegen.pipelines.mtcnn_selection import PARALLEL_PLAN_MIN_IMAGES
+    from tests.mtcnn.conftest import WIDER_SIZE, with_size
+
+    cfg = make_config(12)
+    faces = [with_size(r, *WIDER_SIZE) for r in wider_all[:PARALLEL_PLAN_MIN_IMAGES]]
+    with WorkerPool(2) as pool:
+        parallel = plan_run(faces, [], cfg, 9, pool)
+    with WorkerPool(1) as pool:
+        serial = plan_run(faces, [], cfg, 9, pool)
+    assert parallel.counts() == serial.counts() and sum(parallel.balance.targets) > 0
+    assert parallel.items.values.dtype == np.uint16   # narrowed in the worker, where it fits
+    assert np.array_equal(parallel.items.values, serial.items.values)
+    assert np.array_equal(parallel.items.ends, serial.items.ends)
+    assert [parallel.items.key(i) for i in range(len(faces))] == [serial.items.key(i) for i in range(len(faces))]

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "samplegen"
-BASE = {"errors", "record", "boxes", "rng", "locations"}
+BASE = {"errors", "record", "record_table", "boxes", "rng", "locations"}
 ALLOWED = {
     "config": {"errors"},
-    "datasets": {"errors", "record", "locations"},
+    "datasets": {"errors", "record", "record_table", "locations"},
     "writers": {"errors"},
     "engine": {"errors", "locations", "config", "writers", "__init__"},     # __init__: the version, for the Ray probe
     "mtcnn": BASE | {"config"},
