@@ -45,6 +45,12 @@ def _smallest_int(table: np.ndarray) -> np.ndarray:
     return table
 
 
+def _widened(values: np.ndarray) -> np.ndarray:
+    """Integers stored narrow (`_smallest_int`) back as int32, as readers make them (wider ones
+    stay as they were)."""
+    return values.astype(np.promote_types(values.dtype, np.int32))
+
+
 def _attribute_table(record: Record, names: tuple[str, ...]) -> np.ndarray | None:
     """The record's attributes as an int [N, len(names)] table, None when they do not have
     exactly these names (kept whole instead)."""
@@ -164,13 +170,13 @@ class RecordTable:
         key = self.key(i)
         width, height = (int(v) for v in self.sizes[i])
         if self.has_attributes[i]:
-            attributes = BoxAttributes(self.attribute_names, self.attributes[lo:hi].astype(np.int32))
+            attributes = BoxAttributes(self.attribute_names, _widened(self.attributes[lo:hi]))
         else:
             attributes = self.other_attributes.get(i, {})
         return Record(
             key=key, image=key if self.images is None else self.images[i],
             width=None if width == _NO_SIZE else width, height=None if height == _NO_SIZE else height,
-            boxes=self.boxes[lo:hi], labels=self.labels[lo:hi].astype(np.int32),
+            boxes=self.boxes[lo:hi], labels=_widened(self.labels[lo:hi]),
             ignore=self.ignore[glo:ghi] if ghi > glo else NO_BOXES,
             ignore_labels=self.ignore_labels[glo:ghi] if ghi > glo else NO_LABELS,
             landmarks=self.landmarks[lo:hi] if self.has_landmarks[i] else None,

@@ -133,8 +133,9 @@ def read_lines(path: Path) -> list[str]:
 
 
 class LineWindow:
-    """A file's lines by index, read forward: ``window[i]`` is line i + 1, `has` tells whether
-    line i + 1 exists, `forget` lets go of the lines before one (only a few are ever held)."""
+    """A file's lines by index, read forward: ``window[i]`` (or `get`, None past the end) is line
+    i + 1, `has` tells whether it exists, `forget` lets go of the lines before one (only a few
+    are ever held)."""
 
     def __init__(self, lines: Iterator[str]) -> None:
         self._lines, self._held, self._first = lines, collections.deque(), 0
@@ -147,10 +148,20 @@ class LineWindow:
             self._held.append(line)
         return True
 
+    def get(self, index: int) -> str | None:
+        """Line index + 1, None past the end of the file."""
+        offset = index - self._first
+        if offset < 0:
+            raise IndexError(f"line {index + 1} was forgotten")
+        if offset < len(self._held) or self.has(index):
+            return self._held[offset]
+        return None
+
     def __getitem__(self, index: int) -> str:
-        if index < self._first or not self.has(index):
+        line = self.get(index)
+        if line is None:
             raise IndexError(index)
-        return self._held[index - self._first]
+        return line
 
     def forget(self, index: int) -> None:
         while self._first < index and self._held:

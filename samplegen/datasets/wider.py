@@ -72,9 +72,9 @@ def _records(path: Path, lines: LineWindow, images_root: Path | None, zero_face:
     """The blocks' records in file order (the keys of zero-face ones appended to `zero_face`)."""
     first_line: dict[str, int] = {}
     i = 0
-    while lines.has(i):
+    while (line := lines.get(i)) is not None:
         lines.forget(i)
-        image = lines[i].strip()
+        image = line.strip()
         if not image:
             i += 1
             continue
@@ -93,7 +93,7 @@ def _records(path: Path, lines: LineWindow, images_root: Path | None, zero_face:
 
 
 def _read_count(path: Path, lines: LineWindow, index: int, image: str) -> int:
-    tokens = lines[index].split() if lines.has(index) else []
+    tokens = (lines.get(index) or "").split()
     if not tokens:
         raise InputError(path, index + 1, f"truncated block: no face count after image {quote(image)}")
     expect_count(path, index + 1, tokens, 1, "face count line")
@@ -108,14 +108,14 @@ def _block_rows(path: Path, lines: LineWindow, i: int, count: int,
     """The (line, 10 ints) box rows of one block and the index after it."""
     if count == 0:
         # Current convention: one all-zero placeholder line; older writers may omit it.
-        tokens = lines[i].split() if lines.has(i) else []
+        tokens = (lines.get(i) or "").split()
         if len(tokens) == _FIELDS and all(t.strip("0.") == "" for t in tokens):
             return [(i + 1, [0] * _FIELDS)], i + 1
         return [], i
     rows = []
     for k in range(count):
         number = i + k + 1
-        tokens = lines[i + k].split() if lines.has(i + k) else []
+        tokens = (lines.get(i + k) or "").split()
         if len(tokens) <= 1:
             found = "end of file" if not lines.has(i + k) else (quote(tokens[0]) if tokens else "a blank line")
             raise InputError(path, number, f"truncated block: image {quote(image)} declares {count} faces, "
