@@ -10,6 +10,7 @@ a shard task carries its own images only.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, overload
@@ -95,9 +96,8 @@ class MtcnnItem:
 def _kept(item: MtcnnItem) -> tuple[CropPlan, np.ndarray]:
     # A cut worker reads `plan` a few times per image: a tiny cache, so re-planning happens once
     # and a long shard does not accumulate plans.
-    full = plan_image(item.role, item.record, item.cfg, item.seed, item.detections)
-    rows = kept_rows(full.cls, list(item.ordinals))
-    return select(full, rows), copy_index(rows)
+    return kept_plan(plan_image(item.role, item.record, item.cfg, item.seed, item.detections), item.kept,
+                     item.class_ends)
 
 
 def kept_plan(plan: CropPlan, kept: np.ndarray, class_ends: tuple[int, int, int, int]) -> tuple[CropPlan, np.ndarray]:
@@ -144,8 +144,7 @@ class MtcnnItems(OrderedItems):
             lo, hi, step = index.indices(n)
             if step != 1:
                 raise ValueError("MtcnnItems slices are contiguous")
-            return MtcnnItems(self.tables, self.roles, self.rows, self.values, self.ends, self.cfg, self.seed,
-                              self.given, self.mined, self.plans, self.start + lo, self.start + max(lo, hi))
+            return dataclasses.replace(self, start=self.start + lo, stop=self.start + max(lo, hi))
         if not -n <= index < n:
             raise IndexError(f"item {index} of {n}")
         return self._item(self.start + index % n)
@@ -161,11 +160,16 @@ class MtcnnItems(OrderedItems):
         j = self.start + index
         return f"{ROLES[self.roles[j]]}/{self.tables[self.roles[j]].key(int(self.rows[j]))}"
 
+    def ordinals_of(self, index: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """Item `index`'s `MtcnnItem.kept` (int32) and `MtcnnItem.class_ends`."""
+        j = self.start + index
+        start = int(self.ends[j - 1, 3]) if j else 0
+        end = self.ends[j]
+        return self.values[start:int(end[3])].astype(np.int32), tuple(int(e) - start for e in end)
+
     def _item(self, j: int) -> MtcnnItem:
         role = ROLES[self.roles[j]]
         record = self.tables[self.roles[j]][int(self.rows[j])]
-        start = int(self.ends[j - 1, 3]) if j else 0
-        end = self.ends[j]
         if self.mined is not None:
             detections = self.mined.get(j)
         elif self.given is not None and role == FACES:
@@ -174,5 +178,4 @@ class MtcnnItems(OrderedItems):
             detections = None
         plan, copies = self.plans.get(j, (None, None))
         return MtcnnItem(item_key(role, record), role, record, self.cfg, self.seed, detections,
-                         self.values[start:int(end[3])].astype(np.int32), tuple(int(e) - start for e in end),
-                         plan, copies)
+                         *self.ordinals_of(j - self.start), plan, copies)

@@ -160,11 +160,10 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
     del orders
     chunks = _Chunks(tables, roles, rows, cfg, seed, detections, MINING_CHUNK if mining else chunk_size, mining, mined)
     parallel = parallel_planning(len(rows), mining) and (mining is None or len(chunks) > 1)
-    indexed = _Indexed(chunks)
     if parallel:
-        mapped = pool.map(_indexed_count_chunk, indexed)
+        mapped = pool.map(_indexed_count_chunk, chunks)
     else:
-        mapped = run_serial(_indexed_count_chunk, indexed) if mining is not None else _plan_here(indexed)
+        mapped = run_serial(_indexed_count_chunk, chunks) if mining is not None else _plan_here(chunks)
     if mined is not None:
         mapped = _saving(mapped, chunks, mined)
     if progress is not None:
@@ -197,16 +196,15 @@ def plan_run(faces: Sequence[Record], landmarks: Sequence[Record], cfg: MtcnnCon
     [(chosen, values, ends)] = list(pool.map(balance_ordinals, [task], in_workers=True)) if parallel else \
         [balance_ordinals(task)]
     del task
-    item_of = {int(p): j for j, p in enumerate(positions)} if boxes or full_plans else {}
-    plans = {}
-    for position, plan in full_plans.items():
-        j = item_of[position]
-        start = int(ends[j - 1, 3]) if j else 0
-        plans[j] = kept_plan(plan, values[start:int(ends[j, 3])], tuple(int(e) - start for e in ends[j]))
+    def item_of(position: int) -> int:
+        return int(np.searchsorted(positions, position))
+
+    items = MtcnnItems(tables, roles[positions], rows[positions], values, ends, cfg, seed, given=detections,
+                       mined={item_of(p): b for p, b in boxes.items()} if mining is not None else None)
+    if full_plans:   # planned here: the kept rows go with the items (no re-planning)
+        items = dataclasses.replace(items, plans={
+            item_of(p): kept_plan(plan, *items.ordinals_of(item_of(p))) for p, plan in full_plans.items()})
     del full_plans
-    items = MtcnnItems(tables, roles[positions], rows[positions], values, ends, cfg, seed,
-                       given=detections, mined={item_of[p]: b for p, b in boxes.items()} if mining is not None else None,
-                       plans=plans)
     release_free_memory()   # pass 1's results, freed
     base = cfg.base if cfg.balance_mode in ("oversample", "aittsmd") else None   # a preset's base unused by keep
     return PlannedRun(items, chosen, skipped, len(items), ratio, base)
@@ -244,11 +242,11 @@ def as_table(records: Sequence[Record]) -> Sequence[Record]:
     return records if isinstance(records, PackedRecords) else packed_records(records)
 
 
-class _Chunks(Sequence[PlanChunk]):
-    """The planning tasks, built as they are handed out: windows of `chunk_size` consecutive
-    items (in key order), split where the faces end. A mined chunk is named by its digest, once,
-    before its images are detected (`MinedStore.digest`); one an earlier run mined comes with
-    its saved boxes (`from_saved` lists them)."""
+class _Chunks(Sequence[tuple[int, PlanChunk]]):
+    """The planning tasks as (index, chunk), built as the pool takes them: windows of
+    `chunk_size` consecutive items (in key order), split where the faces end. A mined chunk is
+    named by its digest, once, before its images are detected (`MinedStore.digest`); one an
+    earlier run mined comes with its saved boxes (`from_saved` lists them)."""
 
     def __init__(self, tables: tuple, roles: np.ndarray, rows: np.ndarray, cfg: MtcnnConfig, seed: int,
                  detections: Mapping[str, np.ndarray] | None, chunk_size: int, mining: MiningSpec | None,
@@ -267,7 +265,9 @@ class _Chunks(Sequence[PlanChunk]):
     def __len__(self) -> int:
         return len(self.bounds)
 
-    def __getitem__(self, index: int) -> PlanChunk:
+    def __getitem__(self, index: int) -> tuple[int, PlanChunk]:
+        if not 0 <= index < len(self.bounds):
+            raise IndexError(index)
         role, records = self._role(index), self._records(index)
         dets = tuple(detections_for(self.detections, record) if role == FACES and self.detections is not None
                      else None for record in records)
@@ -277,7 +277,7 @@ class _Chunks(Sequence[PlanChunk]):
             if saved is not chunk:
                 self.from_saved.add(index)
             chunk = saved
-        return chunk
+        return index, chunk
 
     def size(self, index: int) -> int:
         lo, hi = self.bounds[index]
@@ -290,21 +290,6 @@ class _Chunks(Sequence[PlanChunk]):
         lo, hi = self.bounds[index]
         table = self.tables[self.roles[lo]]
         return tuple(table[int(r)] for r in self.rows[lo:hi])
-
-
-class _Indexed(Sequence[tuple[int, PlanChunk]]):
-    """(index, chunk) of `_Chunks`, built as the pool takes them."""
-
-    def __init__(self, chunks: _Chunks) -> None:
-        self.chunks = chunks
-
-    def __len__(self) -> int:
-        return len(self.chunks)
-
-    def __getitem__(self, index: int) -> tuple[int, PlanChunk]:
-        if not 0 <= index < len(self.chunks):
-            raise IndexError(index)
-        return index, self.chunks[index]
 
 
 def _plan_here(indexed: Iterable[tuple[int, PlanChunk]]) -> Iterator[tuple[int, list]]:
