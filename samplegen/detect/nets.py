@@ -28,8 +28,20 @@ from samplegen.errors import ConfigError
 
 Kind = Literal["pnet", "rnet"]
 
-ENGINES = {"classic": cv2.dnn.ENGINE_CLASSIC, "new": cv2.dnn.ENGINE_NEW}
-"""Preset engine name -> OpenCV 5 ``cv2.dnn`` engine flag."""
+
+def dnn_engine(name: Literal["classic", "new"]) -> int:
+    """The ``cv2.dnn`` engine flag a preset's engine name stands for on the installed OpenCV.
+
+    OpenCV 5.0 has two engines, the classic one (``ENGINE_CLASSIC``) and the new one
+    (``ENGINE_NEW``), and each fails on one of the real exports (see the presets). OpenCV 5.1
+    removed the classic engine: its one engine (``ENGINE_OPENCV``) is 5.0's new engine with that
+    failure fixed (it gives 5.0's new-engine outputs bit for bit where those were right, and the
+    classic ones to float rounding on the Keras RNet), so both names mean it there.
+    """
+    if hasattr(cv2.dnn, "ENGINE_CLASSIC"):
+        return cv2.dnn.ENGINE_CLASSIC if name == "classic" else cv2.dnn.ENGINE_NEW
+    return cv2.dnn.ENGINE_OPENCV
+
 
 _CHANNELS = {"regression": 4, "prob": 2}  # output channels of both nets: 4 offsets, 2 classes
 
@@ -194,7 +206,7 @@ def load_net(path: str | Path, kind: Kind, cfg: DetectConfig) -> Net:
     names = layout_cfg.pnet_outputs if kind == "pnet" else layout_cfg.rnet_outputs
     _check_outputs(path, kind, signature, layout, names)
     try:
-        dnn = cv2.dnn.readNetFromONNX(path, ENGINES[getattr(layout_cfg, f"{kind}_engine")])
+        dnn = cv2.dnn.readNetFromONNX(path, dnn_engine(getattr(layout_cfg, f"{kind}_engine")))
     except cv2.error as exc:
         message = str(exc).strip().splitlines()[-1]
         raise _fail(path, kind, f"OpenCV cannot load it ({message})") from None
