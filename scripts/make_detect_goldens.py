@@ -12,8 +12,8 @@ OpenCV's DNN module (its ``ONNXModelOpenCV``, "inference by OpenCV"). The golden
 backend, through the package's own ``runner_cls`` hook, with the DNN engine that computes these
 Keras conversions correctly: on OpenCV 5.0 ``ENGINE_CLASSIC`` (its new engine gets their RNet
 wrong by up to 0.5), on OpenCV 5.1 and later the one engine left (``ENGINE_OPENCV``, which runs
-them right). Its PNet scores differ from 5.0's classic engine by ~1e-5, so each engine has its
-own goldens. cv2.dnn because samplegen runs cv2.dnn too: onnxruntime's scores differ from
+them right). The two engines' PNet scores differ by ~2e-5, so each has its own goldens. The
+OpenCV backend because samplegen runs cv2.dnn too: onnxruntime's scores differ from
 OpenCV's by ~1e-5, enough to reorder near-equal stage-1 scores on a few images (the same boxes in
 another order). The script also runs the onnxruntime backend and prints how far its boxes are
 from the goldens, for the record.

@@ -28,6 +28,9 @@ from samplegen.errors import ConfigError
 
 Kind = Literal["pnet", "rnet"]
 
+HAS_CLASSIC_ENGINE = hasattr(cv2.dnn, "ENGINE_CLASSIC")
+"""OpenCV 5.0 has a classic and a new DNN engine; 5.1 removed the classic one."""
+
 
 def dnn_engine(name: Literal["classic", "new"]) -> int:
     """The ``cv2.dnn`` engine flag a preset's engine name stands for on the installed OpenCV.
@@ -38,7 +41,7 @@ def dnn_engine(name: Literal["classic", "new"]) -> int:
     failure fixed (it gives 5.0's new-engine outputs bit for bit where those were right, and the
     classic ones to float rounding on the Keras RNet), so both names mean it there.
     """
-    if hasattr(cv2.dnn, "ENGINE_CLASSIC"):
+    if HAS_CLASSIC_ENGINE:
         return cv2.dnn.ENGINE_CLASSIC if name == "classic" else cv2.dnn.ENGINE_NEW
     return cv2.dnn.ENGINE_OPENCV
 

@@ -4,9 +4,9 @@
 return on 30 real photos (dlib faces, photos, COCO128 people) with the NHWC weights, written by
 ``scripts/make_detect_goldens.py``: one file per OpenCV DNN engine the reference runs on, since
 OpenCV 5.0's classic engine and 5.1's one engine differ by ~2e-5 in PNet score, which reorders
-near-equal boxes. The test compares with the goldens of the engine the installed OpenCV runs. With the ``ipazc`` preset and the same weights samplegen must
-give the same boxes per stage: same count, in the same order, each coordinate within 1e-3 px and
-each score within 1e-5 (issue 13). The NCHW export of the same weights must give the same boxes.
+near-equal boxes; the test reads the goldens of the installed OpenCV's engine. With the ``ipazc``
+preset and the same weights samplegen must give the same boxes per stage: same count, in the same
+order, each coordinate within 1e-3 px and each score within 1e-5 (issue 13). The NCHW export of the same weights must give the same boxes.
 """
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ import numpy as np
 import pytest
 
 from samplegen.detect.cascade import DetectResult, detect_faces
+from samplegen.detect.nets import HAS_CLASSIC_ENGINE
 
-# OpenCV 5.0 runs these Keras conversions right on its classic engine; 5.1 removed it.
-ENGINE = "ENGINE_CLASSIC" if hasattr(cv2.dnn, "ENGINE_CLASSIC") else "ENGINE_OPENCV"
+# OpenCV 5.0 runs these Keras conversions right on its classic engine; 5.1 on its only one.
+ENGINE = "ENGINE_CLASSIC" if HAS_CLASSIC_ENGINE else "ENGINE_OPENCV"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "detect" / (
     "ipazc_nhwc.npz" if ENGINE == "ENGINE_CLASSIC" else f"ipazc_nhwc_{ENGINE.lower()}.npz")
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_detect_goldens.py"

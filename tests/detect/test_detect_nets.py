@@ -4,11 +4,10 @@ from __future__ import annotations
 import pickle
 import shutil
 
-import cv2
 import pytest
 
 from samplegen.detect.config import load_detect_config
-from samplegen.detect.nets import NetSpec, load_net, load_nets, resolve_layout
+from samplegen.detect.nets import HAS_CLASSIC_ENGINE, NetSpec, load_net, load_nets, resolve_layout
 from samplegen.detect.onnx_signature import OnnxFormatError, OnnxSignature, TensorInfo, parse_onnx_signature, \
     read_onnx_signature
 from samplegen.errors import ConfigError
@@ -92,7 +91,7 @@ def test_a_forced_layout_that_contradicts_the_model_is_refused(models):
         load_net(models / "nhwc-keras" / "pnet.onnx", "pnet", cfg)
 
 
-@pytest.mark.skipif(not hasattr(cv2.dnn, "ENGINE_CLASSIC"),
+@pytest.mark.skipif(not HAS_CLASSIC_ENGINE,
                     reason="OpenCV 5.1 and later have one DNN engine, which runs every real export")
 def test_an_engine_that_cannot_run_the_model_is_a_config_error(models):
     # OpenCV 5.0's classic engine cannot run the PyTorch RNet's Flatten at batch > 1.
